@@ -1,0 +1,281 @@
+//! Sightline's configuration: one TOML file, every section optional.
+//!
+//! Unknown keys are errors (`deny_unknown_fields`) so that a typo never silently falls back
+//! to a default; every error names the key and the line. `sightline check` loads a file
+//! through [`Config::load`] and prints what it defines; the server refuses to start on the
+//! same errors. Sizes take bytes or text (`"128 MiB"`), durations take text (`"7d"`, `"30s"`).
+
+mod error;
+mod units;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use error::ConfigError;
+pub use units::{ByteSize, HumanDuration};
+
+const MIB: u64 = 1024 * 1024;
+const DAY: Duration = Duration::from_secs(86_400);
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub log: LogConfig,
+    pub dedup: DedupConfig,
+    pub dead_letters: DeadLetterConfig,
+    pub currency: CurrencyConfig,
+}
+
+/// The HTTP listener and its protections against slow or oversized requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Largest request body accepted, measured after decompression (api.md: 16 MiB).
+    pub max_body: ByteSize,
+    /// Time allowed to receive a request's headers.
+    pub header_timeout: HumanDuration,
+    /// Time allowed to receive a whole request body: a stalled client is cut off, and it
+    /// never holds the log writer, which only sees fully received requests.
+    pub body_timeout: HumanDuration,
+    /// Connections beyond this wait in the kernel's accept queue.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body: ByteSize(16 * MIB),
+            header_timeout: HumanDuration(Duration::from_secs(10)),
+            body_timeout: HumanDuration(Duration::from_secs(30)),
+            max_connections: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            data_dir: PathBuf::from("./sightline-data"),
+        }
+    }
+}
+
+/// The embedded event log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub segment_size: ByteSize,
+    /// Sealed segments whose newest record is older than this are deleted.
+    pub retention_age: Option<HumanDuration>,
+    /// The oldest sealed segments are deleted while the log is larger than this.
+    pub retention_size: Option<ByteSize>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_size: ByteSize(128 * MIB),
+            retention_age: Some(HumanDuration(30 * DAY)),
+            retention_size: None,
+        }
+    }
+}
+
+/// Deduplication by (`source`, `id`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupConfig {
+    /// How long an identity is remembered. Longer than Shopify's 4-hour retry window.
+    pub horizon: HumanDuration,
+    /// Upper bound on remembered identities (about 40 bytes each in memory). When full, the
+    /// oldest hour of identities is forgotten first and a warning is logged.
+    pub max_keys: u64,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            horizon: HumanDuration(7 * DAY),
+            max_keys: 20_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadLetterConfig {
+    pub retention_age: HumanDuration,
+    pub retention_size: ByteSize,
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        DeadLetterConfig {
+            retention_age: HumanDuration(30 * DAY),
+            retention_size: ByteSize(256 * MIB),
+        }
+    }
+}
+
+/// The reporting currency, and rates to it from the other currencies events may use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CurrencyConfig {
+    pub reporting: Spanned<String>,
+    /// `USD = "0.92"` means one USD is 0.92 units of the reporting currency.
+    pub rates: BTreeMap<Spanned<String>, Spanned<Decimal>>,
+}
+
+impl Default for CurrencyConfig {
+    fn default() -> Self {
+        CurrencyConfig {
+            reporting: Spanned::new(0..0, "EUR".to_owned()),
+            rates: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates configuration text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: describe_toml_error(text, &error),
+        })?;
+        config.validate(text, origin)?;
+        Ok(config)
+    }
+
+    fn validate(&self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        let invalid =
+            |span: std::ops::Range<usize>, key: &str, message: String| ConfigError::Invalid {
+                origin: origin.to_owned(),
+                line: line_of(text, span.start),
+                key: key.to_owned(),
+                message,
+            };
+        let reporting = self.currency.reporting.get_ref();
+        if !is_currency_code(reporting) {
+            return Err(invalid(
+                self.currency.reporting.span(),
+                "currency.reporting",
+                format!("expected an ISO 4217 code such as \"EUR\", got {reporting:?}"),
+            ));
+        }
+        for (code, rate) in &self.currency.rates {
+            let key = format!("currency.rates.{}", code.get_ref());
+            if !is_currency_code(code.get_ref()) {
+                return Err(invalid(
+                    code.span(),
+                    &key,
+                    "rate keys must be ISO 4217 codes such as USD".into(),
+                ));
+            }
+            if *rate.get_ref() <= Decimal::ZERO {
+                return Err(invalid(
+                    rate.span(),
+                    &key,
+                    "a rate must be greater than 0".into(),
+                ));
+            }
+        }
+        if self.server.max_body.0 == 0 {
+            return Err(invalid(
+                0..0,
+                "server.max_body",
+                "must be greater than 0".into(),
+            ));
+        }
+        if self.log.segment_size.0 < 4096 {
+            return Err(invalid(
+                0..0,
+                "log.segment_size",
+                "must be at least 4 KiB".into(),
+            ));
+        }
+        if self.dedup.max_keys == 0 {
+            return Err(invalid(
+                0..0,
+                "dedup.max_keys",
+                "must be greater than 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Warnings that do not stop the server but deserve attention.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(retention) = self.log.retention_age
+            && retention.0 < self.dedup.horizon.0
+        {
+            warnings.push(format!(
+                "log.retention_age ({}) is shorter than dedup.horizon ({}): identities are only remembered while their events are in the log",
+                retention, self.dedup.horizon
+            ));
+        }
+        warnings
+    }
+
+    /// The rate that converts one unit of `currency` into the reporting currency.
+    pub fn rate_to_reporting(&self, currency: &str) -> Option<Decimal> {
+        if currency == self.currency.reporting.get_ref() {
+            return Some(Decimal::ONE);
+        }
+        self.currency
+            .rates
+            .iter()
+            .find(|(code, _)| code.get_ref() == currency)
+            .map(|(_, rate)| *rate.get_ref())
+    }
+}
+
+fn is_currency_code(text: &str) -> bool {
+    text.len() == 3 && text.bytes().all(|byte| byte.is_ascii_uppercase())
+}
+
+fn line_of(text: &str, byte_offset: usize) -> usize {
+    text[..byte_offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// toml's own message already quotes the line and names the key; we keep its first
+/// sentence and the position so the error reads as one or two plain sentences.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().to_owned();
+    match error.span() {
+        Some(span) => {
+            let line = line_of(text, span.start);
+            let line_text = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!("line {line} (`{line_text}`): {message}")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests;

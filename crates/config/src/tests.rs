@@ -1,0 +1,111 @@
+use super::*;
+
+#[test]
+fn empty_config_gives_the_documented_defaults() {
+    let config = Config::from_toml("", "test").expect("empty is valid");
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.server.max_body.0, 16 * MIB);
+    assert_eq!(config.dedup.horizon.0, 7 * DAY);
+    assert_eq!(config.currency.reporting.get_ref(), "EUR");
+    assert_eq!(config.storage.data_dir, PathBuf::from("./sightline-data"));
+}
+
+#[test]
+fn the_example_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sightline.example.toml");
+    let config = Config::load(&path).expect("the shipped example is valid");
+    assert_eq!(
+        config.rate_to_reporting("USD"),
+        Some("0.92".parse().expect("decimal"))
+    );
+    assert_eq!(config.rate_to_reporting("EUR"), Some(Decimal::ONE));
+    assert_eq!(config.rate_to_reporting("JPY"), None);
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_line() {
+    let text = "[server]\nlisten = \"127.0.0.1:9000\"\nmax_bodyy = 5\n";
+    let error = Config::from_toml(text, "sightline.toml")
+        .expect_err("typo is rejected")
+        .to_string();
+    assert!(error.contains("line 3"), "{error}");
+    assert!(error.contains("max_bodyy"), "{error}");
+    assert!(error.starts_with("sightline.toml: "), "{error}");
+}
+
+#[test]
+fn an_unknown_section_is_rejected() {
+    let error = Config::from_toml("[sevrer]\n", "x")
+        .expect_err("typo is rejected")
+        .to_string();
+    assert!(error.contains("sevrer"), "{error}");
+}
+
+#[test]
+fn wrong_value_types_are_named() {
+    let error = Config::from_toml("[dedup]\nhorizon = \"a week\"\n", "x")
+        .expect_err("bad duration")
+        .to_string();
+    assert!(
+        error.contains("line 2") && error.contains("duration"),
+        "{error}"
+    );
+    let error = Config::from_toml("[server]\nmax_body = \"16 MB/s\"\n", "x")
+        .expect_err("bad size")
+        .to_string();
+    assert!(
+        error.contains("line 2") && error.contains("size unit"),
+        "{error}"
+    );
+    let error = Config::from_toml("[server]\nlisten = \"localhost\"\n", "x")
+        .expect_err("bad address")
+        .to_string();
+    assert!(error.contains("line 2"), "{error}");
+}
+
+#[test]
+fn semantic_errors_name_key_and_line() {
+    let text = "[currency]\nreporting = \"EUR\"\n\n[currency.rates]\nUSD = \"0.92\"\nusd = \"1\"\n";
+    let error = Config::from_toml(text, "x")
+        .expect_err("lower-case code")
+        .to_string();
+    assert_eq!(
+        error,
+        "x: line 6: currency.rates.usd: rate keys must be ISO 4217 codes such as USD"
+    );
+    let error = Config::from_toml("[currency]\nreporting = \"euro\"\n", "x")
+        .expect_err("bad")
+        .to_string();
+    assert!(error.contains("line 2: currency.reporting"), "{error}");
+    let error = Config::from_toml("[currency.rates]\nGBP = \"-1\"\n", "x")
+        .expect_err("bad")
+        .to_string();
+    assert!(
+        error.contains("line 2: currency.rates.GBP: a rate must be greater than 0"),
+        "{error}"
+    );
+}
+
+#[test]
+fn sizes_and_durations_parse() {
+    assert_eq!(ByteSize::parse("16 MiB"), Ok(ByteSize(16 * MIB)));
+    assert_eq!(ByteSize::parse("2GB"), Ok(ByteSize(2_000_000_000)));
+    assert_eq!(ByteSize::parse("512"), Ok(ByteSize(512)));
+    assert!(ByteSize::parse("many").is_err());
+    let config = Config::from_toml(
+        "[log]\nretention_age = \"1h 30m\"\nretention_size = 1048576\n",
+        "x",
+    )
+    .expect("valid");
+    assert_eq!(
+        config.log.retention_age,
+        Some(HumanDuration(Duration::from_secs(5400)))
+    );
+    assert_eq!(config.log.retention_size, Some(ByteSize(MIB)));
+}
+
+#[test]
+fn short_retention_warns() {
+    let config = Config::from_toml("[log]\nretention_age = \"1d\"\n", "x").expect("valid");
+    assert_eq!(config.warnings().len(), 1);
+}
