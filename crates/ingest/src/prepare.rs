@@ -1,0 +1,144 @@
+//! Validation of a request's events into a batch the writer can append without parsing.
+
+use std::ops::Range;
+
+use serde::Deserialize;
+use sightline_model::envelope::stamp_ingest_time;
+use sightline_model::{CurrencyPolicy, Rejection, RejectionCode, validate_event};
+
+/// Rejected input is kept in the dead-letter store up to this many bytes.
+const MAX_DEAD_LETTER_RAW: usize = 1 << 20;
+
+/// One event as cut out of a request or file by a decoder.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEvent<'a> {
+    /// Position in the request: the array element or the NDJSON line, from 0.
+    pub index: usize,
+    pub bytes: &'a [u8],
+    /// Set when the decoder already knows the event is unusable (e.g. not UTF-8).
+    pub decode_error: Option<&'a Rejection>,
+}
+
+/// An event that failed validation, with what the answer and the dead letter need.
+#[derive(Debug, Clone)]
+pub struct RejectedEvent {
+    pub index: usize,
+    pub id: Option<String>,
+    pub code: RejectionCode,
+    pub reason: String,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedEvent {
+    pub key: u128,
+    pub event_time_us: i64,
+    pub payload: Range<usize>,
+}
+
+/// Validated events, their stored bytes packed in one buffer, and the rejections.
+#[derive(Debug, Default)]
+pub struct PreparedBatch {
+    pub(crate) payloads: Vec<u8>,
+    pub(crate) events: Vec<PreparedEvent>,
+    pub(crate) rejected: Vec<RejectedEvent>,
+}
+
+impl PreparedBatch {
+    pub fn valid_count(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn rejected(&self) -> &[RejectedEvent] {
+        &self.rejected
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.rejected.is_empty()
+    }
+
+    pub(crate) fn payload(&self, event: &PreparedEvent) -> &[u8] {
+        &self.payloads[event.payload.clone()]
+    }
+}
+
+/// Validates every raw event; never fails as a whole (one bad event is rejected alone).
+pub(crate) fn prepare<'a>(
+    raw_events: impl IntoIterator<Item = RawEvent<'a>>,
+    currencies: &CurrencyPolicy,
+    max_event_bytes: usize,
+    receive_time_us: i64,
+) -> PreparedBatch {
+    let raw_events = raw_events.into_iter();
+    let mut batch = PreparedBatch {
+        payloads: Vec::with_capacity(raw_events.size_hint().0 * 256),
+        events: Vec::with_capacity(raw_events.size_hint().0),
+        rejected: Vec::new(),
+    };
+    for raw in raw_events {
+        match validate_one(raw, currencies, max_event_bytes, receive_time_us, &mut batch.payloads) {
+            Ok(event) => batch.events.push(event),
+            Err(rejection) => batch.rejected.push(RejectedEvent {
+                index: raw.index,
+                id: salvage_id(raw.bytes),
+                code: rejection.code,
+                reason: rejection.message,
+                raw: raw.bytes[..raw.bytes.len().min(MAX_DEAD_LETTER_RAW)].to_vec(),
+            }),
+        }
+    }
+    batch
+}
+
+fn validate_one(
+    raw: RawEvent<'_>,
+    currencies: &CurrencyPolicy,
+    max_event_bytes: usize,
+    receive_time_us: i64,
+    payloads: &mut Vec<u8>,
+) -> Result<PreparedEvent, Rejection> {
+    if let Some(rejection) = raw.decode_error {
+        return Err(rejection.clone());
+    }
+    if raw.bytes.len() > max_event_bytes {
+        return Err(Rejection::new(
+            RejectionCode::TooLarge,
+            format!(
+                "event: {} bytes is over the limit of {max_event_bytes} bytes per event; move large content out of the event",
+                raw.bytes.len()
+            ),
+        ));
+    }
+    let text = std::str::from_utf8(raw.bytes).map_err(|error| {
+        Rejection::new(
+            RejectionCode::InvalidJson,
+            format!("event: not valid UTF-8 at byte {}", error.valid_up_to()),
+        )
+    })?;
+    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    let valid = validate_event(text, currencies, receive_time_us)?;
+    let start = payloads.len();
+    if valid.time_from_ingest {
+        payloads.extend_from_slice(stamp_ingest_time(text, valid.time_us).as_bytes());
+    } else {
+        payloads.extend_from_slice(text.as_bytes());
+    }
+    Ok(PreparedEvent {
+        key: valid.identity_key(),
+        event_time_us: valid.time_us,
+        payload: start..payloads.len(),
+    })
+}
+
+/// The `id` of a rejected event, when one can be read, for the per-event answer.
+fn salvage_id(bytes: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: Option<serde_json::Value>,
+    }
+    let parsed: IdOnly = serde_json::from_slice(bytes).ok()?;
+    match parsed.id? {
+        serde_json::Value::String(id) => Some(id),
+        other => Some(other.to_string()),
+    }
+}

@@ -1,0 +1,412 @@
+//! The single writer thread: dedup, append, one fdatasync per group, then the answers.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sightline_config::Config;
+use sightline_log::{LogHandle, LogOptions, Record, RetentionPolicy, SegmentLog};
+use sightline_model::time::now_micros;
+use sightline_model::{CurrencyCode, CurrencyPolicy};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::dead_letters::{DeadLetter, DeadLetterStore};
+use crate::dedup::DedupIndex;
+use crate::error::IngestError;
+use crate::metrics::IngestMetrics;
+use crate::prepare::{PreparedBatch, RawEvent, RejectedEvent, prepare};
+
+/// A group stops growing at this many events so one fdatasync never waits on a huge write.
+const MAX_GROUP_EVENTS: usize = 64 * 1024;
+/// Requests that may wait for the writer; beyond it, callers wait (backpressure).
+const QUEUE_DEPTH: usize = 512;
+/// How often the writer expires dedup keys and applies retention.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+
+/// Where a batch came from, recorded with its dead letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Http,
+    Import,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Origin::Http => "http",
+            Origin::Import => "import",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub currencies: CurrencyPolicy,
+    pub max_event_bytes: usize,
+    pub dedup_horizon: Duration,
+    pub dedup_max_keys: u64,
+    pub log: LogOptions,
+    pub dead_letters: LogOptions,
+}
+
+impl IngestOptions {
+    pub fn from_config(config: &Config) -> IngestOptions {
+        let reporting = CurrencyCode::parse(config.currency.reporting.get_ref())
+            .unwrap_or_else(|| CurrencyCode::parse("EUR").expect("EUR is a valid code"));
+        let convertible = config
+            .currency
+            .rates
+            .keys()
+            .filter_map(|code| CurrencyCode::parse(code.get_ref()))
+            .collect();
+        let log = LogOptions {
+            segment_max_bytes: config.log.segment_size.0,
+            retention: RetentionPolicy {
+                max_age: config.log.retention_age.map(|age| age.0),
+                max_bytes: config.log.retention_size.map(|size| size.0),
+            },
+            ..LogOptions::default()
+        };
+        let dead_letters = LogOptions {
+            segment_max_bytes: (config.dead_letters.retention_size.0 / 8).clamp(64 * 1024, 64 << 20),
+            retention: RetentionPolicy {
+                max_age: Some(config.dead_letters.retention_age.0),
+                max_bytes: Some(config.dead_letters.retention_size.0),
+            },
+            ..LogOptions::default()
+        };
+        IngestOptions {
+            currencies: CurrencyPolicy { reporting, convertible },
+            max_event_bytes: config.server.max_body.0 as usize,
+            dedup_horizon: config.dedup.horizon.0,
+            dedup_max_keys: config.dedup.max_keys,
+            log,
+            dead_letters,
+        }
+    }
+}
+
+/// What one commit did.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOutcome {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: Vec<RejectedEvent>,
+}
+
+enum Command {
+    Write {
+        batch: PreparedBatch,
+        origin: Origin,
+        reply: oneshot::Sender<Result<CommitOutcome, IngestError>>,
+    },
+    Shutdown,
+}
+
+/// A commit handed to the writer, not yet answered.
+pub struct PendingCommit(oneshot::Receiver<Result<CommitOutcome, IngestError>>);
+
+impl PendingCommit {
+    pub fn wait_blocking(self) -> Result<CommitOutcome, IngestError> {
+        self.0.blocking_recv().map_err(|_| IngestError::WriterStopped)?
+    }
+}
+
+#[derive(Debug)]
+pub struct IngestService {
+    commands: mpsc::Sender<Command>,
+    metrics: Arc<IngestMetrics>,
+    dead_letters: Arc<DeadLetterStore>,
+    log: LogHandle,
+    currencies: CurrencyPolicy,
+    max_event_bytes: usize,
+    failed: Arc<AtomicBool>,
+    writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl IngestService {
+    /// Opens (and recovers) the event log and the dead-letter store under `data_dir`,
+    /// reloads the dedup identities of the horizon from the log, and starts the writer.
+    pub fn start(data_dir: &Path, options: IngestOptions) -> Result<IngestService, IngestError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| IngestError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let (log, report) = SegmentLog::open(&data_dir.join("log"), options.log.clone())?;
+        tracing::info!(?report, "event log opened");
+        let dead_letters = Arc::new(
+            DeadLetterStore::open(&data_dir.join("dead-letters"), options.dead_letters.clone())
+                .map_err(IngestError::DeadLetters)?,
+        );
+        let handle = log.handle();
+
+        let started = Instant::now();
+        let now = now_micros();
+        let mut dedup = DedupIndex::new(options.dedup_horizon, options.dedup_max_keys);
+        let since = dedup.horizon_start(now);
+        handle.scan_keys(since, &mut |key, append_time_us| {
+            if append_time_us >= since {
+                dedup.check_and_insert(key, append_time_us);
+            }
+        })?;
+        tracing::info!(
+            identities = dedup.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "dedup identities reloaded from the log"
+        );
+
+        let metrics = Arc::new(IngestMetrics::default());
+        let failed = Arc::new(AtomicBool::new(false));
+        let (commands, receiver) = mpsc::channel(QUEUE_DEPTH);
+        let writer = Writer {
+            log,
+            dedup,
+            dead_letters: Arc::clone(&dead_letters),
+            metrics: Arc::clone(&metrics),
+            failed: Arc::clone(&failed),
+            last_housekeeping: Instant::now(),
+        };
+        writer.publish_gauges();
+        let thread = std::thread::Builder::new()
+            .name("sightline-log-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|source| IngestError::DataDir {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+        Ok(IngestService {
+            commands,
+            metrics,
+            dead_letters,
+            log: handle,
+            currencies: options.currencies,
+            max_event_bytes: options.max_event_bytes,
+            failed,
+            writer: std::sync::Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Validates raw events into a batch (CPU only; run it on the caller's thread).
+    pub fn prepare<'a>(&self, raw_events: impl IntoIterator<Item = RawEvent<'a>>, receive_time_us: i64) -> PreparedBatch {
+        prepare(raw_events, &self.currencies, self.max_event_bytes, receive_time_us)
+    }
+
+    /// Hands a batch to the writer and waits until it is durable.
+    pub async fn commit(&self, batch: PreparedBatch, origin: Origin) -> Result<CommitOutcome, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Write { batch, origin, reply })
+            .await
+            .map_err(|_| IngestError::WriterStopped)?;
+        answer.await.map_err(|_| IngestError::WriterStopped)?
+    }
+
+    /// Hands a batch to the writer from a non-async thread; wait on the returned handle.
+    pub fn submit_blocking(&self, batch: PreparedBatch, origin: Origin) -> Result<PendingCommit, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .blocking_send(Command::Write { batch, origin, reply })
+            .map_err(|_| IngestError::WriterStopped)?;
+        Ok(PendingCommit(answer))
+    }
+
+    /// Stops the writer after it has made everything queued before this call durable.
+    pub fn shutdown(&self) {
+        let _ = self.commands.try_send(Command::Shutdown).or_else(|_| self.commands.blocking_send(Command::Shutdown));
+        let thread = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+
+    /// Async-friendly variant of [`IngestService::shutdown`].
+    pub async fn shutdown_async(self: &Arc<Self>) {
+        let _ = self.commands.send(Command::Shutdown).await;
+        let service = Arc::clone(self);
+        let _ = tokio::task::spawn_blocking(move || service.shutdown()).await;
+    }
+
+    pub fn metrics(&self) -> &Arc<IngestMetrics> {
+        &self.metrics
+    }
+
+    pub fn dead_letters(&self) -> &Arc<DeadLetterStore> {
+        &self.dead_letters
+    }
+
+    pub fn log(&self) -> &LogHandle {
+        &self.log
+    }
+
+    /// False once a storage failure made the writer refuse further writes.
+    pub fn is_healthy(&self) -> bool {
+        !self.failed.load(Ordering::Relaxed)
+    }
+}
+
+struct Writer {
+    log: SegmentLog,
+    dedup: DedupIndex,
+    dead_letters: Arc<DeadLetterStore>,
+    metrics: Arc<IngestMetrics>,
+    failed: Arc<AtomicBool>,
+    last_housekeeping: Instant,
+}
+
+struct GroupMember {
+    origin: Origin,
+    batch: PreparedBatch,
+    reply: oneshot::Sender<Result<CommitOutcome, IngestError>>,
+}
+
+impl Writer {
+    fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
+        let mut shutting_down = false;
+        while !shutting_down {
+            let Some(first) = receiver.blocking_recv() else {
+                break;
+            };
+            let mut group = Vec::new();
+            let mut events_in_group = 0;
+            let mut next = Some(first);
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Shutdown => shutting_down = true,
+                    Command::Write { batch, origin, reply } => {
+                        events_in_group += batch.events.len();
+                        group.push(GroupMember { origin, batch, reply });
+                    }
+                }
+                if shutting_down || events_in_group >= MAX_GROUP_EVENTS {
+                    break;
+                }
+                next = receiver.try_recv().ok();
+            }
+            if !group.is_empty() {
+                self.commit_group(group);
+            }
+            if self.last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
+                self.housekeeping();
+            }
+        }
+        // Whatever is still queued was never answered: tell those callers.
+        receiver.close();
+        while let Ok(command) = receiver.try_recv() {
+            if let Command::Write { reply, .. } = command {
+                let _ = reply.send(Err(IngestError::WriterStopped));
+            }
+        }
+        if let Err(error) = self.log.sync() {
+            tracing::error!(%error, "final sync of the event log failed");
+        }
+        tracing::info!("log writer stopped");
+    }
+
+    fn commit_group(&mut self, group: Vec<GroupMember>) {
+        let now = now_micros();
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut inserted = Vec::new();
+        let mut failure = None;
+        let mut wrote_dead_letters = false;
+        for member in &group {
+            let mut outcome = CommitOutcome::default();
+            for event in &member.batch.events {
+                if self.dedup.check_and_insert(event.key, now) {
+                    outcome.duplicates += 1;
+                    continue;
+                }
+                inserted.push(event.key);
+                let record = Record {
+                    key: event.key,
+                    event_time_us: event.event_time_us,
+                    append_time_us: now,
+                    payload: member.batch.payload(event),
+                };
+                if let Err(error) = self.log.append(&record) {
+                    failure = Some(IngestError::Log(error));
+                    break;
+                }
+                outcome.accepted += 1;
+            }
+            for rejected in &member.batch.rejected {
+                wrote_dead_letters = true;
+                let letter = DeadLetter {
+                    code: rejected.code.as_str().to_owned(),
+                    reason: rejected.reason.clone(),
+                    time_us: now,
+                    origin: member.origin.as_str().to_owned(),
+                    raw: String::from_utf8_lossy(&rejected.raw).into_owned(),
+                };
+                if let Err(error) = self.dead_letters.append(rejected.code, &letter) {
+                    failure = Some(IngestError::DeadLetters(error));
+                    break;
+                }
+            }
+            if failure.is_some() {
+                break;
+            }
+            outcomes.push(outcome);
+        }
+
+        if failure.is_none() {
+            let started = Instant::now();
+            if let Err(error) = self.log.sync() {
+                failure = Some(IngestError::Log(error));
+            } else if wrote_dead_letters && let Err(error) = self.dead_letters.sync() {
+                failure = Some(IngestError::DeadLetters(error));
+            }
+            self.metrics.fsync_seconds.record(started.elapsed());
+        }
+
+        if let Some(error) = failure {
+            tracing::error!(%error, "commit group failed; no event of it is acknowledged and the log refuses further writes");
+            self.failed.store(true, Ordering::Relaxed);
+            for key in inserted {
+                self.dedup.remove(key);
+            }
+            let message = error.to_string();
+            for member in group {
+                let _ = member.reply.send(Err(IngestError::CommitFailed(message.clone())));
+            }
+            return;
+        }
+
+        let metrics = &self.metrics;
+        metrics.commit_groups.fetch_add(1, Ordering::Relaxed);
+        for (member, mut outcome) in group.into_iter().zip(outcomes) {
+            metrics.events_accepted.fetch_add(outcome.accepted as u64, Ordering::Relaxed);
+            metrics.events_duplicate.fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
+            metrics.dead_letters_total.fetch_add(member.batch.rejected.len() as u64, Ordering::Relaxed);
+            for rejected in &member.batch.rejected {
+                metrics.count_rejection(rejected.code);
+            }
+            outcome.rejected = member.batch.rejected;
+            let _ = member.reply.send(Ok(outcome));
+        }
+        self.publish_gauges();
+    }
+
+    fn housekeeping(&mut self) {
+        self.last_housekeeping = Instant::now();
+        let now = now_micros();
+        self.dedup.expire(now);
+        if let Err(error) = self.log.enforce_retention(now) {
+            tracing::warn!(%error, "event log retention failed");
+        }
+        if let Err(error) = self.dead_letters.enforce_retention(now) {
+            tracing::warn!(%error, "dead-letter retention failed");
+        }
+        self.publish_gauges();
+    }
+
+    fn publish_gauges(&self) {
+        let stats = self.log.stats();
+        let metrics = &self.metrics;
+        metrics.log_bytes.store(stats.total_bytes, Ordering::Relaxed);
+        metrics.log_segments.store(stats.segment_count as u64, Ordering::Relaxed);
+        metrics.log_next_offset.store(stats.next_offset, Ordering::Relaxed);
+        metrics.dedup_keys.store(self.dedup.len() as u64, Ordering::Relaxed);
+        metrics.dedup_evicted_keys.store(self.dedup.evicted(), Ordering::Relaxed);
+    }
+}

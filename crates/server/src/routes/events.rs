@@ -1,0 +1,166 @@
+//! `POST /v1/events`: every mode of events.md, answered once the accepted events are durable.
+
+use std::io::Read;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Serialize;
+use sightline_ingest::{CommitOutcome, IngestError, Origin};
+use sightline_model::time::now_micros;
+
+use crate::decode::{decode, mode_of};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Bodies above this are validated on the blocking pool instead of an async worker.
+const INLINE_VALIDATION_LIMIT: usize = 1 << 20;
+
+#[derive(Serialize)]
+struct IngestAnswer {
+    accepted: usize,
+    duplicates: usize,
+    rejected: Vec<RejectedAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RejectedAnswer {
+    index: usize,
+    id: Option<String>,
+    reason: String,
+}
+
+pub async fn post_events(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let mode = mode_of(&parts.headers)?;
+    let body = read_body(body, &parts.headers, &state).await?;
+    let receive_time = now_micros();
+
+    let ingest = state.ingest.clone();
+    let validate_on_blocking_pool = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|length| length > INLINE_VALIDATION_LIMIT);
+    let max_body_bytes = state.max_body_bytes;
+    let headers = parts.headers;
+    let validate = move || -> Result<_, ApiError> {
+        let body = decompress(&headers, body, max_body_bytes)?;
+        let decoded = decode(mode, &headers, body)?;
+        Ok((decoded.len(), ingest.prepare(decoded.raw_events(), receive_time)))
+    };
+    let (events_in_request, batch) = if validate_on_blocking_pool {
+        tokio::task::spawn_blocking(validate)
+            .await
+            .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "validation task failed"))??
+    } else {
+        validate()?
+    };
+
+    let outcome = state.ingest.commit(batch, Origin::Http).await.map_err(storage_error)?;
+    Ok(answer(events_in_request, outcome))
+}
+
+fn answer(events_in_request: usize, outcome: CommitOutcome) -> Response {
+    let everything_rejected = events_in_request > 0 && outcome.rejected.len() == events_in_request;
+    let rejected = outcome
+        .rejected
+        .into_iter()
+        .map(|rejected| RejectedAnswer {
+            index: rejected.index,
+            id: rejected.id,
+            reason: rejected.reason,
+        })
+        .collect();
+    let mut body = IngestAnswer {
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+        rejected,
+        error: None,
+    };
+    // Some events stored: 200 with the per-event answer. None could be stored: 400, with
+    // the same per-event answer, so a sender that only looks at the status still learns.
+    let status = if everything_rejected {
+        body.error = Some("every event in the request was rejected; see `rejected` for each reason".into());
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+fn storage_error(error: IngestError) -> ApiError {
+    tracing::error!(%error, "ingest commit failed");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{error}; nothing in this request was acknowledged, retry later"),
+    )
+}
+
+async fn read_body(body: Body, headers: &HeaderMap, state: &AppState) -> Result<Bytes, ApiError> {
+    let limit = state.max_body_bytes;
+    let collected = tokio::time::timeout(state.body_timeout, Limited::new(body, limit).collect()).await;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is over the limit of {limit} bytes (server.max_body); split it into smaller requests"),
+        )
+    };
+    match collected {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within {:?} (server.body_timeout)", state.body_timeout),
+        )),
+        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(error)) => {
+            let declared_too_large = headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+                .is_some_and(|length| length > limit);
+            if declared_too_large {
+                return Err(too_large());
+            }
+            Err(ApiError::new(StatusCode::BAD_REQUEST, format!("the request body could not be read: {error}")))
+        }
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, ApiError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    match encoding.as_str() {
+        "identity" | "" => Ok(body),
+        "gzip" | "x-gzip" => {
+            let mut decoder = flate2::read::MultiGzDecoder::new(&body[..]).take(limit as u64 + 1);
+            let mut output = Vec::with_capacity((body.len() * 6).min(limit + 1));
+            decoder.read_to_end(&mut output).map_err(|error| {
+                ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not valid gzip ({error}); send it uncompressed or fix the compression"))
+            })?;
+            if output.len() > limit {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the decompressed request body is over the limit of {limit} bytes (server.max_body); split it into smaller requests"),
+                ));
+            }
+            Ok(Bytes::from(output))
+        }
+        other => {
+            let mut error = ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Content-Encoding {other:?} is not supported; send gzip or no encoding"),
+            );
+            error.extra = Some(("accepted_encodings", serde_json::json!(["gzip", "identity"])));
+            Err(error)
+        }
+    }
+}

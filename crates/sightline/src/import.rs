@@ -1,0 +1,266 @@
+//! `sightline import`: backfill NDJSON files through the same validation, dedup and log
+//! as HTTP ingest.
+//!
+//! Pipeline: one reader thread cuts files into chunks at line ends → parse workers (one
+//! per core) validate chunks in parallel → the submitter re-orders them and commits in
+//! file order, so the log holds events in the order of the files (as a live arrival in
+//! that order would) and "first copy wins" for duplicates is deterministic.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use sightline_config::Config;
+use sightline_ingest::{IngestOptions, IngestService, Origin, PreparedBatch, RawEvent};
+use sightline_model::time::now_micros;
+
+const CHUNK_BYTES: usize = 2 << 20;
+/// Commits handed to the writer and not yet answered; bounds memory, keeps it busy.
+const COMMITS_IN_FLIGHT: usize = 4;
+/// Rejections shown with their line in the summary.
+const EXAMPLES_SHOWN: usize = 5;
+
+struct Chunk {
+    sequence: u64,
+    file: usize,
+    first_line: u64,
+    bytes: Vec<u8>,
+}
+
+struct PreparedChunk {
+    sequence: u64,
+    file: usize,
+    first_line: u64,
+    input_bytes: u64,
+    batch: PreparedBatch,
+}
+
+#[derive(Default)]
+struct Summary {
+    read: u64,
+    accepted: u64,
+    duplicates: u64,
+    rejected_by_code: BTreeMap<&'static str, u64>,
+    examples: Vec<String>,
+}
+
+pub fn run(config: &Config, data_dir: &Path, files: &[PathBuf], progress: bool) -> anyhow::Result<()> {
+    let total_bytes: u64 = files
+        .iter()
+        .map(|path| std::fs::metadata(path).map(|meta| meta.len()).with_context(|| format!("cannot read {}", path.display())))
+        .sum::<anyhow::Result<u64>>()?;
+    let ingest = IngestService::start(data_dir, IngestOptions::from_config(config))
+        .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
+    let ingest = Arc::new(ingest);
+    let bar = progress_bar(total_bytes, progress);
+    let started = Instant::now();
+
+    let workers = std::thread::available_parallelism().map_or(2, |count| count.get());
+    let (chunk_sender, chunk_receiver) = sync_channel::<Chunk>(workers * 2);
+    let (prepared_sender, prepared_receiver) = sync_channel::<PreparedChunk>(workers * 2);
+    let chunk_receiver = Arc::new(Mutex::new(chunk_receiver));
+
+    let reader = {
+        let files = files.to_vec();
+        std::thread::Builder::new()
+            .name("import-reader".into())
+            .spawn(move || read_files(&files, chunk_sender))?
+    };
+    let mut worker_threads = Vec::new();
+    for worker in 0..workers {
+        let receiver = Arc::clone(&chunk_receiver);
+        let sender = prepared_sender.clone();
+        let ingest = Arc::clone(&ingest);
+        worker_threads.push(
+            std::thread::Builder::new()
+                .name(format!("import-parse-{worker}"))
+                .spawn(move || prepare_chunks(&receiver, &sender, &ingest))?,
+        );
+    }
+    drop(prepared_sender);
+
+    let summary = submit_in_order(&ingest, prepared_receiver, files, &bar);
+    let read_outcome = reader.join().map_err(|_| anyhow::anyhow!("the file reader thread panicked"))?;
+    for thread in worker_threads {
+        thread.join().map_err(|_| anyhow::anyhow!("a parse worker panicked"))?;
+    }
+    ingest.shutdown();
+    bar.finish_and_clear();
+    read_outcome?;
+    let summary = summary?;
+    print_summary(&summary, started.elapsed());
+    Ok(())
+}
+
+fn progress_bar(total_bytes: u64, enabled: bool) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total_bytes);
+    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// Cuts every file into chunks that end at a line end.
+fn read_files(files: &[PathBuf], chunks: SyncSender<Chunk>) -> anyhow::Result<()> {
+    let mut sequence = 0;
+    for (file_index, path) in files.iter().enumerate() {
+        let mut input = open_input(path)?;
+        let mut carry: Vec<u8> = Vec::new();
+        let mut line = 0u64;
+        loop {
+            let mut buffer = std::mem::take(&mut carry);
+            let start = buffer.len();
+            buffer.resize(start + CHUNK_BYTES, 0);
+            let mut filled = start;
+            let mut at_end = false;
+            while filled < buffer.len() {
+                let count = input.read(&mut buffer[filled..]).with_context(|| format!("cannot read {}", path.display()))?;
+                if count == 0 {
+                    at_end = true;
+                    break;
+                }
+                filled += count;
+            }
+            buffer.truncate(filled);
+            if !at_end {
+                // Keep the unfinished last line for the next chunk; a line longer than a
+                // chunk simply keeps growing the carry.
+                match buffer.iter().rposition(|byte| *byte == b'\n') {
+                    Some(last_newline) => carry = buffer.split_off(last_newline + 1),
+                    None => {
+                        carry = buffer;
+                        continue;
+                    }
+                }
+            }
+            if !buffer.is_empty() {
+                let lines_in_chunk = buffer.iter().filter(|byte| **byte == b'\n').count() as u64;
+                let chunk = Chunk {
+                    sequence,
+                    file: file_index,
+                    first_line: line,
+                    bytes: buffer,
+                };
+                sequence += 1;
+                line += lines_in_chunk;
+                if chunks.send(chunk).is_err() {
+                    return Ok(());
+                }
+            }
+            if at_end {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read + Send>> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut magic = [0u8; 2];
+    let is_gzip = file.read(&mut magic).map(|count| count == 2 && magic == [0x1f, 0x8b]).unwrap_or(false);
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    if is_gzip {
+        return Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file))));
+    }
+    Ok(Box::new(file))
+}
+
+fn prepare_chunks(chunks: &Mutex<Receiver<Chunk>>, prepared: &SyncSender<PreparedChunk>, ingest: &IngestService) {
+    loop {
+        let next = chunks.lock().map(|receiver| receiver.recv());
+        let Ok(Ok(chunk)) = next else {
+            return;
+        };
+        let raw_events: Vec<RawEvent<'_>> = chunk
+            .bytes
+            .split(|byte| *byte == b'\n')
+            .enumerate()
+            .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+            .map(|(index, bytes)| RawEvent {
+                index,
+                bytes,
+                decode_error: None,
+            })
+            .collect();
+        let batch = ingest.prepare(raw_events, now_micros());
+        let done = PreparedChunk {
+            sequence: chunk.sequence,
+            file: chunk.file,
+            first_line: chunk.first_line,
+            input_bytes: chunk.bytes.len() as u64,
+            batch,
+        };
+        if prepared.send(done).is_err() {
+            return;
+        }
+    }
+}
+
+/// Commits prepared chunks in their original order and totals the outcomes.
+fn submit_in_order(
+    ingest: &IngestService,
+    prepared: Receiver<PreparedChunk>,
+    files: &[PathBuf],
+    bar: &ProgressBar,
+) -> anyhow::Result<Summary> {
+    let mut summary = Summary::default();
+    let mut waiting: BTreeMap<u64, PreparedChunk> = BTreeMap::new();
+    let mut next_sequence = 0;
+    let mut in_flight = VecDeque::new();
+    for chunk in prepared {
+        waiting.insert(chunk.sequence, chunk);
+        while let Some(chunk) = waiting.remove(&next_sequence) {
+            next_sequence += 1;
+            summary.read += (chunk.batch.valid_count() + chunk.batch.rejected().len()) as u64;
+            for rejected in chunk.batch.rejected() {
+                *summary.rejected_by_code.entry(rejected.code.as_str()).or_default() += 1;
+                if summary.examples.len() < EXAMPLES_SHOWN {
+                    let line = chunk.first_line + rejected.index as u64 + 1;
+                    summary.examples.push(format!("{}:{line}: {}", files[chunk.file].display(), rejected.reason));
+                }
+            }
+            bar.inc(chunk.input_bytes);
+            in_flight.push_back(ingest.submit_blocking(chunk.batch, Origin::Import)?);
+            if in_flight.len() >= COMMITS_IN_FLIGHT
+                && let Some(pending) = in_flight.pop_front()
+            {
+                let outcome = pending.wait_blocking()?;
+                summary.accepted += outcome.accepted as u64;
+                summary.duplicates += outcome.duplicates as u64;
+            }
+        }
+    }
+    for pending in in_flight {
+        let outcome = pending.wait_blocking()?;
+        summary.accepted += outcome.accepted as u64;
+        summary.duplicates += outcome.duplicates as u64;
+    }
+    Ok(summary)
+}
+
+fn print_summary(summary: &Summary, elapsed: std::time::Duration) {
+    let rejected: u64 = summary.rejected_by_code.values().sum();
+    let seconds = elapsed.as_secs_f64().max(1e-9);
+    println!("import finished in {:.2} s", seconds);
+    println!("  read        {}", summary.read);
+    println!("  accepted    {}", summary.accepted);
+    println!("  duplicates  {}", summary.duplicates);
+    println!("  rejected    {rejected}");
+    for (code, count) in &summary.rejected_by_code {
+        println!("    {code:<24} {count}");
+    }
+    for example in &summary.examples {
+        println!("    e.g. {example}");
+    }
+    println!("  events/s    {:.0}", summary.read as f64 / seconds);
+}

@@ -1,0 +1,101 @@
+//! `sightline`: one binary for the server, backfill and configuration checks.
+
+mod check;
+mod import;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sightline_config::Config;
+
+/// Real-time operations and sales analytics: business events in, live KPIs out.
+#[derive(Parser)]
+#[command(name = "sightline", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (defaults: built-in KPI pack, data in ./sightline-data, 127.0.0.1:8080).
+    Serve {
+        /// Configuration file (TOML); see sightline.example.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the event log and all state live (overrides storage.data_dir).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (overrides server.listen).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Backfill events from NDJSON files (gzip too) into a data directory.
+    Import {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// NDJSON files, one CloudEvent per line; `.gz` or gzip content is decompressed.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Do not draw a progress bar (it is also off when stderr is not a terminal).
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Validate a configuration and print what it defines.
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let outcome = match cli.command {
+        Command::Serve { config, data_dir, listen } => {
+            load_config(config.as_deref()).and_then(|config| serve::run(config, data_dir, listen))
+        }
+        Command::Import {
+            config,
+            data_dir,
+            files,
+            no_progress,
+        } => load_config(config.as_deref()).and_then(|config| import::run(&config, &data_dir, &files, !no_progress)),
+        Command::Check { config } => check::run(config.as_deref()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let config = match path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    Ok(config)
+}
+
+/// Human-readable logs by default; `SIGHTLINE_LOG_FORMAT=json` for log shippers.
+/// Levels follow `RUST_LOG` (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("SIGHTLINE_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

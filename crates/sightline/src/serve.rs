@@ -1,0 +1,66 @@
+//! `sightline serve`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sightline_config::Config;
+use sightline_ingest::{IngestOptions, IngestService};
+use sightline_server::AppState;
+
+pub fn run(mut config: Config, data_dir: Option<PathBuf>, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    if let Some(data_dir) = data_dir {
+        config.storage.data_dir = data_dir;
+    }
+    if let Some(listen) = listen {
+        config.server.listen = listen;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sightline-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.storage.data_dir.clone();
+    let options = IngestOptions::from_config(&config);
+    let ingest = tokio::task::spawn_blocking(move || IngestService::start(&data_dir, options))
+        .await
+        .context("start-up task failed")?
+        .with_context(|| format!("cannot open the data directory {}", config.storage.data_dir.display()))?;
+    let ingest = Arc::new(ingest);
+    let listener = sightline_server::bind(config.server.listen).await?;
+    let address = listener.local_addr().context("cannot read the bound address")?;
+    tracing::info!(%address, data_dir = %config.storage.data_dir.display(), "sightline is serving");
+    // One plain line on stdout: for people, and for scripts that start us on port 0.
+    println!("sightline listening on http://{address}");
+
+    let state = AppState::new(Arc::clone(&ingest), &config);
+    sightline_server::serve(listener, &config.server, state, shutdown_signal()).await?;
+    tracing::info!("stopping: making everything received durable");
+    ingest.shutdown_async().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
