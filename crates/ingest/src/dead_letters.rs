@@ -112,7 +112,11 @@ impl DeadLetterStore {
         let mut inner = self.lock();
         inner.log.enforce_retention(now_us)?;
         let first = inner.log.stats().first_offset;
-        while inner.index.front().is_some_and(|entry| entry.offset < first) {
+        while inner
+            .index
+            .front()
+            .is_some_and(|entry| entry.offset < first)
+        {
             inner.index.pop_front();
         }
         Ok(())
@@ -137,7 +141,10 @@ impl DeadLetterStore {
                     .filter(|entry| code_filter.is_none_or(|code| entry.code == code))
             };
             let total = matching().count() as u64;
-            let offsets: Vec<Offset> = matching().take(query.limit).map(|entry| entry.offset).collect();
+            let offsets: Vec<Offset> = matching()
+                .take(query.limit)
+                .map(|entry| entry.offset)
+                .collect();
             (total, offsets)
         };
         let Some(&oldest) = offsets.last() else {
@@ -156,7 +163,11 @@ impl DeadLetterStore {
         Ok((total, letters))
     }
 
-    fn query_by_reason_prefix(&self, prefix: &str, limit: usize) -> Result<(u64, Vec<DeadLetter>), LogError> {
+    fn query_by_reason_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<(u64, Vec<DeadLetter>), LogError> {
         let mut total = 0u64;
         let mut newest = VecDeque::with_capacity(limit.min(1024));
         self.read_from(self.handle.first_offset(), |record| {
@@ -176,7 +187,11 @@ impl DeadLetterStore {
     }
 
     /// Reads durable records from `from` on while `visit` returns true.
-    fn read_from(&self, from: Offset, mut visit: impl FnMut(&StoredRecord) -> bool) -> Result<(), LogError> {
+    fn read_from(
+        &self,
+        from: Offset,
+        mut visit: impl FnMut(&StoredRecord) -> bool,
+    ) -> Result<(), LogError> {
         let mut reader = self.handle.reader(from)?;
         let mut records = Vec::with_capacity(256);
         loop {
@@ -203,18 +218,21 @@ impl DeadLetterStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the log half-written in memory in a
         // way later appends would misread (the log validates on read), so keep serving.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 fn decode(record: &StoredRecord) -> DeadLetter {
-    let mut letter: DeadLetter = serde_json::from_slice(&record.payload).unwrap_or_else(|error| DeadLetter {
-        code: "unknown".into(),
-        reason: format!("unreadable dead-letter record: {error}"),
-        time_us: 0,
-        origin: String::new(),
-        raw: String::from_utf8_lossy(&record.payload).into_owned(),
-    });
+    let mut letter: DeadLetter =
+        serde_json::from_slice(&record.payload).unwrap_or_else(|error| DeadLetter {
+            code: "unknown".into(),
+            reason: format!("unreadable dead-letter record: {error}"),
+            time_us: 0,
+            origin: String::new(),
+            raw: String::from_utf8_lossy(&record.payload).into_owned(),
+        });
     letter.time_us = record.event_time_us;
     letter
 }

@@ -98,7 +98,11 @@ impl DedupIndex {
     /// map is only scanned when a whole hour falls out of the horizon.
     pub fn expire(&mut self, now_us: i64) {
         let oldest_kept = hour_of(now_us).saturating_sub(self.horizon_hours);
-        let expired: Vec<u32> = self.keys_per_hour.range(..oldest_kept).map(|(hour, _)| *hour).collect();
+        let expired: Vec<u32> = self
+            .keys_per_hour
+            .range(..oldest_kept)
+            .map(|(hour, _)| *hour)
+            .collect();
         if expired.is_empty() {
             return;
         }
@@ -142,7 +146,9 @@ impl DedupIndex {
 }
 
 fn hour_of(time_us: i64) -> u32 {
-    time_us.div_euclid(MICROS_PER_HOUR).clamp(0, u32::MAX as i64) as u32
+    time_us
+        .div_euclid(MICROS_PER_HOUR)
+        .clamp(0, u32::MAX as i64) as u32
 }
 
 #[cfg(test)]
@@ -170,9 +176,15 @@ mod tests {
         index.check_and_insert(1, NOW);
         index.check_and_insert(2, NOW + 3 * HOUR);
         index.expire(NOW + 4 * HOUR);
-        assert!(index.check_and_insert(1, NOW + 4 * HOUR), "still within 4 h");
+        assert!(
+            index.check_and_insert(1, NOW + 4 * HOUR),
+            "still within 4 h"
+        );
         index.expire(NOW + 5 * HOUR);
-        assert!(!index.check_and_insert(1, NOW + 5 * HOUR), "forgotten after the horizon");
+        assert!(
+            !index.check_and_insert(1, NOW + 5 * HOUR),
+            "forgotten after the horizon"
+        );
         assert!(index.check_and_insert(2, NOW + 5 * HOUR));
     }
 
@@ -185,6 +197,9 @@ mod tests {
         index.check_and_insert(4, NOW + 2 * HOUR);
         assert_eq!(index.len(), 3);
         assert_eq!(index.evicted(), 1);
-        assert!(!index.check_and_insert(1, NOW + 2 * HOUR), "oldest hour was evicted");
+        assert!(
+            !index.check_and_insert(1, NOW + 2 * HOUR),
+            "oldest hour was evicted"
+        );
     }
 }

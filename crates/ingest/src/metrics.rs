@@ -20,8 +20,8 @@ pub struct Histogram {
 
 /// From 50 µs to 10 s: fsyncs sit at the low end, slow requests at the high end.
 pub const LATENCY_BOUNDS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.5, 5.0, 10.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
 ];
 
 impl Histogram {
@@ -59,7 +59,11 @@ impl Histogram {
         let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
         let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {count}");
         let trimmed = labels.trim_end_matches(',');
-        let braces = if trimmed.is_empty() { String::new() } else { format!("{{{trimmed}}}") };
+        let braces = if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("{{{trimmed}}}")
+        };
         let _ = writeln!(out, "{name}_sum{braces} {sum}");
         let _ = writeln!(out, "{name}_count{braces} {count}");
     }
@@ -111,28 +115,96 @@ impl IngestMetrics {
     /// Appends all ingest metrics in Prometheus text format.
     pub fn render(&self, out: &mut String) {
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         };
         let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         };
         let load = |value: &AtomicU64| value.load(Ordering::Relaxed);
-        counter(out, "sightline_events_accepted_total", "Events appended to the log and acknowledged.", load(&self.events_accepted));
-        counter(out, "sightline_events_duplicate_total", "Events acknowledged as duplicates of an earlier (source, id) and not appended.", load(&self.events_duplicate));
-        let _ = writeln!(out, "# HELP sightline_events_rejected_total Events rejected, by reason.\n# TYPE sightline_events_rejected_total counter");
+        counter(
+            out,
+            "sightline_events_accepted_total",
+            "Events appended to the log and acknowledged.",
+            load(&self.events_accepted),
+        );
+        counter(
+            out,
+            "sightline_events_duplicate_total",
+            "Events acknowledged as duplicates of an earlier (source, id) and not appended.",
+            load(&self.events_duplicate),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sightline_events_rejected_total Events rejected, by reason.\n# TYPE sightline_events_rejected_total counter"
+        );
         for code in RejectionCode::ALL {
-            let _ = writeln!(out, "sightline_events_rejected_total{{reason=\"{}\"}} {}", code.as_str(), self.rejected(code));
+            let _ = writeln!(
+                out,
+                "sightline_events_rejected_total{{reason=\"{}\"}} {}",
+                code.as_str(),
+                self.rejected(code)
+            );
         }
-        counter(out, "sightline_late_events_total", "Events behind the watermark by more than the allowed lateness.", self.rejected(RejectionCode::Late));
-        counter(out, "sightline_log_commit_groups_total", "Group commits (one fdatasync each).", load(&self.commit_groups));
-        let _ = writeln!(out, "# HELP sightline_log_fsync_seconds Time to write and fdatasync one commit group.\n# TYPE sightline_log_fsync_seconds histogram");
-        self.fsync_seconds.render(out, "sightline_log_fsync_seconds", "");
-        gauge(out, "sightline_log_bytes", "Bytes in the event log's segment files.", load(&self.log_bytes));
-        gauge(out, "sightline_log_segments", "Segment files of the event log.", load(&self.log_segments));
-        gauge(out, "sightline_log_next_offset", "Offset the next appended event will get.", load(&self.log_next_offset));
-        gauge(out, "sightline_dedup_keys", "Event identities remembered for deduplication.", load(&self.dedup_keys));
-        counter(out, "sightline_dedup_evicted_keys_total", "Identities forgotten early because dedup.max_keys was reached.", load(&self.dedup_evicted_keys));
-        counter(out, "sightline_dead_letters_total", "Events written to the dead-letter store.", load(&self.dead_letters_total));
+        counter(
+            out,
+            "sightline_late_events_total",
+            "Events behind the watermark by more than the allowed lateness.",
+            self.rejected(RejectionCode::Late),
+        );
+        counter(
+            out,
+            "sightline_log_commit_groups_total",
+            "Group commits (one fdatasync each).",
+            load(&self.commit_groups),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sightline_log_fsync_seconds Time to write and fdatasync one commit group.\n# TYPE sightline_log_fsync_seconds histogram"
+        );
+        self.fsync_seconds
+            .render(out, "sightline_log_fsync_seconds", "");
+        gauge(
+            out,
+            "sightline_log_bytes",
+            "Bytes in the event log's segment files.",
+            load(&self.log_bytes),
+        );
+        gauge(
+            out,
+            "sightline_log_segments",
+            "Segment files of the event log.",
+            load(&self.log_segments),
+        );
+        gauge(
+            out,
+            "sightline_log_next_offset",
+            "Offset the next appended event will get.",
+            load(&self.log_next_offset),
+        );
+        gauge(
+            out,
+            "sightline_dedup_keys",
+            "Event identities remembered for deduplication.",
+            load(&self.dedup_keys),
+        );
+        counter(
+            out,
+            "sightline_dedup_evicted_keys_total",
+            "Identities forgotten early because dedup.max_keys was reached.",
+            load(&self.dedup_evicted_keys),
+        );
+        counter(
+            out,
+            "sightline_dead_letters_total",
+            "Events written to the dead-letter store.",
+            load(&self.dead_letters_total),
+        );
     }
 }
 

@@ -76,7 +76,13 @@ pub(crate) fn prepare<'a>(
         rejected: Vec::new(),
     };
     for raw in raw_events {
-        match validate_one(raw, currencies, max_event_bytes, receive_time_us, &mut batch.payloads) {
+        match validate_one(
+            raw,
+            currencies,
+            max_event_bytes,
+            receive_time_us,
+            &mut batch.payloads,
+        ) {
             Ok(event) => batch.events.push(event),
             Err(rejection) => batch.rejected.push(RejectedEvent {
                 index: raw.index,

@@ -69,7 +69,8 @@ impl IngestOptions {
             ..LogOptions::default()
         };
         let dead_letters = LogOptions {
-            segment_max_bytes: (config.dead_letters.retention_size.0 / 8).clamp(64 * 1024, 64 << 20),
+            segment_max_bytes: (config.dead_letters.retention_size.0 / 8)
+                .clamp(64 * 1024, 64 << 20),
             retention: RetentionPolicy {
                 max_age: Some(config.dead_letters.retention_age.0),
                 max_bytes: Some(config.dead_letters.retention_size.0),
@@ -77,7 +78,10 @@ impl IngestOptions {
             ..LogOptions::default()
         };
         IngestOptions {
-            currencies: CurrencyPolicy { reporting, convertible },
+            currencies: CurrencyPolicy {
+                reporting,
+                convertible,
+            },
             max_event_bytes: config.server.max_body.0 as usize,
             dedup_horizon: config.dedup.horizon.0,
             dedup_max_keys: config.dedup.max_keys,
@@ -109,7 +113,9 @@ pub struct PendingCommit(oneshot::Receiver<Result<CommitOutcome, IngestError>>);
 
 impl PendingCommit {
     pub fn wait_blocking(self) -> Result<CommitOutcome, IngestError> {
-        self.0.blocking_recv().map_err(|_| IngestError::WriterStopped)?
+        self.0
+            .blocking_recv()
+            .map_err(|_| IngestError::WriterStopped)?
     }
 }
 
@@ -188,33 +194,65 @@ impl IngestService {
     }
 
     /// Validates raw events into a batch (CPU only; run it on the caller's thread).
-    pub fn prepare<'a>(&self, raw_events: impl IntoIterator<Item = RawEvent<'a>>, receive_time_us: i64) -> PreparedBatch {
-        prepare(raw_events, &self.currencies, self.max_event_bytes, receive_time_us)
+    pub fn prepare<'a>(
+        &self,
+        raw_events: impl IntoIterator<Item = RawEvent<'a>>,
+        receive_time_us: i64,
+    ) -> PreparedBatch {
+        prepare(
+            raw_events,
+            &self.currencies,
+            self.max_event_bytes,
+            receive_time_us,
+        )
     }
 
     /// Hands a batch to the writer and waits until it is durable.
-    pub async fn commit(&self, batch: PreparedBatch, origin: Origin) -> Result<CommitOutcome, IngestError> {
+    pub async fn commit(
+        &self,
+        batch: PreparedBatch,
+        origin: Origin,
+    ) -> Result<CommitOutcome, IngestError> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::Write { batch, origin, reply })
+            .send(Command::Write {
+                batch,
+                origin,
+                reply,
+            })
             .await
             .map_err(|_| IngestError::WriterStopped)?;
         answer.await.map_err(|_| IngestError::WriterStopped)?
     }
 
     /// Hands a batch to the writer from a non-async thread; wait on the returned handle.
-    pub fn submit_blocking(&self, batch: PreparedBatch, origin: Origin) -> Result<PendingCommit, IngestError> {
+    pub fn submit_blocking(
+        &self,
+        batch: PreparedBatch,
+        origin: Origin,
+    ) -> Result<PendingCommit, IngestError> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .blocking_send(Command::Write { batch, origin, reply })
+            .blocking_send(Command::Write {
+                batch,
+                origin,
+                reply,
+            })
             .map_err(|_| IngestError::WriterStopped)?;
         Ok(PendingCommit(answer))
     }
 
     /// Stops the writer after it has made everything queued before this call durable.
     pub fn shutdown(&self) {
-        let _ = self.commands.try_send(Command::Shutdown).or_else(|_| self.commands.blocking_send(Command::Shutdown));
-        let thread = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        let _ = self
+            .commands
+            .try_send(Command::Shutdown)
+            .or_else(|_| self.commands.blocking_send(Command::Shutdown));
+        let thread = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
         if let Some(thread) = thread {
             let _ = thread.join();
         }
@@ -273,9 +311,17 @@ impl Writer {
             while let Some(command) = next.take() {
                 match command {
                     Command::Shutdown => shutting_down = true,
-                    Command::Write { batch, origin, reply } => {
+                    Command::Write {
+                        batch,
+                        origin,
+                        reply,
+                    } => {
                         events_in_group += batch.events.len();
-                        group.push(GroupMember { origin, batch, reply });
+                        group.push(GroupMember {
+                            origin,
+                            batch,
+                            reply,
+                        });
                     }
                 }
                 if shutting_down || events_in_group >= MAX_GROUP_EVENTS {
@@ -367,7 +413,9 @@ impl Writer {
             }
             let message = error.to_string();
             for member in group {
-                let _ = member.reply.send(Err(IngestError::CommitFailed(message.clone())));
+                let _ = member
+                    .reply
+                    .send(Err(IngestError::CommitFailed(message.clone())));
             }
             return;
         }
@@ -375,9 +423,15 @@ impl Writer {
         let metrics = &self.metrics;
         metrics.commit_groups.fetch_add(1, Ordering::Relaxed);
         for (member, mut outcome) in group.into_iter().zip(outcomes) {
-            metrics.events_accepted.fetch_add(outcome.accepted as u64, Ordering::Relaxed);
-            metrics.events_duplicate.fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
-            metrics.dead_letters_total.fetch_add(member.batch.rejected.len() as u64, Ordering::Relaxed);
+            metrics
+                .events_accepted
+                .fetch_add(outcome.accepted as u64, Ordering::Relaxed);
+            metrics
+                .events_duplicate
+                .fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
+            metrics
+                .dead_letters_total
+                .fetch_add(member.batch.rejected.len() as u64, Ordering::Relaxed);
             for rejected in &member.batch.rejected {
                 metrics.count_rejection(rejected.code);
             }
@@ -403,10 +457,20 @@ impl Writer {
     fn publish_gauges(&self) {
         let stats = self.log.stats();
         let metrics = &self.metrics;
-        metrics.log_bytes.store(stats.total_bytes, Ordering::Relaxed);
-        metrics.log_segments.store(stats.segment_count as u64, Ordering::Relaxed);
-        metrics.log_next_offset.store(stats.next_offset, Ordering::Relaxed);
-        metrics.dedup_keys.store(self.dedup.len() as u64, Ordering::Relaxed);
-        metrics.dedup_evicted_keys.store(self.dedup.evicted(), Ordering::Relaxed);
+        metrics
+            .log_bytes
+            .store(stats.total_bytes, Ordering::Relaxed);
+        metrics
+            .log_segments
+            .store(stats.segment_count as u64, Ordering::Relaxed);
+        metrics
+            .log_next_offset
+            .store(stats.next_offset, Ordering::Relaxed);
+        metrics
+            .dedup_keys
+            .store(self.dedup.len() as u64, Ordering::Relaxed);
+        metrics
+            .dedup_evicted_keys
+            .store(self.dedup.evicted(), Ordering::Relaxed);
     }
 }
