@@ -50,10 +50,19 @@ struct Summary {
     examples: Vec<String>,
 }
 
-pub fn run(config: &Config, data_dir: &Path, files: &[PathBuf], progress: bool) -> anyhow::Result<()> {
+pub fn run(
+    config: &Config,
+    data_dir: &Path,
+    files: &[PathBuf],
+    progress: bool,
+) -> anyhow::Result<()> {
     let total_bytes: u64 = files
         .iter()
-        .map(|path| std::fs::metadata(path).map(|meta| meta.len()).with_context(|| format!("cannot read {}", path.display())))
+        .map(|path| {
+            std::fs::metadata(path)
+                .map(|meta| meta.len())
+                .with_context(|| format!("cannot read {}", path.display()))
+        })
         .sum::<anyhow::Result<u64>>()?;
     let ingest = IngestService::start(data_dir, IngestOptions::from_config(config))
         .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
@@ -86,9 +95,13 @@ pub fn run(config: &Config, data_dir: &Path, files: &[PathBuf], progress: bool) 
     drop(prepared_sender);
 
     let summary = submit_in_order(&ingest, prepared_receiver, files, &bar);
-    let read_outcome = reader.join().map_err(|_| anyhow::anyhow!("the file reader thread panicked"))?;
+    let read_outcome = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the file reader thread panicked"))?;
     for thread in worker_threads {
-        thread.join().map_err(|_| anyhow::anyhow!("a parse worker panicked"))?;
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a parse worker panicked"))?;
     }
     ingest.shutdown();
     bar.finish_and_clear();
@@ -123,7 +136,9 @@ fn read_files(files: &[PathBuf], chunks: SyncSender<Chunk>) -> anyhow::Result<()
             let mut filled = start;
             let mut at_end = false;
             while filled < buffer.len() {
-                let count = input.read(&mut buffer[filled..]).with_context(|| format!("cannot read {}", path.display()))?;
+                let count = input
+                    .read(&mut buffer[filled..])
+                    .with_context(|| format!("cannot read {}", path.display()))?;
                 if count == 0 {
                     at_end = true;
                     break;
@@ -167,15 +182,24 @@ fn read_files(files: &[PathBuf], chunks: SyncSender<Chunk>) -> anyhow::Result<()
 fn open_input(path: &Path) -> anyhow::Result<Box<dyn Read + Send>> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut magic = [0u8; 2];
-    let is_gzip = file.read(&mut magic).map(|count| count == 2 && magic == [0x1f, 0x8b]).unwrap_or(false);
+    let is_gzip = file
+        .read(&mut magic)
+        .map(|count| count == 2 && magic == [0x1f, 0x8b])
+        .unwrap_or(false);
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     if is_gzip {
-        return Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 20, file))));
+        return Ok(Box::new(flate2::read::MultiGzDecoder::new(
+            BufReader::with_capacity(1 << 20, file),
+        )));
     }
     Ok(Box::new(file))
 }
 
-fn prepare_chunks(chunks: &Mutex<Receiver<Chunk>>, prepared: &SyncSender<PreparedChunk>, ingest: &IngestService) {
+fn prepare_chunks(
+    chunks: &Mutex<Receiver<Chunk>>,
+    prepared: &SyncSender<PreparedChunk>,
+    ingest: &IngestService,
+) {
     loop {
         let next = chunks.lock().map(|receiver| receiver.recv());
         let Ok(Ok(chunk)) = next else {
@@ -223,10 +247,17 @@ fn submit_in_order(
             next_sequence += 1;
             summary.read += (chunk.batch.valid_count() + chunk.batch.rejected().len()) as u64;
             for rejected in chunk.batch.rejected() {
-                *summary.rejected_by_code.entry(rejected.code.as_str()).or_default() += 1;
+                *summary
+                    .rejected_by_code
+                    .entry(rejected.code.as_str())
+                    .or_default() += 1;
                 if summary.examples.len() < EXAMPLES_SHOWN {
                     let line = chunk.first_line + rejected.index as u64 + 1;
-                    summary.examples.push(format!("{}:{line}: {}", files[chunk.file].display(), rejected.reason));
+                    summary.examples.push(format!(
+                        "{}:{line}: {}",
+                        files[chunk.file].display(),
+                        rejected.reason
+                    ));
                 }
             }
             bar.inc(chunk.input_bytes);

@@ -56,24 +56,41 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let outcome = match cli.command {
-        Command::Serve { config, data_dir, listen } => {
-            load_config(config.as_deref()).and_then(|config| serve::run(config, data_dir, listen))
-        }
+        Command::Serve {
+            config,
+            data_dir,
+            listen,
+        } => load_config(config.as_deref()).and_then(|config| serve::run(config, data_dir, listen)),
         Command::Import {
             config,
             data_dir,
             files,
             no_progress,
-        } => load_config(config.as_deref()).and_then(|config| import::run(&config, &data_dir, &files, !no_progress)),
+        } => load_config(config.as_deref())
+            .and_then(|config| import::run(&config, &data_dir, &files, !no_progress)),
         Command::Check { config } => check::run(config.as_deref()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes in one line, without repeating a cause that an outer
+/// message already quotes.
+fn describe(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
@@ -92,7 +109,9 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if std::env::var("SIGHTLINE_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {

@@ -8,7 +8,11 @@ use sightline_config::Config;
 use sightline_ingest::{IngestOptions, IngestService};
 use sightline_server::AppState;
 
-pub fn run(mut config: Config, data_dir: Option<PathBuf>, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+pub fn run(
+    mut config: Config,
+    data_dir: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
     if let Some(data_dir) = data_dir {
         config.storage.data_dir = data_dir;
     }
@@ -29,10 +33,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let ingest = tokio::task::spawn_blocking(move || IngestService::start(&data_dir, options))
         .await
         .context("start-up task failed")?
-        .with_context(|| format!("cannot open the data directory {}", config.storage.data_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot open the data directory {}",
+                config.storage.data_dir.display()
+            )
+        })?;
     let ingest = Arc::new(ingest);
     let listener = sightline_server::bind(config.server.listen).await?;
-    let address = listener.local_addr().context("cannot read the bound address")?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
     tracing::info!(%address, data_dir = %config.storage.data_dir.display(), "sightline is serving");
     // One plain line on stdout: for people, and for scripts that start us on port 0.
     println!("sightline listening on http://{address}");
@@ -48,7 +59,9 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
             Ok(signal) => signal,
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");

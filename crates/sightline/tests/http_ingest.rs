@@ -31,7 +31,10 @@ fn structured_mode_accepts_the_spec_example_and_dedups_it() {
     let first = server.post("application/cloudevents+json", example.as_bytes());
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(accepted(&first), (1, 0, 0));
-    let again = server.post("application/cloudevents+json; charset=utf-8", example.as_bytes());
+    let again = server.post(
+        "application/cloudevents+json; charset=utf-8",
+        example.as_bytes(),
+    );
     assert_eq!(accepted(&again), (0, 1, 0));
     server.stop();
     let stored = stored_events(dir.path());
@@ -56,13 +59,29 @@ fn batch_mode_rejects_one_bad_event_alone() {
     assert_eq!(json["duplicates"], 0);
     assert_eq!(json["rejected"][0]["index"], 1);
     assert_eq!(json["rejected"][0]["id"], "b-2");
-    assert_eq!(json["rejected"][0]["reason"], "data.depth: expected an integer of at least 0, got -3");
+    assert_eq!(
+        json["rejected"][0]["reason"],
+        "data.depth: expected an integer of at least 0, got -3"
+    );
 
     let letters = server.get("/v1/dead-letters").json();
     assert_eq!(letters["total"], 1);
-    assert_eq!(letters["items"][0]["reason"], "data.depth: expected an integer of at least 0, got -3");
-    assert!(letters["items"][0]["raw"].as_str().expect("raw").contains("\"b-2\""));
-    assert!(letters["items"][0]["time"].as_str().expect("time").ends_with('Z'));
+    assert_eq!(
+        letters["items"][0]["reason"],
+        "data.depth: expected an integer of at least 0, got -3"
+    );
+    assert!(
+        letters["items"][0]["raw"]
+            .as_str()
+            .expect("raw")
+            .contains("\"b-2\"")
+    );
+    assert!(
+        letters["items"][0]["time"]
+            .as_str()
+            .expect("time")
+            .ends_with('Z')
+    );
 }
 
 #[test]
@@ -78,15 +97,34 @@ fn ndjson_indexes_are_line_numbers_and_gzip_works() {
     let response = server.post("application/x-ndjson", body.as_bytes());
     let json = response.json();
     assert_eq!(json["accepted"], 3, "{json}");
-    assert_eq!(json["rejected"][0]["index"], 3, "the bad line is line 3 counting from 0");
-    assert!(json["rejected"][0]["reason"].as_str().expect("reason").starts_with("invalid JSON at line 1 column"), "{json}");
+    assert_eq!(
+        json["rejected"][0]["index"], 3,
+        "the bad line is line 3 counting from 0"
+    );
+    assert!(
+        json["rejected"][0]["reason"]
+            .as_str()
+            .expect("reason")
+            .starts_with("invalid JSON at line 1 column"),
+        "{json}"
+    );
 
-    let compressed = gzip(format!("{}\n{}\n", queue_depth_event("g-1", 1), queue_depth_event("n-0", 0)).as_bytes());
+    let compressed = gzip(
+        format!(
+            "{}\n{}\n",
+            queue_depth_event("g-1", 1),
+            queue_depth_event("n-0", 0)
+        )
+        .as_bytes(),
+    );
     let response = request(
         server.address,
         "POST",
         "/v1/events",
-        &[("content-type", "application/x-ndjson"), ("content-encoding", "gzip")],
+        &[
+            ("content-type", "application/x-ndjson"),
+            ("content-encoding", "gzip"),
+        ],
         &compressed,
     );
     assert_eq!(response.status, 200, "{}", response.text());
@@ -106,18 +144,41 @@ fn binary_mode_reads_percent_encoded_ce_headers() {
         ("ce-time", "2026-11-27T10:00:00Z"),
         ("ce-traceparent", "00-abc-def-01"),
     ];
-    let response = request(server.address, "POST", "/v1/events", &headers, br#"{"session_id":"s-1","visitor_id":"v-1","path":"/"}"#);
+    let response = request(
+        server.address,
+        "POST",
+        "/v1/events",
+        &headers,
+        br#"{"session_id":"s-1","visitor_id":"v-1","path":"/"}"#,
+    );
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(accepted(&response), (1, 0, 0));
 
     // The same identity in structured mode is a duplicate: the source was decoded.
     let structured = r#"{"specversion":"1.0","id":"bin-1","source":"web/checkout eu","type":"page.viewed","data":{"session_id":"s-1","visitor_id":"v-1"}}"#;
-    assert_eq!(accepted(&server.post("application/cloudevents+json", structured.as_bytes())), (0, 1, 0));
+    assert_eq!(
+        accepted(&server.post("application/cloudevents+json", structured.as_bytes())),
+        (0, 1, 0)
+    );
 
-    let missing_id = [("content-type", "application/json"), ("ce-specversion", "1.0"), ("ce-source", "x"), ("ce-type", "page.viewed")];
-    let response = request(server.address, "POST", "/v1/events", &missing_id, br#"{"session_id":"s","visitor_id":"v"}"#);
+    let missing_id = [
+        ("content-type", "application/json"),
+        ("ce-specversion", "1.0"),
+        ("ce-source", "x"),
+        ("ce-type", "page.viewed"),
+    ];
+    let response = request(
+        server.address,
+        "POST",
+        "/v1/events",
+        &missing_id,
+        br#"{"session_id":"s","visitor_id":"v"}"#,
+    );
     assert_eq!(response.status, 400);
-    assert_eq!(response.json()["rejected"][0]["reason"], "id: required field is missing");
+    assert_eq!(
+        response.json()["rejected"][0]["reason"],
+        "id: required field is missing"
+    );
     server.stop();
 
     let stored = stored_events(dir.path());
@@ -133,12 +194,19 @@ fn an_event_without_time_is_stamped_and_marked() {
     let server = Server::start(dir.path(), None);
     let before = sightline_model::time::now_micros();
     let event = r#"{"specversion":"1.0","id":"t-1","source":"test/harness","type":"queue.depth","data":{"queue":"q","depth":1}}"#;
-    assert_eq!(accepted(&server.post("application/cloudevents+json", event.as_bytes())), (1, 0, 0));
+    assert_eq!(
+        accepted(&server.post("application/cloudevents+json", event.as_bytes())),
+        (1, 0, 0)
+    );
     server.stop();
     let stored = stored_events(dir.path());
     assert_eq!(stored[0]["sightlinetimesource"], "ingest");
-    let time = sightline_model::time::parse_rfc3339(stored[0]["time"].as_str().expect("time")).expect("RFC 3339");
-    assert!(time >= before - 1_000_000 && time <= sightline_model::time::now_micros(), "receive time is used");
+    let time = sightline_model::time::parse_rfc3339(stored[0]["time"].as_str().expect("time"))
+        .expect("RFC 3339");
+    assert!(
+        time >= before - 1_000_000 && time <= sightline_model::time::now_micros(),
+        "receive time is used"
+    );
 }
 
 #[test]
@@ -165,48 +233,117 @@ fn wrong_content_type_encoding_and_unreadable_bodies() {
     let response = server.post("text/csv", b"a,b");
     assert_eq!(response.status, 415);
     let json = response.json();
-    assert!(json["error"].as_str().expect("error").contains("application/cloudevents+json"), "{json}");
+    assert!(
+        json["error"]
+            .as_str()
+            .expect("error")
+            .contains("application/cloudevents+json"),
+        "{json}"
+    );
     assert!(json["accepted"].as_array().expect("list").len() >= 3);
 
-    let response = request(server.address, "POST", "/v1/events", &[("content-type", "application/x-ndjson"), ("content-encoding", "br")], b"x");
+    let response = request(
+        server.address,
+        "POST",
+        "/v1/events",
+        &[
+            ("content-type", "application/x-ndjson"),
+            ("content-encoding", "br"),
+        ],
+        b"x",
+    );
     assert_eq!(response.status, 415);
-    assert!(response.json()["error"].as_str().expect("error").contains("gzip"));
+    assert!(
+        response.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("gzip")
+    );
 
-    let response = request(server.address, "POST", "/v1/events", &[("content-type", "application/x-ndjson"), ("content-encoding", "gzip")], b"not gzip at all");
+    let response = request(
+        server.address,
+        "POST",
+        "/v1/events",
+        &[
+            ("content-type", "application/x-ndjson"),
+            ("content-encoding", "gzip"),
+        ],
+        b"not gzip at all",
+    );
     assert_eq!(response.status, 400);
-    assert!(response.json()["error"].as_str().expect("error").contains("gzip"));
+    assert!(
+        response.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("gzip")
+    );
 
-    let response = server.post("application/cloudevents-batch+json", b"{\"not\":\"an array\"}");
+    let response = server.post(
+        "application/cloudevents-batch+json",
+        b"{\"not\":\"an array\"}",
+    );
     assert_eq!(response.status, 400);
-    assert!(response.json()["error"].as_str().expect("error").contains("JSON array"));
+    assert!(
+        response.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("JSON array")
+    );
 
     let big = "x".repeat(5000);
     let response = server.post("application/x-ndjson", big.as_bytes());
     assert_eq!(response.status, 413);
-    assert!(response.json()["error"].as_str().expect("error").contains("4096"));
+    assert!(
+        response.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("4096")
+    );
 
     // A small gzip body that inflates past the limit is caught after decompression.
     let bomb = gzip(&vec![b' '; 100_000]);
     assert!(bomb.len() < 4096);
-    let response = request(server.address, "POST", "/v1/events", &[("content-type", "application/x-ndjson"), ("content-encoding", "gzip")], &bomb);
+    let response = request(
+        server.address,
+        "POST",
+        "/v1/events",
+        &[
+            ("content-type", "application/x-ndjson"),
+            ("content-encoding", "gzip"),
+        ],
+        &bomb,
+    );
     assert_eq!(response.status, 413, "{}", response.text());
 
     // Bad dead-letter parameters name the parameter.
     let response = server.get("/v1/dead-letters?limit=lots");
     assert_eq!(response.status, 400);
-    assert!(response.json()["error"].as_str().expect("error").starts_with("limit:"));
+    assert!(
+        response.json()["error"]
+            .as_str()
+            .expect("error")
+            .starts_with("limit:")
+    );
 }
 
 #[test]
 fn dedup_survives_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let body: String = (0..50).map(|index| queue_depth_event(&format!("r-{index}"), index) + "\n").collect();
+    let body: String = (0..50)
+        .map(|index| queue_depth_event(&format!("r-{index}"), index) + "\n")
+        .collect();
     let server = Server::start(dir.path(), None);
-    assert_eq!(accepted(&server.post("application/x-ndjson", body.as_bytes())), (50, 0, 0));
+    assert_eq!(
+        accepted(&server.post("application/x-ndjson", body.as_bytes())),
+        (50, 0, 0)
+    );
     server.stop();
 
     let server = Server::start(dir.path(), None);
-    assert_eq!(accepted(&server.post("application/x-ndjson", body.as_bytes())), (0, 50, 0));
+    assert_eq!(
+        accepted(&server.post("application/x-ndjson", body.as_bytes())),
+        (0, 50, 0)
+    );
     server.stop();
     assert_eq!(stored_events(dir.path()).len(), 50);
 }
@@ -226,19 +363,35 @@ fn dead_letters_filter_by_reason_and_list_newest_first() {
 
     let all = server.get("/v1/dead-letters").json();
     assert_eq!(all["total"], 4);
-    let raws: Vec<&str> = all["items"].as_array().expect("items").iter().map(|item| item["raw"].as_str().expect("raw")).collect();
+    let raws: Vec<&str> = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["raw"].as_str().expect("raw"))
+        .collect();
     assert_eq!(raws[0], "{", "newest first");
     assert!(raws[3].contains("d-1"));
 
     let missing = server.get("/v1/dead-letters?reason=missing_field").json();
     assert_eq!(missing["total"], 2);
-    assert_eq!(missing["items"][0]["reason"], "data.queue: required field is missing");
-    assert_eq!(missing["items"][1]["reason"], "data.depth: required field is missing");
+    assert_eq!(
+        missing["items"][0]["reason"],
+        "data.queue: required field is missing"
+    );
+    assert_eq!(
+        missing["items"][1]["reason"],
+        "data.depth: required field is missing"
+    );
 
-    let by_prefix = server.get("/v1/dead-letters?reason=data.depth&limit=1").json();
+    let by_prefix = server
+        .get("/v1/dead-letters?reason=data.depth&limit=1")
+        .json();
     assert_eq!(by_prefix["total"], 2);
     assert_eq!(by_prefix["items"].as_array().expect("items").len(), 1);
-    assert_eq!(by_prefix["items"][0]["reason"], "data.depth: expected an integer, got \"deep\"");
+    assert_eq!(
+        by_prefix["items"][0]["reason"],
+        "data.depth: expected an integer, got \"deep\""
+    );
 
     let limited = server.get("/v1/dead-letters?limit=0").json();
     assert_eq!(limited["total"], 4);
@@ -248,7 +401,10 @@ fn dead_letters_filter_by_reason_and_list_newest_first() {
 #[test]
 fn a_stalled_client_never_holds_up_other_requests() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_config(dir.path(), "[server]\nbody_timeout = \"2s\"\nheader_timeout = \"2s\"\n");
+    let config = write_config(
+        dir.path(),
+        "[server]\nbody_timeout = \"2s\"\nheader_timeout = \"2s\"\n",
+    );
     let server = Server::start(&dir.path().join("data"), Some(&config));
 
     // Announces 1000 bytes of body, sends 10, then stalls.
@@ -259,19 +415,38 @@ fn a_stalled_client_never_holds_up_other_requests() {
     write!(silent, "POST /v1/ev").expect("write");
 
     let started = Instant::now();
-    let response = server.post("application/cloudevents+json", queue_depth_event("fast", 1).as_bytes());
+    let response = server.post(
+        "application/cloudevents+json",
+        queue_depth_event("fast", 1).as_bytes(),
+    );
     assert_eq!(response.status, 200);
-    assert!(started.elapsed() < Duration::from_secs(2), "served while another client stalls");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "served while another client stalls"
+    );
 
-    stalled.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let answer = common::read_response(&mut stalled).expect("the server answers the stalled client");
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let answer =
+        common::read_response(&mut stalled).expect("the server answers the stalled client");
     assert_eq!(answer.status, 408, "{}", answer.text());
-    assert!(answer.json()["error"].as_str().expect("error").contains("body_timeout"));
+    assert!(
+        answer.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("body_timeout")
+    );
 
-    silent.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let mut rest = Vec::new();
     let closed = std::io::Read::read_to_end(&mut silent, &mut rest);
-    assert!(closed.is_ok(), "the server closes a connection whose headers never complete");
+    assert!(
+        closed.is_ok(),
+        "the server closes a connection whose headers never complete"
+    );
 }
 
 #[test]
@@ -280,11 +455,21 @@ fn health_readiness_and_metrics() {
     let server = Server::start(dir.path(), None);
     assert_eq!(server.get("/healthz").status, 200);
     assert_eq!(server.get("/readyz").status, 200);
-    let body = format!("{}\n{}\n{}\n", queue_depth_event("m-1", 1), queue_depth_event("m-1", 1), "{}");
+    let body = format!(
+        "{}\n{}\n{}\n",
+        queue_depth_event("m-1", 1),
+        queue_depth_event("m-1", 1),
+        "{}"
+    );
     server.post("application/x-ndjson", body.as_bytes());
     let metrics = server.get("/metrics");
     assert_eq!(metrics.status, 200);
-    assert!(metrics.header("content-type").expect("content type").starts_with("text/plain"));
+    assert!(
+        metrics
+            .header("content-type")
+            .expect("content type")
+            .starts_with("text/plain")
+    );
     let text = metrics.text();
     for expected in [
         "sightline_events_accepted_total 1\n",

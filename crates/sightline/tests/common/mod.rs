@@ -61,7 +61,10 @@ impl Server {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").arg("-TERM").arg(&pid).status();
         let status = self.child.wait().expect("the server exits");
-        assert!(status.success(), "graceful stop should exit 0, got {status}");
+        assert!(
+            status.success(),
+            "graceful stop should exit 0, got {status}"
+        );
     }
 
     /// SIGKILL: no chance to flush anything.
@@ -71,7 +74,13 @@ impl Server {
     }
 
     pub fn post(&self, content_type: &str, body: &[u8]) -> Response {
-        request(self.address, "POST", "/v1/events", &[("content-type", content_type)], body)
+        request(
+            self.address,
+            "POST",
+            "/v1/events",
+            &[("content-type", content_type)],
+            body,
+        )
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -95,8 +104,12 @@ pub struct Response {
 
 impl Response {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|error| panic!("response is not JSON ({error}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "response is not JSON ({error}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     pub fn text(&self) -> String {
@@ -111,7 +124,13 @@ impl Response {
     }
 }
 
-pub fn request(address: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+pub fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     try_request(address, method, path, headers, body).expect("the request completes")
 }
 
@@ -124,7 +143,10 @@ pub fn try_request(
 ) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -137,7 +159,12 @@ pub fn try_request(
 pub fn read_response(stream: &mut TcpStream) -> std::io::Result<Response> {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    parse_response(&raw).ok_or_else(|| std::io::Error::other(format!("malformed response: {:?}", String::from_utf8_lossy(&raw))))
+    parse_response(&raw).ok_or_else(|| {
+        std::io::Error::other(format!(
+            "malformed response: {:?}",
+            String::from_utf8_lossy(&raw)
+        ))
+    })
 }
 
 fn parse_response(raw: &[u8]) -> Option<Response> {
@@ -150,18 +177,25 @@ fn parse_response(raw: &[u8]) -> Option<Response> {
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    let chunked = headers.iter().any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
     if chunked {
         body = dechunk(&body)?;
     }
-    Some(Response { status, headers, body })
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut input: &[u8]) -> Option<Vec<u8>> {
     let mut output = Vec::new();
     loop {
         let line_end = input.windows(2).position(|window| window == b"\r\n")?;
-        let size = usize::from_str_radix(std::str::from_utf8(&input[..line_end]).ok()?.trim(), 16).ok()?;
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&input[..line_end]).ok()?.trim(), 16).ok()?;
         input = &input[line_end + 2..];
         if size == 0 {
             return Some(output);
@@ -192,13 +226,20 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
 
 /// Every event stored in the log of a data directory (the server must be stopped).
 pub fn stored_events(data_dir: &Path) -> Vec<serde_json::Value> {
-    let (log, _report) = sightline_log::SegmentLog::open(&data_dir.join("log"), sightline_log::LogOptions::default())
-        .expect("the log opens after the server stopped");
+    let (log, _report) = sightline_log::SegmentLog::open(
+        &data_dir.join("log"),
+        sightline_log::LogOptions::default(),
+    )
+    .expect("the log opens after the server stopped");
     let mut reader = log.handle().reader(0).expect("reader from 0");
     let mut records = Vec::new();
     loop {
         let before = records.len();
-        if reader.read_batch(4096, &mut records).expect("log reads cleanly") == 0 {
+        if reader
+            .read_batch(4096, &mut records)
+            .expect("log reads cleanly")
+            == 0
+        {
             break;
         }
         assert!(records.len() > before);
