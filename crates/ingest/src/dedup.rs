@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
+/// Room for a busy day without rehashing (a rehash of a large table stalls the writer);
+/// about 32 MiB.
+const INITIAL_CAPACITY: usize = 1 << 20;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Key(u64, u64);
@@ -57,7 +60,10 @@ impl DedupIndex {
     pub fn new(horizon: std::time::Duration, max_keys: u64) -> DedupIndex {
         let horizon_hours = horizon.as_secs().div_ceil(3600).clamp(1, u32::MAX as u64) as u32;
         DedupIndex {
-            first_seen_hour: HashMap::default(),
+            first_seen_hour: HashMap::with_capacity_and_hasher(
+                INITIAL_CAPACITY,
+                Default::default(),
+            ),
             keys_per_hour: BTreeMap::new(),
             horizon_hours,
             max_keys,
@@ -70,11 +76,18 @@ impl DedupIndex {
     pub fn check_and_insert(&mut self, key: u128, time_us: i64) -> bool {
         let key = Key((key >> 64) as u64, key as u64);
         let hour = hour_of(time_us);
-        if self.first_seen_hour.contains_key(&key) {
-            return true;
+        // One probe for both the check and the insert: the table is far larger than the
+        // CPU caches, so each probe is a cache miss.
+        match self.first_seen_hour.entry(key) {
+            std::collections::hash_map::Entry::Occupied(_) => return true,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(hour);
+            }
         }
-        self.first_seen_hour.insert(key, hour);
-        *self.keys_per_hour.entry(hour).or_default() += 1;
+        match self.keys_per_hour.last_entry() {
+            Some(mut newest) if *newest.key() == hour => *newest.get_mut() += 1,
+            _ => *self.keys_per_hour.entry(hour).or_default() += 1,
+        }
         if self.first_seen_hour.len() as u64 > self.max_keys {
             self.evict_oldest_hour();
         }

@@ -40,7 +40,12 @@ pub fn mode_of(headers: &HeaderMap) -> Result<Mode, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let binary = headers.contains_key("ce-specversion");
     match essence.as_str() {
         "application/cloudevents+json" => Ok(Mode::Structured),
@@ -57,7 +62,9 @@ pub fn mode_of(headers: &HeaderMap) -> Result<Mode, ApiError> {
         }
         "application/json" => Ok(Mode::PlainJson),
         "" => Err(unsupported("the request has no Content-Type")),
-        _ => Err(unsupported(&format!("Content-Type {content_type:?} is not accepted"))),
+        _ => Err(unsupported(&format!(
+            "Content-Type {content_type:?} is not accepted"
+        ))),
     }
 }
 
@@ -88,7 +95,11 @@ impl Decoded {
     pub fn raw_events(&self) -> impl Iterator<Item = RawEvent<'_>> {
         self.items.iter().map(|item| RawEvent {
             index: item.index,
-            bytes: if item.in_built { &self.built[item.range.clone()] } else { &self.body[item.range.clone()] },
+            bytes: if item.in_built {
+                &self.built[item.range.clone()]
+            } else {
+                &self.body[item.range.clone()]
+            },
             decode_error: item.error.as_ref(),
         })
     }
@@ -114,7 +125,11 @@ pub fn decode(mode: Mode, headers: &HeaderMap, body: Bytes) -> Result<Decoded, A
         Mode::Binary => binary(headers, body),
         Mode::PlainJson => {
             let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
-            if first == Some(&b'[') { batch(body) } else { Ok(single(body)) }
+            if first == Some(&b'[') {
+                batch(body)
+            } else {
+                Ok(single(body))
+            }
         }
     }
 }
@@ -136,7 +151,10 @@ fn batch(body: Bytes) -> Result<Decoded, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|error| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("the batch body is not valid UTF-8 (byte {}); send a JSON array of events", error.valid_up_to()),
+            format!(
+                "the batch body is not valid UTF-8 (byte {}); send a JSON array of events",
+                error.valid_up_to()
+            ),
         )
     })?;
     let base = text.as_ptr() as usize;
@@ -197,7 +215,9 @@ fn binary(headers: &HeaderMap, body: Bytes) -> Result<Decoded, ApiError> {
         let decoded = percent_decode(value.as_bytes()).ok_or_else(|| {
             Rejection::new(
                 RejectionCode::InvalidField,
-                format!("{attribute}: the ce-{attribute} header is not valid percent-encoded UTF-8"),
+                format!(
+                    "{attribute}: the ce-{attribute} header is not valid percent-encoded UTF-8"
+                ),
             )
         });
         match decoded {
@@ -210,13 +230,19 @@ fn binary(headers: &HeaderMap, body: Bytes) -> Result<Decoded, ApiError> {
             Err(rejection) => error = Some(rejection),
         }
     }
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) {
+    if let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    {
         built.push_str("\"datacontenttype\":");
         built.push_str(&serde_json::to_string(content_type).unwrap_or_default());
         built.push(',');
     }
     built.push_str("\"data\":");
-    match std::str::from_utf8(&body).ok().and_then(|text| serde_json::from_str::<&RawValue>(text).ok()) {
+    match std::str::from_utf8(&body)
+        .ok()
+        .and_then(|text| serde_json::from_str::<&RawValue>(text).ok())
+    {
         Some(data) => built.push_str(data.get()),
         None => {
             error.get_or_insert_with(|| {
@@ -264,7 +290,10 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode(b"caf%C3%A9%20au%20lait").as_deref(), Some("café au lait"));
+        assert_eq!(
+            percent_decode(b"caf%C3%A9%20au%20lait").as_deref(),
+            Some("café au lait")
+        );
         assert_eq!(percent_decode(b"plain").as_deref(), Some("plain"));
         assert_eq!(percent_decode(b"bad%zz"), None);
         assert_eq!(percent_decode(b"cut%4"), None);
@@ -273,14 +302,24 @@ mod tests {
     #[test]
     fn ndjson_indexes_are_line_numbers() {
         let decoded = ndjson(Bytes::from_static(b"{\"a\":1}\n\n{\"b\":2}\r\n"));
-        let events: Vec<_> = decoded.raw_events().map(|event| (event.index, event.bytes.to_vec())).collect();
-        assert_eq!(events, vec![(0, b"{\"a\":1}".to_vec()), (2, b"{\"b\":2}\r".to_vec())]);
+        let events: Vec<_> = decoded
+            .raw_events()
+            .map(|event| (event.index, event.bytes.to_vec()))
+            .collect();
+        assert_eq!(
+            events,
+            vec![(0, b"{\"a\":1}".to_vec()), (2, b"{\"b\":2}\r".to_vec())]
+        );
     }
 
     #[test]
     fn batch_slices_elements_in_place() {
-        let decoded = batch(Bytes::from_static(b" [ {\"a\":1} , {\"b\":[2]} ] ")).expect("valid batch");
-        let events: Vec<_> = decoded.raw_events().map(|event| event.bytes.to_vec()).collect();
+        let decoded =
+            batch(Bytes::from_static(b" [ {\"a\":1} , {\"b\":[2]} ] ")).expect("valid batch");
+        let events: Vec<_> = decoded
+            .raw_events()
+            .map(|event| event.bytes.to_vec())
+            .collect();
         assert_eq!(events, vec![b"{\"a\":1}".to_vec(), b"{\"b\":[2]}".to_vec()]);
         assert!(batch(Bytes::from_static(b"{\"a\":1}")).is_err());
     }

@@ -4,7 +4,9 @@ use axum::response::{IntoResponse, Response};
 /// Failures of the server itself (not of one request).
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot listen on {address}: {source}; choose another address with --listen or stop the process using it")]
+    #[error(
+        "cannot listen on {address}: {source}; choose another address with --listen or stop the process using it"
+    )]
     Bind {
         address: std::net::SocketAddr,
         source: std::io::Error,

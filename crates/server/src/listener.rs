@@ -61,10 +61,14 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
         let http_metrics = Arc::clone(&http_metrics);
         let mut stop_signal = stop_signal.clone();
-        http_metrics.open_connections.fetch_add(1, Ordering::Relaxed);
+        http_metrics
+            .open_connections
+            .fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             tokio::pin!(connection);
             let outcome = tokio::select! {
@@ -79,7 +83,9 @@ pub async fn serve(
             if let Err(error) = outcome {
                 tracing::debug!(%error, "connection ended with an error");
             }
-            http_metrics.open_connections.fetch_sub(1, Ordering::Relaxed);
+            http_metrics
+                .open_connections
+                .fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }
@@ -96,5 +102,7 @@ pub async fn serve(
 
 /// Binds the configured address with a clear error.
 pub async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(address).await.map_err(|source| ServerError::Bind { address, source })
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })
 }

@@ -28,7 +28,10 @@ struct RouteMetrics {
 
 impl HttpMetrics {
     fn route(&self, route: &str) -> (std::sync::Arc<Histogram>, std::sync::Arc<[AtomicU64; 5]>) {
-        let mut routes = self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut routes = self
+            .routes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(found) = routes.iter().find(|metrics| metrics.route == route) {
             return (found.latency.clone(), found.by_class.clone());
         }
@@ -43,18 +46,41 @@ impl HttpMetrics {
     }
 
     pub fn render(&self, out: &mut String) {
-        let routes = self.routes.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let _ = writeln!(out, "# HELP sightline_http_request_duration_seconds Time from request to response head, per route.\n# TYPE sightline_http_request_duration_seconds histogram");
+        let routes = self
+            .routes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP sightline_http_request_duration_seconds Time from request to response head, per route.\n# TYPE sightline_http_request_duration_seconds histogram"
+        );
         for metrics in routes.iter() {
-            metrics.latency.render(out, "sightline_http_request_duration_seconds", &format!("route=\"{}\",", metrics.route));
+            metrics.latency.render(
+                out,
+                "sightline_http_request_duration_seconds",
+                &format!("route=\"{}\",", metrics.route),
+            );
         }
-        let _ = writeln!(out, "# HELP sightline_http_responses_total Responses per route and status class.\n# TYPE sightline_http_responses_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP sightline_http_responses_total Responses per route and status class.\n# TYPE sightline_http_responses_total counter"
+        );
         for metrics in routes.iter() {
             for (class, count) in metrics.by_class.iter().enumerate() {
-                let _ = writeln!(out, "sightline_http_responses_total{{route=\"{}\",status=\"{}xx\"}} {}", metrics.route, class + 1, count.load(Ordering::Relaxed));
+                let _ = writeln!(
+                    out,
+                    "sightline_http_responses_total{{route=\"{}\",status=\"{}xx\"}} {}",
+                    metrics.route,
+                    class + 1,
+                    count.load(Ordering::Relaxed)
+                );
             }
         }
-        let _ = writeln!(out, "# HELP sightline_http_open_connections Open client connections.\n# TYPE sightline_http_open_connections gauge\nsightline_http_open_connections {}", self.open_connections.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP sightline_http_open_connections Open client connections.\n# TYPE sightline_http_open_connections gauge\nsightline_http_open_connections {}",
+            self.open_connections.load(Ordering::Relaxed)
+        );
     }
 }
 

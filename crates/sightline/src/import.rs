@@ -29,14 +29,14 @@ const EXAMPLES_SHOWN: usize = 5;
 struct Chunk {
     sequence: u64,
     file: usize,
-    first_line: u64,
     bytes: Vec<u8>,
 }
 
 struct PreparedChunk {
     sequence: u64,
     file: usize,
-    first_line: u64,
+    /// Lines in the chunk, counted by the worker so the reader only moves bytes.
+    lines: u64,
     input_bytes: u64,
     batch: PreparedBatch,
 }
@@ -128,24 +128,15 @@ fn read_files(files: &[PathBuf], chunks: SyncSender<Chunk>) -> anyhow::Result<()
     for (file_index, path) in files.iter().enumerate() {
         let mut input = open_input(path)?;
         let mut carry: Vec<u8> = Vec::new();
-        let mut line = 0u64;
         loop {
             let mut buffer = std::mem::take(&mut carry);
-            let start = buffer.len();
-            buffer.resize(start + CHUNK_BYTES, 0);
-            let mut filled = start;
-            let mut at_end = false;
-            while filled < buffer.len() {
-                let count = input
-                    .read(&mut buffer[filled..])
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                if count == 0 {
-                    at_end = true;
-                    break;
-                }
-                filled += count;
-            }
-            buffer.truncate(filled);
+            buffer.reserve(CHUNK_BYTES);
+            let wanted = CHUNK_BYTES as u64;
+            let count = (&mut input)
+                .take(wanted)
+                .read_to_end(&mut buffer)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let at_end = (count as u64) < wanted;
             if !at_end {
                 // Keep the unfinished last line for the next chunk; a line longer than a
                 // chunk simply keeps growing the carry.
@@ -158,15 +149,12 @@ fn read_files(files: &[PathBuf], chunks: SyncSender<Chunk>) -> anyhow::Result<()
                 }
             }
             if !buffer.is_empty() {
-                let lines_in_chunk = buffer.iter().filter(|byte| **byte == b'\n').count() as u64;
                 let chunk = Chunk {
                     sequence,
                     file: file_index,
-                    first_line: line,
                     bytes: buffer,
                 };
                 sequence += 1;
-                line += lines_in_chunk;
                 if chunks.send(chunk).is_err() {
                     return Ok(());
                 }
@@ -205,10 +193,12 @@ fn prepare_chunks(
         let Ok(Ok(chunk)) = next else {
             return;
         };
+        let mut pieces = 0u64;
         let raw_events: Vec<RawEvent<'_>> = chunk
             .bytes
             .split(|byte| *byte == b'\n')
             .enumerate()
+            .inspect(|_| pieces += 1)
             .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
             .map(|(index, bytes)| RawEvent {
                 index,
@@ -217,10 +207,17 @@ fn prepare_chunks(
             })
             .collect();
         let batch = ingest.prepare(raw_events, now_micros());
+        // A chunk ends at a line end except at the end of its file: n newlines make n + 1
+        // pieces, the last one empty.
+        let lines = if chunk.bytes.ends_with(b"\n") {
+            pieces - 1
+        } else {
+            pieces
+        };
         let done = PreparedChunk {
             sequence: chunk.sequence,
             file: chunk.file,
-            first_line: chunk.first_line,
+            lines,
             input_bytes: chunk.bytes.len() as u64,
             batch,
         };
@@ -241,10 +238,16 @@ fn submit_in_order(
     let mut waiting: BTreeMap<u64, PreparedChunk> = BTreeMap::new();
     let mut next_sequence = 0;
     let mut in_flight = VecDeque::new();
+    let mut current_file = 0;
+    let mut first_line_of_chunk = 0u64;
     for chunk in prepared {
         waiting.insert(chunk.sequence, chunk);
         while let Some(chunk) = waiting.remove(&next_sequence) {
             next_sequence += 1;
+            if chunk.file != current_file {
+                current_file = chunk.file;
+                first_line_of_chunk = 0;
+            }
             summary.read += (chunk.batch.valid_count() + chunk.batch.rejected().len()) as u64;
             for rejected in chunk.batch.rejected() {
                 *summary
@@ -252,7 +255,7 @@ fn submit_in_order(
                     .entry(rejected.code.as_str())
                     .or_default() += 1;
                 if summary.examples.len() < EXAMPLES_SHOWN {
-                    let line = chunk.first_line + rejected.index as u64 + 1;
+                    let line = first_line_of_chunk + rejected.index as u64 + 1;
                     summary.examples.push(format!(
                         "{}:{line}: {}",
                         files[chunk.file].display(),
@@ -261,6 +264,7 @@ fn submit_in_order(
                 }
             }
             bar.inc(chunk.input_bytes);
+            first_line_of_chunk += chunk.lines;
             in_flight.push_back(ingest.submit_blocking(chunk.batch, Origin::Import)?);
             if in_flight.len() >= COMMITS_IN_FLIGHT
                 && let Some(pending) = in_flight.pop_front()

@@ -17,7 +17,11 @@ fn sightline(args: &[&str]) -> std::process::Output {
 fn summary_value(stdout: &str, label: &str) -> u64 {
     stdout
         .lines()
-        .find_map(|line| line.trim().strip_prefix(label).map(|rest| rest.trim().to_owned()))
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix(label)
+                .map(|rest| rest.trim().to_owned())
+        })
         .unwrap_or_else(|| panic!("no {label:?} in summary:\n{stdout}"))
         .parse()
         .expect("a count")
@@ -45,19 +49,37 @@ fn import_validates_dedups_and_summarises() {
     let gzip_path = dir.path().join("more.ndjson.gz");
     std::fs::write(&gzip_path, gzip(second.as_bytes())).expect("write");
 
-    let output = sightline(&["import", "--data-dir", data_dir.to_str().expect("utf-8"), plain_path.to_str().expect("utf-8"), gzip_path.to_str().expect("utf-8")]);
+    let output = sightline(&[
+        "import",
+        "--data-dir",
+        data_dir.to_str().expect("utf-8"),
+        plain_path.to_str().expect("utf-8"),
+        gzip_path.to_str().expect("utf-8"),
+    ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(summary_value(&stdout, "read"), 5002 + 1010);
     assert_eq!(summary_value(&stdout, "accepted"), 6000);
     assert_eq!(summary_value(&stdout, "duplicates"), 1 + 10);
     assert_eq!(summary_value(&stdout, "rejected"), 1);
     assert_eq!(summary_value(&stdout, "missing_field"), 1);
-    assert!(stdout.contains("events.ndjson:5002: data.depth: required field is missing"), "{stdout}");
+    assert!(
+        stdout.contains("events.ndjson:5002: data.depth: required field is missing"),
+        "{stdout}"
+    );
     assert!(stdout.contains("events/s"));
 
     // A second import of the same file is all duplicates: dedup state is in the log.
-    let output = sightline(&["import", "--data-dir", data_dir.to_str().expect("utf-8"), gzip_path.to_str().expect("utf-8")]);
+    let output = sightline(&[
+        "import",
+        "--data-dir",
+        data_dir.to_str().expect("utf-8"),
+        gzip_path.to_str().expect("utf-8"),
+    ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(summary_value(&stdout, "accepted"), 0, "{stdout}");
     assert_eq!(summary_value(&stdout, "duplicates"), 1010);
@@ -75,13 +97,23 @@ fn import_refuses_a_data_dir_in_use_and_missing_files() {
     let server = common::Server::start(dir.path(), None);
     let file = dir.path().join("one.ndjson");
     std::fs::write(&file, queue_depth_event("x", 1)).expect("write");
-    let output = sightline(&["import", "--data-dir", dir.path().to_str().expect("utf-8"), file.to_str().expect("utf-8")]);
+    let output = sightline(&[
+        "import",
+        "--data-dir",
+        dir.path().to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("another sightline process"), "{stderr}");
     server.stop();
 
-    let output = sightline(&["import", "--data-dir", dir.path().to_str().expect("utf-8"), "/nonexistent/file.ndjson"]);
+    let output = sightline(&[
+        "import",
+        "--data-dir",
+        dir.path().to_str().expect("utf-8"),
+        "/nonexistent/file.ndjson",
+    ]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/file.ndjson"));
 }
@@ -91,14 +123,24 @@ fn check_prints_the_example_config_and_names_bad_lines() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sightline.example.toml");
     let output = sightline(&["check", "--config", example]);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("configuration OK"));
     assert!(stdout.contains("1 USD = 0.92 EUR"), "{stdout}");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let bad = common::write_config(dir.path(), "[server]\nlisten = \"127.0.0.1:8080\"\n\n[dedup]\nhorizn = \"7d\"\n");
+    let bad = common::write_config(
+        dir.path(),
+        "[server]\nlisten = \"127.0.0.1:8080\"\n\n[dedup]\nhorizn = \"7d\"\n",
+    );
     let output = sightline(&["check", "--config", bad.to_str().expect("utf-8")]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("line 5") && stderr.contains("horizn"), "{stderr}");
+    assert!(
+        stderr.contains("line 5") && stderr.contains("horizn"),
+        "{stderr}"
+    );
 }

@@ -489,3 +489,25 @@ fn health_readiness_and_metrics() {
         .expect("a number");
     assert!(log_bytes > 100);
 }
+
+#[test]
+fn unknown_routes_and_methods_answer_json_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), None);
+    let response = server.get("/v1/nothing");
+    assert_eq!(response.status, 404);
+    assert!(
+        response.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("/v1/nothing")
+    );
+    let response = server.get("/v1/events");
+    assert_eq!(response.status, 405);
+    assert!(
+        response.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("GET")
+    );
+}

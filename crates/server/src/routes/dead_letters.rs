@@ -35,15 +35,31 @@ struct Item {
     raw: String,
 }
 
-pub async fn list(State(state): State<AppState>, params: Result<Query<Params>, axum::extract::rejection::QueryRejection>) -> Result<Json<Listing>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Listing>, ApiError> {
     let Query(params) = params.map_err(|rejection| {
-        ApiError::new(StatusCode::BAD_REQUEST, format!("{}; the parameters are reason and limit", rejection.body_text()))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{}; the parameters are reason and limit",
+                rejection.body_text()
+            ),
+        )
     })?;
     let limit = match params.limit.as_deref() {
         None => DEFAULT_LIMIT,
-        Some(text) => text.parse::<usize>().ok().filter(|limit| *limit <= MAX_LIMIT).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("limit: expected a whole number from 0 to {MAX_LIMIT}, got {text:?}"))
-        })?,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| *limit <= MAX_LIMIT)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("limit: expected a whole number from 0 to {MAX_LIMIT}, got {text:?}"),
+                )
+            })?,
     };
     let query = DeadLetterQuery {
         reason: params.reason.filter(|reason| !reason.is_empty()),
@@ -52,8 +68,18 @@ pub async fn list(State(state): State<AppState>, params: Result<Query<Params>, a
     let store = state.ingest.dead_letters().clone();
     let (total, letters) = tokio::task::spawn_blocking(move || store.query(&query))
         .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "dead-letter query task failed"))?
-        .map_err(|error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the dead-letter store failed: {error}")))?;
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "dead-letter query task failed",
+            )
+        })?
+        .map_err(|error| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reading the dead-letter store failed: {error}"),
+            )
+        })?;
     let items = letters
         .into_iter()
         .map(|letter| Item {

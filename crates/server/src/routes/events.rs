@@ -35,7 +35,10 @@ struct RejectedAnswer {
     reason: String,
 }
 
-pub async fn post_events(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+pub async fn post_events(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let mode = mode_of(&parts.headers)?;
     let body = read_body(body, &parts.headers, &state).await?;
@@ -52,17 +55,24 @@ pub async fn post_events(State(state): State<AppState>, request: Request) -> Res
     let validate = move || -> Result<_, ApiError> {
         let body = decompress(&headers, body, max_body_bytes)?;
         let decoded = decode(mode, &headers, body)?;
-        Ok((decoded.len(), ingest.prepare(decoded.raw_events(), receive_time)))
+        Ok((
+            decoded.len(),
+            ingest.prepare(decoded.raw_events(), receive_time),
+        ))
     };
     let (events_in_request, batch) = if validate_on_blocking_pool {
-        tokio::task::spawn_blocking(validate)
-            .await
-            .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "validation task failed"))??
+        tokio::task::spawn_blocking(validate).await.map_err(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "validation task failed")
+        })??
     } else {
         validate()?
     };
 
-    let outcome = state.ingest.commit(batch, Origin::Http).await.map_err(storage_error)?;
+    let outcome = state
+        .ingest
+        .commit(batch, Origin::Http)
+        .await
+        .map_err(storage_error)?;
     Ok(answer(events_in_request, outcome))
 }
 
@@ -86,7 +96,8 @@ fn answer(events_in_request: usize, outcome: CommitOutcome) -> Response {
     // Some events stored: 200 with the per-event answer. None could be stored: 400, with
     // the same per-event answer, so a sender that only looks at the status still learns.
     let status = if everything_rejected {
-        body.error = Some("every event in the request was rejected; see `rejected` for each reason".into());
+        body.error =
+            Some("every event in the request was rejected; see `rejected` for each reason".into());
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -104,17 +115,23 @@ fn storage_error(error: IngestError) -> ApiError {
 
 async fn read_body(body: Body, headers: &HeaderMap, state: &AppState) -> Result<Bytes, ApiError> {
     let limit = state.max_body_bytes;
-    let collected = tokio::time::timeout(state.body_timeout, Limited::new(body, limit).collect()).await;
+    let collected =
+        tokio::time::timeout(state.body_timeout, Limited::new(body, limit).collect()).await;
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is over the limit of {limit} bytes (server.max_body); split it into smaller requests"),
+            format!(
+                "the request body is over the limit of {limit} bytes (server.max_body); split it into smaller requests"
+            ),
         )
     };
     match collected {
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
-            format!("the request body did not arrive within {:?} (server.body_timeout)", state.body_timeout),
+            format!(
+                "the request body did not arrive within {:?} (server.body_timeout)",
+                state.body_timeout
+            ),
         )),
         Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
         Ok(Err(error)) => {
@@ -125,7 +142,10 @@ async fn read_body(body: Body, headers: &HeaderMap, state: &AppState) -> Result<
             if declared_too_large {
                 return Err(too_large());
             }
-            Err(ApiError::new(StatusCode::BAD_REQUEST, format!("the request body could not be read: {error}")))
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("the request body could not be read: {error}"),
+            ))
         }
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
     }
@@ -149,7 +169,9 @@ fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, A
             if output.len() > limit {
                 return Err(ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the decompressed request body is over the limit of {limit} bytes (server.max_body); split it into smaller requests"),
+                    format!(
+                        "the decompressed request body is over the limit of {limit} bytes (server.max_body); split it into smaller requests"
+                    ),
                 ));
             }
             Ok(Bytes::from(output))
@@ -159,7 +181,10 @@ fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Bytes, A
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("Content-Encoding {other:?} is not supported; send gzip or no encoding"),
             );
-            error.extra = Some(("accepted_encodings", serde_json::json!(["gzip", "identity"])));
+            error.extra = Some((
+                "accepted_encodings",
+                serde_json::json!(["gzip", "identity"]),
+            ));
             Err(error)
         }
     }
