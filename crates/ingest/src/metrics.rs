@@ -48,6 +48,10 @@ impl Histogram {
         self.count.load(Ordering::Relaxed)
     }
 
+    pub fn sum(&self) -> Duration {
+        Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed))
+    }
+
     /// Appends the histogram in Prometheus text format; `labels` is `""` or `key="v",`.
     pub fn render(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0;

@@ -1,8 +1,7 @@
 //! Validation of a request's events into a batch the writer can append without parsing.
 
-use std::ops::Range;
-
 use serde::Deserialize;
+use sightline_log::{FrameBuffer, Record};
 use sightline_model::envelope::stamp_ingest_time;
 use sightline_model::{CurrencyPolicy, Rejection, RejectionCode, validate_event};
 
@@ -29,24 +28,17 @@ pub struct RejectedEvent {
     pub raw: Vec<u8>,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct PreparedEvent {
-    pub key: u128,
-    pub event_time_us: i64,
-    pub payload: Range<usize>,
-}
-
-/// Validated events, their stored bytes packed in one buffer, and the rejections.
+/// Validated events, already framed for the log (so the single writer only copies
+/// bytes), and the rejections.
 #[derive(Debug, Default)]
 pub struct PreparedBatch {
-    pub(crate) payloads: Vec<u8>,
-    pub(crate) events: Vec<PreparedEvent>,
+    pub(crate) frames: FrameBuffer,
     pub(crate) rejected: Vec<RejectedEvent>,
 }
 
 impl PreparedBatch {
     pub fn valid_count(&self) -> usize {
-        self.events.len()
+        self.frames.len()
     }
 
     pub fn rejected(&self) -> &[RejectedEvent] {
@@ -54,15 +46,12 @@ impl PreparedBatch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.rejected.is_empty()
-    }
-
-    pub(crate) fn payload(&self, event: &PreparedEvent) -> &[u8] {
-        &self.payloads[event.payload.clone()]
+        self.frames.is_empty() && self.rejected.is_empty()
     }
 }
 
 /// Validates every raw event; never fails as a whole (one bad event is rejected alone).
+/// The receive time is each record's append time: when Sightline took the event in.
 pub(crate) fn prepare<'a>(
     raw_events: impl IntoIterator<Item = RawEvent<'a>>,
     currencies: &CurrencyPolicy,
@@ -70,9 +59,9 @@ pub(crate) fn prepare<'a>(
     receive_time_us: i64,
 ) -> PreparedBatch {
     let raw_events = raw_events.into_iter();
+    let expected = raw_events.size_hint().0;
     let mut batch = PreparedBatch {
-        payloads: Vec::with_capacity(raw_events.size_hint().0 * 256),
-        events: Vec::with_capacity(raw_events.size_hint().0),
+        frames: FrameBuffer::with_capacity(expected, expected * 300),
         rejected: Vec::new(),
     };
     for raw in raw_events {
@@ -81,9 +70,9 @@ pub(crate) fn prepare<'a>(
             currencies,
             max_event_bytes,
             receive_time_us,
-            &mut batch.payloads,
+            &mut batch.frames,
         ) {
-            Ok(event) => batch.events.push(event),
+            Ok(()) => {}
             Err(rejection) => batch.rejected.push(RejectedEvent {
                 index: raw.index,
                 id: salvage_id(raw.bytes),
@@ -101,8 +90,8 @@ fn validate_one(
     currencies: &CurrencyPolicy,
     max_event_bytes: usize,
     receive_time_us: i64,
-    payloads: &mut Vec<u8>,
-) -> Result<PreparedEvent, Rejection> {
+    frames: &mut FrameBuffer,
+) -> Result<(), Rejection> {
     if let Some(rejection) = raw.decode_error {
         return Err(rejection.clone());
     }
@@ -123,17 +112,20 @@ fn validate_one(
     })?;
     let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
     let valid = validate_event(text, currencies, receive_time_us)?;
-    let start = payloads.len();
-    if valid.time_from_ingest {
-        payloads.extend_from_slice(stamp_ingest_time(text, valid.time_us).as_bytes());
+    let stamped;
+    let payload = if valid.time_from_ingest {
+        stamped = stamp_ingest_time(text, valid.time_us);
+        stamped.as_bytes()
     } else {
-        payloads.extend_from_slice(text.as_bytes());
-    }
-    Ok(PreparedEvent {
+        text.as_bytes()
+    };
+    frames.push(&Record {
         key: valid.identity_key(),
         event_time_us: valid.time_us,
-        payload: start..payloads.len(),
-    })
+        append_time_us: receive_time_us,
+        payload,
+    });
+    Ok(())
 }
 
 /// The `id` of a rejected event, when one can be read, for the per-event answer.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sightline_config::Config;
-use sightline_log::{LogHandle, LogOptions, Record, RetentionPolicy, SegmentLog};
+use sightline_log::{LogHandle, LogOptions, RetentionPolicy, SegmentLog};
 use sightline_model::time::now_micros;
 use sightline_model::{CurrencyCode, CurrencyPolicy};
 use tokio::sync::{mpsc, oneshot};
@@ -316,7 +316,7 @@ impl Writer {
                         origin,
                         reply,
                     } => {
-                        events_in_group += batch.events.len();
+                        events_in_group += batch.frames.len();
                         group.push(GroupMember {
                             origin,
                             batch,
@@ -357,19 +357,15 @@ impl Writer {
         let mut wrote_dead_letters = false;
         for member in &group {
             let mut outcome = CommitOutcome::default();
-            for event in &member.batch.events {
-                if self.dedup.check_and_insert(event.key, now) {
+            let frames = &member.batch.frames;
+            for index in 0..frames.len() {
+                let key = frames.key(index);
+                if self.dedup.check_and_insert(key, now) {
                     outcome.duplicates += 1;
                     continue;
                 }
-                inserted.push(event.key);
-                let record = Record {
-                    key: event.key,
-                    event_time_us: event.event_time_us,
-                    append_time_us: now,
-                    payload: member.batch.payload(event),
-                };
-                if let Err(error) = self.log.append(&record) {
+                inserted.push(key);
+                if let Err(error) = self.log.append_framed(frames, index) {
                     failure = Some(IngestError::Log(error));
                     break;
                 }

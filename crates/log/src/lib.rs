@@ -51,5 +51,5 @@ pub use error::LogError;
 pub use handle::LogHandle;
 pub use log::{LogOptions, LogStats, RecoveryReport, SegmentLog, TruncatedTail, segment_file_path};
 pub use reader::LogReader;
-pub use record::{FRAME_OVERHEAD, Offset, Record, StoredRecord};
+pub use record::{FRAME_OVERHEAD, FrameBuffer, Offset, Record, StoredRecord};
 pub use retention::{RetentionPolicy, RetentionReport};

@@ -10,7 +10,7 @@ use crate::fsio::{lock, sync_dir};
 use crate::handle::{LogHandle, LogState, Shared};
 use crate::keys::{self, KEY_ENTRY_LEN};
 use crate::position;
-use crate::record::{BODY_HEADER_LEN, Offset, Record, encode_frame};
+use crate::record::{BODY_HEADER_LEN, FRAME_OVERHEAD, FrameBuffer, Offset, Record, encode_frame};
 use crate::retention::{self, RetentionPolicy, RetentionReport};
 use crate::segment::{
     FrameCursor, INDEX_INTERVAL, NextFrame, SEGMENT_HEADER_LEN, SealedInfo, SegmentFile,
@@ -238,13 +238,44 @@ impl SegmentLog {
     /// until `sync` returns an offset above it.
     pub fn append(&mut self, record: &Record<'_>) -> Result<Offset, LogError> {
         self.check_not_failed()?;
-        if record.payload.len() > self.options.max_record_bytes as usize {
+        self.check_payload_len(record.payload.len())?;
+        let frame_len = record.frame_len() as u64;
+        self.append_frame_with(frame_len, record.key, record.append_time_us, |buffer| {
+            encode_frame(record, buffer)
+        })
+    }
+
+    /// Like [`SegmentLog::append`] for a record framed ahead of time in `frames`.
+    pub fn append_framed(
+        &mut self,
+        frames: &FrameBuffer,
+        index: usize,
+    ) -> Result<Offset, LogError> {
+        self.check_not_failed()?;
+        let (frame, key, append_time_us) = frames.frame(index);
+        self.check_payload_len(frame.len() - FRAME_OVERHEAD)?;
+        self.append_frame_with(frame.len() as u64, key, append_time_us, |buffer| {
+            buffer.extend_from_slice(frame)
+        })
+    }
+
+    fn check_payload_len(&self, payload_len: usize) -> Result<(), LogError> {
+        if payload_len > self.options.max_record_bytes as usize {
             return Err(LogError::RecordTooLarge {
-                payload_len: record.payload.len(),
+                payload_len,
                 max_record_bytes: self.options.max_record_bytes,
             });
         }
-        let frame_len = record.frame_len() as u64;
+        Ok(())
+    }
+
+    fn append_frame_with(
+        &mut self,
+        frame_len: u64,
+        key: u128,
+        append_time_us: i64,
+        write_frame: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<Offset, LogError> {
         if self.active_records > 0 && self.active_len() + frame_len > self.options.segment_max_bytes
         {
             self.roll()?;
@@ -255,13 +286,11 @@ impl SegmentLog {
         if relative > 0 && relative.is_multiple_of(INDEX_INTERVAL) {
             lock(&self.active.sparse_index).push(self.active_len());
         }
-        encode_frame(record, &mut self.buffer);
-        keys::push_entry(&mut self.active_keys, record.key, record.append_time_us);
+        write_frame(&mut self.buffer);
+        keys::push_entry(&mut self.active_keys, key, append_time_us);
         self.active_newest_append_us = Some(
             self.active_newest_append_us
-                .map_or(record.append_time_us, |newest| {
-                    newest.max(record.append_time_us)
-                }),
+                .map_or(append_time_us, |newest| newest.max(append_time_us)),
         );
         self.active_records += 1;
         self.next_offset += 1;

@@ -44,6 +44,70 @@ impl Record<'_> {
     }
 }
 
+/// Records framed ahead of time, ready for [`crate::SegmentLog::append_framed`].
+///
+/// Framing (header and crc32c) is most of the CPU work of an append. Producers (request
+/// handlers, import workers) frame their records in parallel into a `FrameBuffer`; the
+/// single writer then only copies bytes. Only this type can build the frames, so they are
+/// well-formed by construction.
+#[derive(Debug, Default, Clone)]
+pub struct FrameBuffer {
+    bytes: Vec<u8>,
+    frames: Vec<FrameSpan>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FrameSpan {
+    start: usize,
+    len: usize,
+    key: u128,
+    append_time_us: i64,
+}
+
+impl FrameBuffer {
+    pub fn with_capacity(records: usize, bytes: usize) -> FrameBuffer {
+        FrameBuffer {
+            bytes: Vec::with_capacity(bytes),
+            frames: Vec::with_capacity(records),
+        }
+    }
+
+    /// Frames `record` at the end of the buffer and returns its index.
+    pub fn push(&mut self, record: &Record<'_>) -> usize {
+        let start = self.bytes.len();
+        encode_frame(record, &mut self.bytes);
+        self.frames.push(FrameSpan {
+            start,
+            len: self.bytes.len() - start,
+            key: record.key,
+            append_time_us: record.append_time_us,
+        });
+        self.frames.len() - 1
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    pub fn key(&self, index: usize) -> u128 {
+        self.frames[index].key
+    }
+
+    /// The frame's bytes, its key and append time.
+    pub(crate) fn frame(&self, index: usize) -> (&[u8], u128, i64) {
+        let span = self.frames[index];
+        (
+            &self.bytes[span.start..span.start + span.len],
+            span.key,
+            span.append_time_us,
+        )
+    }
+}
+
 /// A record as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {

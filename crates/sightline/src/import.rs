@@ -48,6 +48,8 @@ struct Summary {
     duplicates: u64,
     rejected_by_code: BTreeMap<&'static str, u64>,
     examples: Vec<String>,
+    /// Group commits and the time spent writing and syncing them.
+    syncs: (u64, std::time::Duration),
 }
 
 pub fn run(
@@ -106,7 +108,9 @@ pub fn run(
     ingest.shutdown();
     bar.finish_and_clear();
     read_outcome?;
-    let summary = summary?;
+    let mut summary = summary?;
+    let fsyncs = &ingest.metrics().fsync_seconds;
+    summary.syncs = (fsyncs.count(), fsyncs.sum());
     print_summary(&summary, started.elapsed());
     Ok(())
 }
@@ -298,4 +302,9 @@ fn print_summary(summary: &Summary, elapsed: std::time::Duration) {
         println!("    e.g. {example}");
     }
     println!("  events/s    {:.0}", summary.read as f64 / seconds);
+    println!(
+        "  durable     {} group commits, {:.2} s writing and syncing",
+        summary.syncs.0,
+        summary.syncs.1.as_secs_f64()
+    );
 }
