@@ -1,14 +1,23 @@
 //! One event's validation: the CloudEvents envelope, then `data` against the catalogue.
 
-use std::borrow::Cow;
+//!
+//! One pass over the bytes: attributes are read as borrowed scalars, and `data` is checked
+//! against its catalogue table while it is parsed (when `type` comes before `data`, as
+//! producers write it; otherwise `data` is kept raw and checked after the walk). A failed
+//! check stops the parse and leaves its [`Rejection`] in a slot shared by the seeds.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::catalogue::{EventType, FieldKind, FieldSpec, LINE_FIELDS};
 use crate::error::{Rejection, RejectionCode};
 use crate::identity::identity_key;
-use crate::json::{JsonKind, WalkError, for_each_field, for_each_item, raw_str};
-use crate::money::{CurrencyCode, parse_decimal};
+use crate::json::JsonKind;
+use crate::money::{CurrencyCode, decimal_from_text};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
 /// Which currencies an event's money may be in: the reporting currency, and those with a
@@ -71,13 +80,15 @@ pub fn validate_event<'a>(
     currencies: &CurrencyPolicy,
     receive_time_us: i64,
 ) -> Result<ValidEvent<'a>, Rejection> {
-    let mut attributes = Attributes::default();
-    let walk = for_each_field(raw, |name, value| attributes.take(name, value));
-    match walk {
-        Ok(()) => {}
-        Err(WalkError::Field(rejection)) => return Err(rejection),
-        Err(WalkError::Json(error)) => return Err(json_rejection(raw, &error)),
+    let failure = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let walked = deserializer
+        .deserialize_any(EnvelopeVisitor { failure: &failure })
+        .and_then(|attributes| deserializer.end().map(|()| attributes));
+    if let Some(rejection) = failure.into_inner() {
+        return Err(rejection);
     }
+    let attributes = walked.map_err(|error| json_rejection(raw, &error))?;
 
     let specversion = required_string(attributes.specversion, "specversion")?;
     if specversion != "1.0" {
@@ -90,7 +101,13 @@ pub fn validate_event<'a>(
     let source = required_string(attributes.source, "source")?;
     let event_type = required_string(attributes.event_type, "type")?;
     if let Some(content_type) = attributes.datacontenttype {
-        let content_type = string_value(content_type, "datacontenttype")?;
+        let Scalar::Str(content_type) = content_type else {
+            return Err(Rejection::invalid(
+                "datacontenttype",
+                "a string",
+                content_type.kind().described(),
+            ));
+        };
         let essence = content_type.split(';').next().unwrap_or("").trim();
         if !essence.eq_ignore_ascii_case("application/json") && !essence.ends_with("+json") {
             return Err(Rejection::invalid(
@@ -100,28 +117,17 @@ pub fn validate_event<'a>(
             ));
         }
     }
-    if attributes.data_base64.is_some() {
+    if attributes.has_data_base64 {
         return Err(Rejection::invalid(
             "data_base64",
             "`data` as a JSON object (binary data is not supported)",
             "data_base64",
         ));
     }
-    let Some(data) = attributes.data else {
-        return Err(Rejection::missing("data"));
-    };
-    if JsonKind::of(data) != JsonKind::Object {
-        return Err(Rejection::invalid(
-            "data",
-            "a JSON object",
-            JsonKind::of(data).described(),
-        ));
-    }
 
     let (time_us, time_from_ingest) = match attributes.time {
         None => (receive_time_us, true),
-        Some(value) => {
-            let text = string_value(value, "time")?;
+        Some(Scalar::Str(text)) => {
             let micros = parse_rfc3339(&text).map_err(|problem| {
                 Rejection::new(
                     RejectionCode::InvalidField,
@@ -130,11 +136,33 @@ pub fn validate_event<'a>(
             })?;
             (micros, false)
         }
+        Some(other) => {
+            return Err(Rejection::invalid(
+                "time",
+                "a string",
+                other.kind().described(),
+            ));
+        }
     };
 
     let known_type = EventType::parse(&event_type);
-    if let Some(known_type) = known_type {
-        validate_data(data, known_type, currencies)?;
+    let currency = match attributes.data {
+        DataState::Absent => return Err(Rejection::missing("data")),
+        DataState::Checked(currency) => currency,
+        DataState::Deferred(data) => match known_type {
+            None if JsonKind::of(data) != JsonKind::Object => {
+                return Err(Rejection::invalid(
+                    "data",
+                    "a JSON object",
+                    JsonKind::of(data).described(),
+                ));
+            }
+            None => None,
+            Some(known_type) => check_data_later(data, known_type)?,
+        },
+    };
+    if let Some(currency) = currency {
+        currencies.check(currency)?;
     }
 
     Ok(ValidEvent {
@@ -161,37 +189,451 @@ pub fn stamp_ingest_time(raw: &str, time_us: i64) -> String {
     stamped
 }
 
-#[derive(Default)]
-struct Attributes<'a> {
-    specversion: Option<&'a RawValue>,
-    id: Option<&'a RawValue>,
-    source: Option<&'a RawValue>,
-    event_type: Option<&'a RawValue>,
-    time: Option<&'a RawValue>,
-    datacontenttype: Option<&'a RawValue>,
-    data: Option<&'a RawValue>,
-    data_base64: Option<&'a RawValue>,
+/// A JSON value as far as validation cares: strings borrowed, containers skipped.
+#[derive(Debug, Clone, PartialEq)]
+enum Scalar<'de> {
+    Str(Cow<'de, str>),
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+    Object,
+    Array,
 }
 
-impl<'a> Attributes<'a> {
-    fn take(&mut self, name: Cow<'a, str>, value: &'a RawValue) -> Result<(), Rejection> {
-        let slot = match name.as_ref() {
-            "specversion" => &mut self.specversion,
-            "id" => &mut self.id,
-            "source" => &mut self.source,
-            "type" => &mut self.event_type,
-            "time" => &mut self.time,
-            "datacontenttype" => &mut self.datacontenttype,
-            "data" => &mut self.data,
-            "data_base64" => &mut self.data_base64,
-            // Extension attributes (and subject, dataschema) travel with the event untouched.
-            _ => return Ok(()),
-        };
-        if slot.is_some() {
-            return Err(Rejection::invalid(&name, "to appear once", "it twice"));
+impl Scalar<'_> {
+    fn kind(&self) -> JsonKind {
+        match self {
+            Scalar::Str(_) => JsonKind::String,
+            Scalar::Unsigned(_) | Scalar::Signed(_) | Scalar::Float(_) => JsonKind::Number,
+            Scalar::Bool(_) => JsonKind::Bool,
+            Scalar::Null => JsonKind::Null,
+            Scalar::Object => JsonKind::Object,
+            Scalar::Array => JsonKind::Array,
         }
-        *slot = Some(value);
-        Ok(())
+    }
+
+    /// How the value reads in a rejection: itself as JSON when short, else its kind.
+    fn describe(&self) -> String {
+        match self {
+            Scalar::Str(text) if text.len() <= 40 => {
+                serde_json::to_string(text.as_ref()).unwrap_or_default()
+            }
+            Scalar::Unsigned(number) => number.to_string(),
+            Scalar::Signed(number) => number.to_string(),
+            Scalar::Float(number) => number.to_string(),
+            Scalar::Bool(value) => value.to_string(),
+            other => other.kind().described().to_owned(),
+        }
+    }
+
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            Scalar::Unsigned(number) => Some(*number as f64),
+            Scalar::Signed(number) => Some(*number as f64),
+            Scalar::Float(number) => Some(*number),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Scalar<'de>, D::Error> {
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Borrowed(value)))
+    }
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(value.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(value)))
+    }
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Unsigned(value))
+    }
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Signed(value))
+    }
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Float(value))
+    }
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Bool(value))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Scalar<'de>, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Object)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Array)
+    }
+}
+
+/// Where a rejection must point; formatted only when something is rejected.
+#[derive(Debug, Clone, Copy)]
+enum ObjectPath {
+    Data,
+    Line(usize),
+}
+
+impl fmt::Display for ObjectPath {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjectPath::Data => formatter.write_str("data"),
+            ObjectPath::Line(index) => write!(formatter, "data.lines[{index}]"),
+        }
+    }
+}
+
+type FailureSlot = RefCell<Option<Rejection>>;
+
+/// Records `rejection` and stops the parse.
+fn fail<E: de::Error>(slot: &FailureSlot, rejection: Rejection) -> E {
+    slot.borrow_mut().get_or_insert(rejection);
+    E::custom("event rejected")
+}
+
+enum DataState<'de> {
+    Absent,
+    /// Checked while parsing; the currency it names, if any.
+    Checked(Option<CurrencyCode>),
+    /// `type` came after `data` (or is unknown): checked after the walk.
+    Deferred(&'de RawValue),
+}
+
+struct Attributes<'de> {
+    specversion: Option<Scalar<'de>>,
+    id: Option<Scalar<'de>>,
+    source: Option<Scalar<'de>>,
+    event_type: Option<Scalar<'de>>,
+    time: Option<Scalar<'de>>,
+    datacontenttype: Option<Scalar<'de>>,
+    data: DataState<'de>,
+    has_data_base64: bool,
+}
+
+struct EnvelopeVisitor<'s> {
+    failure: &'s FailureSlot,
+}
+
+impl<'de> Visitor<'de> for EnvelopeVisitor<'_> {
+    type Value = Attributes<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes<'de>, A::Error> {
+        let mut attributes = Attributes {
+            specversion: None,
+            id: None,
+            source: None,
+            event_type: None,
+            time: None,
+            datacontenttype: None,
+            data: DataState::Absent,
+            has_data_base64: false,
+        };
+        let mut seen_data = false;
+        while let Some(name) = map.next_key_seed(KeySeed)? {
+            let slot = match name.as_ref() {
+                "specversion" => &mut attributes.specversion,
+                "id" => &mut attributes.id,
+                "source" => &mut attributes.source,
+                "type" => &mut attributes.event_type,
+                "time" => &mut attributes.time,
+                "datacontenttype" => &mut attributes.datacontenttype,
+                "data" => {
+                    if seen_data {
+                        return Err(fail(
+                            self.failure,
+                            Rejection::invalid("data", "to appear once", "it twice"),
+                        ));
+                    }
+                    seen_data = true;
+                    attributes.data =
+                        read_data(&mut map, attributes.event_type.as_ref(), self.failure)?;
+                    continue;
+                }
+                "data_base64" => {
+                    attributes.has_data_base64 = true;
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                // Extension attributes (and subject, dataschema) travel with the event.
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                return Err(fail(
+                    self.failure,
+                    Rejection::invalid(&name, "to appear once", "it twice"),
+                ));
+            }
+            *slot = Some(map.next_value()?);
+        }
+        Ok(attributes)
+    }
+}
+
+/// `data`, checked in place when the type before it is a catalogue type.
+fn read_data<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    event_type: Option<&Scalar<'de>>,
+    failure: &FailureSlot,
+) -> Result<DataState<'de>, A::Error> {
+    let known = match event_type {
+        Some(Scalar::Str(name)) => EventType::parse(name),
+        _ => None,
+    };
+    match known {
+        Some(known) => {
+            let seed = ObjectSeed {
+                fields: known.fields(),
+                path: ObjectPath::Data,
+                failure,
+            };
+            map.next_value_seed(seed).map(DataState::Checked)
+        }
+        None => {
+            let raw: &'de RawValue = map.next_value()?;
+            Ok(DataState::Deferred(raw))
+        }
+    }
+}
+
+fn check_data_later(
+    data: &RawValue,
+    event_type: EventType,
+) -> Result<Option<CurrencyCode>, Rejection> {
+    let failure = RefCell::new(None);
+    let seed = ObjectSeed {
+        fields: event_type.fields(),
+        path: ObjectPath::Data,
+        failure: &failure,
+    };
+    let mut deserializer = serde_json::Deserializer::from_str(data.get());
+    let outcome = seed.deserialize(&mut deserializer);
+    if let Some(rejection) = failure.into_inner() {
+        return Err(rejection);
+    }
+    outcome.map_err(|error| Rejection::new(RejectionCode::InvalidJson, format!("data: {error}")))
+}
+
+/// Checks one object against its field table while it is parsed: known fields by kind,
+/// required ones present (null counts as absent), others skipped.
+struct ObjectSeed<'s> {
+    fields: &'static [FieldSpec],
+    path: ObjectPath,
+    failure: &'s FailureSlot,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
+    type Value = Option<CurrencyCode>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<CurrencyCode>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_> {
+    type Value = Option<CurrencyCode>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<CurrencyCode>, A::Error> {
+        let mut seen: u32 = 0;
+        let mut currency = None;
+        while let Some(name) = map.next_key_seed(KeySeed)? {
+            let Some(index) = self.fields.iter().position(|field| field.name == name) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let field = &self.fields[index];
+            if seen & (1 << index) != 0 {
+                let rejection = Rejection::invalid(
+                    &format!("{}.{name}", self.path),
+                    "to appear once",
+                    "it twice",
+                );
+                return Err(fail(self.failure, rejection));
+            }
+            if field.kind == FieldKind::Lines {
+                let present = map.next_value_seed(LinesSeed {
+                    failure: self.failure,
+                })?;
+                if present {
+                    seen |= 1 << index;
+                }
+                continue;
+            }
+            let value: Scalar<'de> = map.next_value()?;
+            if value == Scalar::Null {
+                continue;
+            }
+            seen |= 1 << index;
+            match check_scalar(field, &value, self.path) {
+                Ok(Some(code)) => currency = Some(code),
+                Ok(None) => {}
+                Err(rejection) => return Err(fail(self.failure, rejection)),
+            }
+        }
+        for (index, field) in self.fields.iter().enumerate() {
+            if field.required && seen & (1 << index) == 0 {
+                return Err(fail(
+                    self.failure,
+                    Rejection::missing(&format!("{}.{}", self.path, field.name)),
+                ));
+            }
+        }
+        Ok(currency)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> Result<Option<CurrencyCode>, A::Error> {
+        Err(fail(
+            self.failure,
+            Rejection::invalid(&self.path.to_string(), "a JSON object", "an array"),
+        ))
+    }
+    fn visit_str<E: de::Error>(self, _value: &str) -> Result<Option<CurrencyCode>, E> {
+        Err(fail(
+            self.failure,
+            Rejection::invalid(&self.path.to_string(), "a JSON object", "a string"),
+        ))
+    }
+    fn visit_u64<E: de::Error>(self, _value: u64) -> Result<Option<CurrencyCode>, E> {
+        Err(fail(
+            self.failure,
+            Rejection::invalid(&self.path.to_string(), "a JSON object", "a number"),
+        ))
+    }
+    fn visit_i64<E: de::Error>(self, _value: i64) -> Result<Option<CurrencyCode>, E> {
+        Err(fail(
+            self.failure,
+            Rejection::invalid(&self.path.to_string(), "a JSON object", "a number"),
+        ))
+    }
+    fn visit_f64<E: de::Error>(self, _value: f64) -> Result<Option<CurrencyCode>, E> {
+        Err(fail(
+            self.failure,
+            Rejection::invalid(&self.path.to_string(), "a JSON object", "a number"),
+        ))
+    }
+    fn visit_bool<E: de::Error>(self, _value: bool) -> Result<Option<CurrencyCode>, E> {
+        Err(fail(
+            self.failure,
+            Rejection::invalid(&self.path.to_string(), "a JSON object", "a boolean"),
+        ))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<CurrencyCode>, E> {
+        Err(fail(
+            self.failure,
+            Rejection::invalid(&self.path.to_string(), "a JSON object", "null"),
+        ))
+    }
+}
+
+/// `order.created.lines`: an array of line objects. Yields whether it was present (not null).
+struct LinesSeed<'s> {
+    failure: &'s FailureSlot,
+}
+
+impl<'de> DeserializeSeed<'de> for LinesSeed<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LinesSeed<'_> {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an array of order lines")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut index = 0;
+        loop {
+            let seed = ObjectSeed {
+                fields: LINE_FIELDS,
+                path: ObjectPath::Line(index),
+                failure: self.failure,
+            };
+            if seq.next_element_seed(seed)?.is_none() {
+                return Ok(true);
+            }
+            index += 1;
+        }
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _map: A) -> Result<bool, A::Error> {
+        Err(self.not_lines("an object"))
+    }
+    fn visit_str<E: de::Error>(self, _value: &str) -> Result<bool, E> {
+        Err(self.not_lines("a string"))
+    }
+    fn visit_u64<E: de::Error>(self, _value: u64) -> Result<bool, E> {
+        Err(self.not_lines("a number"))
+    }
+    fn visit_i64<E: de::Error>(self, _value: i64) -> Result<bool, E> {
+        Err(self.not_lines("a number"))
+    }
+    fn visit_f64<E: de::Error>(self, _value: f64) -> Result<bool, E> {
+        Err(self.not_lines("a number"))
+    }
+    fn visit_bool<E: de::Error>(self, _value: bool) -> Result<bool, E> {
+        Err(self.not_lines("a boolean"))
+    }
+}
+
+impl LinesSeed<'_> {
+    fn not_lines<E: de::Error>(&self, got: &str) -> E {
+        fail(
+            self.failure,
+            Rejection::invalid("data.lines", "an array of order lines", got),
+        )
+    }
+}
+
+/// Deserializes an object key, borrowing it from the input when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cow<'de, str>, D::Error> {
+        match <Scalar<'de> as de::Deserialize>::deserialize(deserializer)? {
+            Scalar::Str(key) => Ok(key),
+            _ => Err(de::Error::custom("object keys are strings")),
+        }
     }
 }
 
@@ -225,175 +667,113 @@ fn strip_position(message: &str) -> &str {
     }
 }
 
-fn string_value<'a>(value: &'a RawValue, field: &str) -> Result<Cow<'a, str>, Rejection> {
-    raw_str(value)
-        .ok_or_else(|| Rejection::invalid(field, "a string", JsonKind::of(value).described()))
+fn required_string<'a>(value: Option<Scalar<'a>>, field: &str) -> Result<Cow<'a, str>, Rejection> {
+    match value {
+        None | Some(Scalar::Null) => Err(Rejection::missing(field)),
+        Some(Scalar::Str(text)) if text.is_empty() => {
+            Err(Rejection::invalid(field, "a non-empty string", "\"\""))
+        }
+        Some(Scalar::Str(text)) => Ok(text),
+        Some(other) => Err(Rejection::invalid(
+            field,
+            "a string",
+            other.kind().described(),
+        )),
+    }
 }
 
-fn required_string<'a>(
-    value: Option<&'a RawValue>,
-    field: &str,
-) -> Result<Cow<'a, str>, Rejection> {
-    let Some(value) = value else {
-        return Err(Rejection::missing(field));
-    };
-    if JsonKind::of(value) == JsonKind::Null {
-        return Err(Rejection::missing(field));
-    }
-    let text = string_value(value, field)?;
-    if text.is_empty() {
-        return Err(Rejection::invalid(field, "a non-empty string", "\"\""));
-    }
-    Ok(text)
-}
-
-fn validate_data(
-    data: &RawValue,
-    event_type: EventType,
-    currencies: &CurrencyPolicy,
-) -> Result<(), Rejection> {
-    let mut currency = None;
-    validate_object(
-        data.get(),
-        event_type.fields(),
-        "data",
-        &mut |field, value| {
-            if field.kind == FieldKind::Currency {
-                currency = raw_str(value).and_then(|text| CurrencyCode::parse(&text));
-            }
-        },
-    )?;
-    if let Some(currency) = currency {
-        currencies.check(currency)?;
-    }
-    Ok(())
-}
-
-/// Walks one object against its field table: each known field's kind is checked, required
-/// fields must be present (null counts as absent), other fields pass through.
-fn validate_object(
-    raw: &str,
-    fields: &[FieldSpec],
-    path: &str,
-    on_valid: &mut dyn FnMut(&FieldSpec, &RawValue),
-) -> Result<(), Rejection> {
-    let mut seen: u32 = 0;
-    let walk = for_each_field(raw, |name, value| {
-        let Some(index) = fields.iter().position(|field| field.name == name) else {
-            return Ok(());
-        };
-        let field = &fields[index];
-        if seen & (1 << index) != 0 {
-            return Err(Rejection::invalid(
-                &format!("{path}.{name}"),
-                "to appear once",
-                "it twice",
-            ));
-        }
-        seen |= 1 << index;
-        if JsonKind::of(value) == JsonKind::Null {
-            // An explicit null is how many producers say "absent"; required fields are
-            // caught below.
-            seen &= !(1 << index);
-            return Ok(());
-        }
-        check_field(field, value, path)?;
-        on_valid(field, value);
-        Ok(())
-    });
-    match walk {
-        Ok(()) => {}
-        Err(WalkError::Field(rejection)) => return Err(rejection),
-        Err(WalkError::Json(_)) => {
-            return Err(Rejection::invalid(path, "a JSON object", "something else"));
-        }
-    }
-    for (index, field) in fields.iter().enumerate() {
-        if field.required && seen & (1 << index) == 0 {
-            return Err(Rejection::missing(&format!("{path}.{}", field.name)));
-        }
-    }
-    Ok(())
-}
-
-fn check_field(field: &FieldSpec, value: &RawValue, path: &str) -> Result<(), Rejection> {
-    let kind = JsonKind::of(value);
+/// Checks one non-null value against its field's kind; a currency field yields its code.
+fn check_scalar(
+    field: &FieldSpec,
+    value: &Scalar<'_>,
+    path: ObjectPath,
+) -> Result<Option<CurrencyCode>, Rejection> {
     let name = || format!("{path}.{}", field.name);
     match field.kind {
         FieldKind::Id | FieldKind::Text => {
-            let Some(text) = raw_str(value) else {
-                return Err(Rejection::invalid(&name(), "a string", kind.described()));
+            let Scalar::Str(text) = value else {
+                return Err(Rejection::invalid(
+                    &name(),
+                    "a string",
+                    value.kind().described(),
+                ));
             };
             if field.kind == FieldKind::Id && text.is_empty() {
                 return Err(Rejection::invalid(&name(), "a non-empty string", "\"\""));
             }
         }
         FieldKind::Money => {
-            let amount = parse_decimal(value).map_err(|problem| {
-                Rejection::invalid(
-                    &name(),
-                    "a decimal amount such as \"199.90\" or 199.9",
-                    problem.trim_start_matches("got "),
-                )
-            })?;
-            if amount.is_sign_negative() && !amount.is_zero() {
+            let expected = "a decimal amount such as \"199.90\" or 199.9";
+            let negative = match value {
+                Scalar::Str(text) => match decimal_from_text(text.trim()) {
+                    Some(amount) => amount.is_sign_negative() && !amount.is_zero(),
+                    None => return Err(Rejection::invalid(&name(), expected, &value.describe())),
+                },
+                Scalar::Unsigned(_) => false,
+                Scalar::Signed(number) => *number < 0,
+                Scalar::Float(number) => *number < 0.0,
+                _ => return Err(Rejection::invalid(&name(), expected, &value.describe())),
+            };
+            if negative {
                 return Err(Rejection::invalid(
                     &name(),
                     "an amount of at least 0",
-                    &amount.to_string(),
+                    value.describe().trim_matches('"'),
                 ));
             }
         }
         FieldKind::Currency => {
-            let valid = raw_str(value).and_then(|text| CurrencyCode::parse(&text));
-            if valid.is_none() {
+            let code = match value {
+                Scalar::Str(text) => CurrencyCode::parse(text),
+                _ => None,
+            };
+            let Some(code) = code else {
                 return Err(Rejection::invalid(
                     &name(),
                     "an ISO 4217 code such as \"EUR\"",
-                    value.get(),
+                    &value.describe(),
+                ));
+            };
+            return Ok(Some(code));
+        }
+        FieldKind::Integer { min, max } => {
+            let number = match value {
+                Scalar::Signed(number) => Some(*number as i128),
+                Scalar::Unsigned(number) => Some(*number as i128),
+                _ => None,
+            };
+            let Some(number) = number else {
+                return Err(Rejection::invalid(&name(), "an integer", &value.describe()));
+            };
+            if number < min as i128 || number > max as i128 {
+                return Err(Rejection::invalid(
+                    &name(),
+                    &range_text(min, max),
+                    &value.describe(),
                 ));
             }
         }
-        FieldKind::Integer { min, max } => {
-            let text = value.get();
-            let parsed = if kind == JsonKind::Number {
-                text.parse::<i64>().ok()
-            } else {
-                None
-            };
-            let Some(number) = parsed else {
-                return Err(Rejection::invalid(&name(), "an integer", &describe(value)));
-            };
-            if number < min || number > max {
-                return Err(Rejection::invalid(&name(), &range_text(min, max), text));
-            }
-        }
         FieldKind::Number { min } => {
-            let parsed = if kind == JsonKind::Number {
-                value.get().parse::<f64>().ok()
-            } else {
-                None
-            };
-            let Some(number) = parsed.filter(|number| number.is_finite()) else {
-                return Err(Rejection::invalid(&name(), "a number", &describe(value)));
+            let Some(number) = value.as_f64() else {
+                return Err(Rejection::invalid(&name(), "a number", &value.describe()));
             };
             if number < min {
                 return Err(Rejection::invalid(
                     &name(),
                     &format!("a number of at least {min}"),
-                    value.get(),
+                    &value.describe(),
                 ));
             }
         }
         FieldKind::Timestamp => {
-            let Some(text) = raw_str(value) else {
+            let Scalar::Str(text) = value else {
                 return Err(Rejection::invalid(
                     &name(),
                     "an RFC 3339 timestamp string",
-                    kind.described(),
+                    value.kind().described(),
                 ));
             };
-            if let Err(problem) = parse_rfc3339(&text) {
+            if let Err(problem) = parse_rfc3339(text) {
                 return Err(Rejection::new(
                     RejectionCode::InvalidField,
                     format!("{}: {problem} (got {text:?})", name()),
@@ -401,67 +781,29 @@ fn check_field(field: &FieldSpec, value: &RawValue, path: &str) -> Result<(), Re
             }
         }
         FieldKind::OneOf(allowed) => {
-            let text = raw_str(value);
-            if !text.as_deref().is_some_and(|text| allowed.contains(&text)) {
+            let valid = matches!(value, Scalar::Str(text) if allowed.contains(&text.as_ref()));
+            if !valid {
                 return Err(Rejection::invalid(
                     &name(),
                     &format!("one of {}", allowed.join(", ")),
-                    &describe(value),
+                    &value.describe(),
                 ));
             }
         }
         FieldKind::Region => {
-            let text = raw_str(value);
-            if !text.as_deref().is_some_and(is_region_code) {
+            let valid = matches!(value, Scalar::Str(text) if is_region_code(text));
+            if !valid {
                 return Err(Rejection::invalid(
                     &name(),
                     "an ISO 3166 code such as \"DE\" or \"US-CA\"",
-                    &describe(value),
+                    &value.describe(),
                 ));
             }
         }
-        FieldKind::Lines => {
-            if kind != JsonKind::Array {
-                return Err(Rejection::invalid(
-                    &name(),
-                    "an array of order lines",
-                    kind.described(),
-                ));
-            }
-            let lines_path = name();
-            let walk = for_each_item(value.get(), |index, line| {
-                let line_path = format!("{lines_path}[{index}]");
-                if JsonKind::of(line) != JsonKind::Object {
-                    return Err(Rejection::invalid(
-                        &line_path,
-                        "an object",
-                        JsonKind::of(line).described(),
-                    ));
-                }
-                validate_object(line.get(), LINE_FIELDS, &line_path, &mut |_, _| {})
-            });
-            match walk {
-                Ok(()) => {}
-                Err(WalkError::Field(rejection)) => return Err(rejection),
-                Err(WalkError::Json(_)) => {
-                    return Err(Rejection::invalid(
-                        &lines_path,
-                        "an array of order lines",
-                        "something else",
-                    ));
-                }
-            }
-        }
+        // Walked by `LinesSeed`, never as a scalar.
+        FieldKind::Lines => {}
     }
-    Ok(())
-}
-
-fn describe(value: &RawValue) -> String {
-    let text = value.get();
-    if text.len() <= 40 {
-        return text.to_owned();
-    }
-    JsonKind::of(value).described().to_owned()
+    Ok(None)
 }
 
 fn range_text(min: i64, max: i64) -> String {

@@ -58,7 +58,8 @@ pub fn parse_decimal(raw: &RawValue) -> Result<Decimal, String> {
     decimal_from_text(text.trim()).ok_or_else(|| format!("got {:?}", raw.get()))
 }
 
-fn decimal_from_text(text: &str) -> Option<Decimal> {
+/// Parses decimal text (`199.90`, `1.999e2`) exactly; `None` if it is not a decimal.
+pub fn decimal_from_text(text: &str) -> Option<Decimal> {
     if text.is_empty() {
         return None;
     }

@@ -178,3 +178,72 @@ fn escaped_strings_are_unescaped_for_identity() {
     let second = validate_event(escaped, &policy(), 0).expect("valid");
     assert_eq!(first.identity_key(), second.identity_key());
 }
+
+#[test]
+fn data_before_type_is_checked_after_the_walk() {
+    let valid = r#"{"data":{"queue":"q","depth":3},"specversion":"1.0","id":"1","source":"s","type":"queue.depth"}"#;
+    assert!(validate_event(valid, &policy(), 0).is_ok());
+    let invalid = r#"{"data":{"queue":"q","depth":-3},"specversion":"1.0","id":"1","source":"s","type":"queue.depth"}"#;
+    let (code, message) = rejection(invalid);
+    assert_eq!(code, RejectionCode::InvalidField);
+    assert_eq!(
+        message,
+        "data.depth: expected an integer of at least 0, got -3"
+    );
+    let no_rate = r#"{"data":{"order_id":"1","amount":"1","currency":"CHF"},"specversion":"1.0","id":"1","source":"s","type":"order.paid"}"#;
+    assert_eq!(rejection(no_rate).0, RejectionCode::NoCurrencyRate);
+    let unknown_not_object =
+        r#"{"data":"text","specversion":"1.0","id":"1","source":"s","type":"custom.x"}"#;
+    assert_eq!(
+        rejection(unknown_not_object).1,
+        "data: expected a JSON object, got a string"
+    );
+    let unknown_after =
+        r#"{"specversion":"1.0","id":"1","source":"s","type":"custom.x","data":[1]}"#;
+    assert_eq!(
+        rejection(unknown_after).1,
+        "data: expected a JSON object, got an array"
+    );
+}
+
+#[test]
+fn lines_must_be_an_array_of_objects() {
+    let (_, message) = rejection(&event(
+        "order.created",
+        r#"{"order_id":"1","total":"1","currency":"EUR","lines":{"sku":"A"}}"#,
+    ));
+    assert_eq!(
+        message,
+        "data.lines: expected an array of order lines, got an object"
+    );
+    let (_, message) = rejection(&event(
+        "order.created",
+        r#"{"order_id":"1","total":"1","currency":"EUR","lines":[1]}"#,
+    ));
+    assert_eq!(
+        message,
+        "data.lines[0]: expected a JSON object, got a number"
+    );
+    assert!(
+        validate_event(
+            &event(
+                "order.created",
+                r#"{"order_id":"1","total":"1","currency":"EUR","lines":null}"#
+            ),
+            &policy(),
+            0
+        )
+        .is_ok()
+    );
+    assert!(
+        validate_event(
+            &event(
+                "order.created",
+                r#"{"order_id":"1","total":"1","currency":"EUR","lines":[]}"#
+            ),
+            &policy(),
+            0
+        )
+        .is_ok()
+    );
+}
