@@ -22,7 +22,7 @@ use sightline_model::time::now_micros;
 
 const CHUNK_BYTES: usize = 2 << 20;
 /// Commits handed to the writer and not yet answered; bounds memory, keeps it busy.
-const COMMITS_IN_FLIGHT: usize = 4;
+const COMMITS_IN_FLIGHT: usize = 16;
 /// Rejections shown with their line in the summary.
 const EXAMPLES_SHOWN: usize = 5;
 
