@@ -1,34 +1,10 @@
-//! RFC 3339 timestamps from/to microseconds since the Unix epoch (UTC), without any
-//! date library: Howard Hinnant's `days_from_civil` / `civil_from_days` algorithms.
+//! Fast RFC 3339 formatting for generated events (no allocation, the date cached per
+//! day); parsing and the civil-date algorithms are the model's.
 
 const US_PER_SEC: i64 = 1_000_000;
 const US_PER_DAY: i64 = 86_400 * US_PER_SEC;
 
-/// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01 (proleptic Gregorian).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub use sightline_model::time::{civil_from_days, days_from_civil};
 
 #[inline]
 fn push2(out: &mut String, v: u32) {
@@ -106,81 +82,10 @@ impl CachedTimeFormatter {
     }
 }
 
-fn digits(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(
-        s.iter()
-            .fold(0i64, |acc, &b| acc * 10 + i64::from(b - b'0')),
-    )
-}
-
-/// Parses an RFC 3339 timestamp (`2026-11-27T14:03:11.120Z`, `…+01:00`, fraction
-/// optional, `t`/`z`/space accepted) into microseconds since the Unix epoch.
-/// Fraction digits beyond microseconds are truncated. Leap second 60 is clamped to 59.
+/// Parses an RFC 3339 timestamp into microseconds since the Unix epoch (the model's
+/// parser, the one ingest uses).
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    if !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let year = digits(&b[0..4])?;
-    let month = digits(&b[5..7])? as u32;
-    let day = digits(&b[8..10])? as u32;
-    let hour = digits(&b[11..13])?;
-    let minute = digits(&b[14..16])?;
-    let second = digits(&b[17..19])?.min(59);
-    if !(1..=12).contains(&month) || hour > 23 || minute > 59 {
-        return None;
-    }
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_len = match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if day == 0 || day > month_len {
-        return None;
-    }
-    let mut i = 19;
-    let mut frac_us = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start < 6 {
-                frac_us = frac_us * 10 + i64::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        let n = i - start;
-        if n == 0 {
-            return None;
-        }
-        for _ in n..6 {
-            frac_us *= 10;
-        }
-    }
-    let offset_secs = match &b[i..] {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let h = digits(&[*h1, *h2])?;
-            let m = digits(&[*m1, *m2])?;
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let off = h * 3600 + m * 60;
-            if *sign == b'+' { off } else { -off }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(secs * US_PER_SEC + frac_us)
+    sightline_model::time::parse_rfc3339(s).ok()
 }
 
 #[cfg(test)]

@@ -173,15 +173,7 @@ impl SegmentLog {
                 let active = SegmentFile::new(dir, 0);
                 let file = create_segment_file(dir, 0)?;
                 sync_dir(dir)?;
-                let recovered = RecoveredSegment {
-                    file,
-                    written: SEGMENT_HEADER_LEN,
-                    records: 0,
-                    keys: Vec::new(),
-                    newest_append_us: None,
-                    sparse_index: vec![SEGMENT_HEADER_LEN],
-                    truncated: None,
-                };
+                let recovered = RecoveredSegment::empty(file, None);
                 (active, recovered)
             }
         };
@@ -563,6 +555,21 @@ struct RecoveredSegment {
     truncated: Option<TruncatedTail>,
 }
 
+impl RecoveredSegment {
+    /// A segment holding only its header.
+    fn empty(file: File, truncated: Option<TruncatedTail>) -> RecoveredSegment {
+        RecoveredSegment {
+            file,
+            written: SEGMENT_HEADER_LEN,
+            records: 0,
+            keys: Vec::new(),
+            newest_append_us: None,
+            sparse_index: vec![SEGMENT_HEADER_LEN],
+            truncated,
+        }
+    }
+}
+
 /// Scans the last segment frame by frame and cuts it at the first frame that is short,
 /// fails its CRC or has an absurd length: that is where the previous process stopped
 /// writing (or the machine stopped persisting) mid-frame. Earlier segments need no scan:
@@ -594,15 +601,7 @@ fn recover_active_segment(
         file.write_all(&encode_header(segment.base))
             .map_err(LogError::io("write segment header to", path))?;
         file.sync_data().map_err(LogError::io("fdatasync", path))?;
-        return Ok(RecoveredSegment {
-            file,
-            written: SEGMENT_HEADER_LEN,
-            records: 0,
-            keys: Vec::new(),
-            newest_append_us: None,
-            sparse_index: vec![SEGMENT_HEADER_LEN],
-            truncated,
-        });
+        return Ok(RecoveredSegment::empty(file, truncated));
     }
 
     let reader = file

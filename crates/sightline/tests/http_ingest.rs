@@ -9,6 +9,31 @@ use std::time::{Duration, Instant};
 
 use common::{Server, gzip, queue_depth_event, request, stored_events, write_config};
 
+fn error_text(response: &common::Response) -> String {
+    response.json()["error"]
+        .as_str()
+        .expect("a JSON error")
+        .to_owned()
+}
+
+fn post_encoded(
+    server: &Server,
+    content_type: &str,
+    encoding: &str,
+    body: &[u8],
+) -> common::Response {
+    request(
+        server.address,
+        "POST",
+        "/v1/events",
+        &[
+            ("content-type", content_type),
+            ("content-encoding", encoding),
+        ],
+        body,
+    )
+}
+
 fn accepted(response: &common::Response) -> (u64, u64, usize) {
     let json = response.json();
     (
@@ -117,16 +142,7 @@ fn ndjson_indexes_are_line_numbers_and_gzip_works() {
         )
         .as_bytes(),
     );
-    let response = request(
-        server.address,
-        "POST",
-        "/v1/events",
-        &[
-            ("content-type", "application/x-ndjson"),
-            ("content-encoding", "gzip"),
-        ],
-        &compressed,
-    );
+    let response = post_encoded(&server, "application/x-ndjson", "gzip", &compressed);
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(accepted(&response), (1, 1, 0));
 }
@@ -242,88 +258,36 @@ fn wrong_content_type_encoding_and_unreadable_bodies() {
     );
     assert!(json["accepted"].as_array().expect("list").len() >= 3);
 
-    let response = request(
-        server.address,
-        "POST",
-        "/v1/events",
-        &[
-            ("content-type", "application/x-ndjson"),
-            ("content-encoding", "br"),
-        ],
-        b"x",
-    );
+    let response = post_encoded(&server, "application/x-ndjson", "br", b"x");
     assert_eq!(response.status, 415);
-    assert!(
-        response.json()["error"]
-            .as_str()
-            .expect("error")
-            .contains("gzip")
-    );
+    assert!(error_text(&response).contains("gzip"));
 
-    let response = request(
-        server.address,
-        "POST",
-        "/v1/events",
-        &[
-            ("content-type", "application/x-ndjson"),
-            ("content-encoding", "gzip"),
-        ],
-        b"not gzip at all",
-    );
+    let response = post_encoded(&server, "application/x-ndjson", "gzip", b"not gzip at all");
     assert_eq!(response.status, 400);
-    assert!(
-        response.json()["error"]
-            .as_str()
-            .expect("error")
-            .contains("gzip")
-    );
+    assert!(error_text(&response).contains("gzip"));
 
     let response = server.post(
         "application/cloudevents-batch+json",
         b"{\"not\":\"an array\"}",
     );
     assert_eq!(response.status, 400);
-    assert!(
-        response.json()["error"]
-            .as_str()
-            .expect("error")
-            .contains("JSON array")
-    );
+    assert!(error_text(&response).contains("JSON array"));
 
     let big = "x".repeat(5000);
     let response = server.post("application/x-ndjson", big.as_bytes());
     assert_eq!(response.status, 413);
-    assert!(
-        response.json()["error"]
-            .as_str()
-            .expect("error")
-            .contains("4096")
-    );
+    assert!(error_text(&response).contains("4096"));
 
     // A small gzip body that inflates past the limit is caught after decompression.
     let bomb = gzip(&vec![b' '; 100_000]);
     assert!(bomb.len() < 4096);
-    let response = request(
-        server.address,
-        "POST",
-        "/v1/events",
-        &[
-            ("content-type", "application/x-ndjson"),
-            ("content-encoding", "gzip"),
-        ],
-        &bomb,
-    );
+    let response = post_encoded(&server, "application/x-ndjson", "gzip", &bomb);
     assert_eq!(response.status, 413, "{}", response.text());
 
     // Bad dead-letter parameters name the parameter.
     let response = server.get("/v1/dead-letters?limit=lots");
     assert_eq!(response.status, 400);
-    assert!(
-        response.json()["error"]
-            .as_str()
-            .expect("error")
-            .starts_with("limit:")
-    );
+    assert!(error_text(&response).starts_with("limit:"));
 }
 
 #[test]
@@ -496,18 +460,44 @@ fn unknown_routes_and_methods_answer_json_errors() {
     let server = Server::start(dir.path(), None);
     let response = server.get("/v1/nothing");
     assert_eq!(response.status, 404);
-    assert!(
-        response.json()["error"]
-            .as_str()
-            .expect("error")
-            .contains("/v1/nothing")
-    );
+    assert!(error_text(&response).contains("/v1/nothing"));
     let response = server.get("/v1/events");
     assert_eq!(response.status, 405);
-    assert!(
-        response.json()["error"]
-            .as_str()
-            .expect("error")
-            .contains("GET")
-    );
+    assert!(error_text(&response).contains("GET"));
+}
+
+#[test]
+fn concurrent_copies_of_the_same_events_are_stored_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), None);
+    let body: String = (0..100)
+        .map(|index| queue_depth_event(&format!("same-{index}"), index) + "\n")
+        .collect();
+    let address = server.address;
+    let senders: Vec<_> = (0..8)
+        .map(|_| {
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let response = request(
+                    address,
+                    "POST",
+                    "/v1/events",
+                    &[("content-type", "application/x-ndjson")],
+                    body.as_bytes(),
+                );
+                accepted(&response)
+            })
+        })
+        .collect();
+    let (mut total_accepted, mut total_duplicates) = (0, 0);
+    for sender in senders {
+        let (accepted, duplicates, rejected) = sender.join().expect("sender thread");
+        assert_eq!(rejected, 0);
+        total_accepted += accepted;
+        total_duplicates += duplicates;
+    }
+    assert_eq!(total_accepted, 100, "each event is accepted exactly once");
+    assert_eq!(total_duplicates, 700);
+    server.stop();
+    assert_eq!(stored_events(dir.path()).len(), 100);
 }
