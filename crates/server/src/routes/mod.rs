@@ -1,6 +1,7 @@
 mod dead_letters;
 mod events;
 mod health;
+mod home;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -9,6 +10,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(home::home))
         .route("/v1/events", post(events::post_events))
         .route("/v1/dead-letters", get(dead_letters::list))
         .route("/healthz", get(health::healthz))
