@@ -1,0 +1,303 @@
+//! Declarative KPI definitions, as users write them in TOML.
+//!
+//! ```toml
+//! [[kpi]]
+//! name = "average_order_value"
+//! description = "Mean order total"
+//! events = ["order.created"]
+//! value = "data.total"
+//! aggregate = "mean"
+//! group_by = ["data.channel"]
+//! windows = [{ sliding = "1h", every = "1m" }]
+//! ```
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use sightline_model::{EventType, FieldKind};
+
+use crate::error::EngineError;
+use crate::window::WindowSpec;
+
+/// A file of KPI definitions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiPack {
+    #[serde(rename = "kpi", default)]
+    pub kpis: Vec<KpiDefinition>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KpiDefinition {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Event types read (CloudEvents `type`).
+    pub events: Vec<String>,
+    /// Field path of the value (`data.total`); absent for a count.
+    #[serde(default)]
+    pub value: Option<String>,
+    pub aggregate: AggregateKind,
+    /// Field paths whose values split the KPI into groups.
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    pub windows: Vec<WindowDefinition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateKind {
+    Count,
+    Sum,
+    Mean,
+    Min,
+    Max,
+}
+
+/// `{ tumbling = "1m" }` or `{ sliding = "1h", every = "1m" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowDefinition {
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub tumbling: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub sliding: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub every: Option<Duration>,
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map(Some).map_err(|error| {
+        serde::de::Error::custom(format!(
+            "expected a duration such as \"1m\", got {text:?} ({error})"
+        ))
+    })
+}
+
+/// Where a field is read from: a CloudEvents attribute or a member of `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FieldPath {
+    Attribute(String),
+    Data(String),
+}
+
+impl FieldPath {
+    pub fn parse(text: &str) -> Option<FieldPath> {
+        let valid_name = |name: &str| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        };
+        if let Some(member) = text.strip_prefix("data.") {
+            return valid_name(member).then(|| FieldPath::Data(member.to_owned()));
+        }
+        valid_name(text).then(|| FieldPath::Attribute(text.to_owned()))
+    }
+}
+
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FieldPath::Attribute(name) => formatter.write_str(name),
+            FieldPath::Data(name) => write!(formatter, "data.{name}"),
+        }
+    }
+}
+
+/// A definition checked and ready to run.
+#[derive(Debug, Clone)]
+pub struct CompiledKpi {
+    pub name: String,
+    pub description: String,
+    pub events: Vec<String>,
+    pub value: Option<FieldPath>,
+    /// The value is money: convert it with the event's `data.currency`.
+    pub value_is_money: bool,
+    pub aggregate: AggregateKind,
+    pub group_by: Vec<FieldPath>,
+    pub windows: Vec<WindowSpec>,
+}
+
+impl KpiPack {
+    pub fn from_toml(text: &str, origin: &str) -> Result<KpiPack, EngineError> {
+        toml::from_str(text).map_err(|error| {
+            let line = error
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            EngineError::Parse {
+                origin: origin.to_owned(),
+                message: match line {
+                    Some(line) => format!("line {line}: {}", error.message().trim()),
+                    None => error.message().trim().to_owned(),
+                },
+            }
+        })
+    }
+
+    pub fn compile(&self) -> Result<Vec<CompiledKpi>, EngineError> {
+        let mut compiled: Vec<CompiledKpi> = Vec::with_capacity(self.kpis.len());
+        for definition in &self.kpis {
+            if compiled.iter().any(|kpi| kpi.name == definition.name) {
+                return Err(EngineError::DuplicateKpi(definition.name.clone()));
+            }
+            compiled.push(definition.compile()?);
+        }
+        Ok(compiled)
+    }
+}
+
+impl KpiDefinition {
+    fn compile(&self) -> Result<CompiledKpi, EngineError> {
+        let invalid = |message: String| EngineError::InvalidKpi {
+            kpi: self.name.clone(),
+            message,
+        };
+        if self.name.is_empty()
+            || !self
+                .name
+                .bytes()
+                .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
+        {
+            return Err(invalid(
+                "name: use lower-case letters, digits and '_'".into(),
+            ));
+        }
+        if self.events.is_empty() {
+            return Err(invalid("events: name at least one event type".into()));
+        }
+        let value = match &self.value {
+            None => None,
+            Some(text) => Some(FieldPath::parse(text).ok_or_else(|| {
+                invalid(format!(
+                    "value: {text:?} is not a field path such as \"data.total\""
+                ))
+            })?),
+        };
+        if value.is_none() && self.aggregate != AggregateKind::Count {
+            return Err(invalid(format!(
+                "aggregate {:?} needs a `value` field path",
+                self.aggregate
+            )));
+        }
+        let group_by = self
+            .group_by
+            .iter()
+            .map(|text| {
+                FieldPath::parse(text)
+                    .ok_or_else(|| invalid(format!("group_by: {text:?} is not a field path")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.windows.is_empty() {
+            return Err(invalid("windows: give at least one window".into()));
+        }
+        let windows = self
+            .windows
+            .iter()
+            .map(|window| window.compile().map_err(&invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        let value_is_money = match &value {
+            Some(FieldPath::Data(member)) => self.events.iter().any(|name| {
+                EventType::parse(name).is_some_and(|event_type| {
+                    event_type
+                        .fields()
+                        .iter()
+                        .any(|field| field.name == member && field.kind == FieldKind::Money)
+                })
+            }),
+            _ => false,
+        };
+        Ok(CompiledKpi {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            events: self.events.clone(),
+            value,
+            value_is_money,
+            aggregate: self.aggregate,
+            group_by,
+            windows,
+        })
+    }
+}
+
+impl WindowDefinition {
+    fn compile(&self) -> Result<WindowSpec, String> {
+        let micros = |duration: Duration| i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+        match (self.tumbling, self.sliding, self.every) {
+            (Some(size), None, None) if !size.is_zero() => Ok(WindowSpec::Tumbling { size_us: micros(size) }),
+            (None, Some(size), Some(slide)) if !size.is_zero() && !slide.is_zero() => {
+                let (size_us, slide_us) = (micros(size), micros(slide));
+                if size_us % slide_us != 0 {
+                    return Err(format!("windows: a sliding window's size must be a whole multiple of `every` ({size:?} over {slide:?})"));
+                }
+                Ok(WindowSpec::Sliding { size_us, slide_us })
+            }
+            _ => Err("windows: each window is { tumbling = \"1m\" } or { sliding = \"1h\", every = \"1m\" } with non-zero durations".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pack_compiles_and_knows_money() {
+        let pack = KpiPack::from_toml(
+            r#"
+[[kpi]]
+name = "orders"
+events = ["order.created"]
+aggregate = "count"
+windows = [{ tumbling = "1m" }, { tumbling = "1h" }]
+
+[[kpi]]
+name = "average_order_value"
+events = ["order.created"]
+value = "data.total"
+aggregate = "mean"
+group_by = ["data.channel"]
+windows = [{ sliding = "1h", every = "1m" }]
+"#,
+            "test",
+        )
+        .expect("valid TOML");
+        let kpis = pack.compile().expect("valid pack");
+        assert_eq!(
+            kpis[0].windows,
+            vec![
+                WindowSpec::Tumbling {
+                    size_us: 60_000_000
+                },
+                WindowSpec::Tumbling {
+                    size_us: 3_600_000_000
+                }
+            ]
+        );
+        assert!(kpis[1].value_is_money);
+        assert_eq!(kpis[1].group_by, vec![FieldPath::Data("channel".into())]);
+    }
+
+    #[test]
+    fn errors_name_the_kpi_and_the_problem() {
+        let compile = |text: &str| {
+            KpiPack::from_toml(text, "test")
+                .and_then(|pack| pack.compile())
+                .expect_err("invalid")
+                .to_string()
+        };
+        assert!(compile("[[kpi]]\nname = \"x\"\nevents = [\"a\"]\naggregate = \"sum\"\nwindows = [{ tumbling = \"1m\" }]\n").contains("needs a `value`"));
+        assert!(compile("[[kpi]]\nname = \"x\"\nevents = [\"a\"]\naggregate = \"count\"\nwindows = [{ sliding = \"1h\", every = \"7m\" }]\n").contains("whole multiple"));
+        assert!(
+            compile(
+                "[[kpi]]\nname = \"x\"\nevents = [\"a\"]\naggregate = \"median\"\nwindows = []\n"
+            )
+            .starts_with("test: line 4")
+        );
+        assert!(compile("[[kpi]]\nname = \"x\"\nevents = [\"a\"]\naggregate = \"count\"\nwindows = [{ tumbling = \"1m\" }]\nextra = 1\n").contains("extra"));
+    }
+}

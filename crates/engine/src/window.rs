@@ -1,0 +1,155 @@
+//! Window shapes and their panes. Windows are half-open `[start, end)` and aligned to the
+//! epoch (kpis.md), so a 1-minute window starts on the minute.
+
+/// A window definition, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSpec {
+    Tumbling {
+        size_us: i64,
+    },
+    /// `size_us` is a whole multiple of `slide_us` (checked when definitions load).
+    Sliding {
+        size_us: i64,
+        slide_us: i64,
+    },
+}
+
+impl WindowSpec {
+    pub fn size_us(&self) -> i64 {
+        match *self {
+            WindowSpec::Tumbling { size_us } | WindowSpec::Sliding { size_us, .. } => size_us,
+        }
+    }
+
+    /// The step between window starts, which is also the pane size.
+    pub fn pane_us(&self) -> i64 {
+        match *self {
+            WindowSpec::Tumbling { size_us } => size_us,
+            WindowSpec::Sliding { slide_us, .. } => slide_us,
+        }
+    }
+
+    /// The pane (its start) that holds an event at `time_us`.
+    pub fn pane_of(&self, time_us: i64) -> i64 {
+        time_us - time_us.rem_euclid(self.pane_us())
+    }
+
+    /// Panes per window.
+    pub fn panes_per_window(&self) -> i64 {
+        self.size_us() / self.pane_us()
+    }
+
+    /// Starts of the windows that contain the pane starting at `pane_start`, oldest first.
+    pub fn windows_of_pane(&self, pane_start: i64) -> impl Iterator<Item = i64> {
+        let pane = self.pane_us();
+        let first = pane_start - self.size_us() + pane;
+        (0..self.panes_per_window()).map(move |step| first + step * pane)
+    }
+
+    /// Starts of the windows that overlap `[from, to)`, oldest first.
+    pub fn windows_overlapping(&self, from_us: i64, to_us: i64) -> impl Iterator<Item = i64> {
+        let pane = self.pane_us();
+        let size = self.size_us();
+        // The first window ending after `from`: start > from - size.
+        let lowest = from_us.saturating_sub(size) + 1;
+        let first = lowest + (pane - lowest.rem_euclid(pane)) % pane;
+        let count = if to_us <= first {
+            0
+        } else {
+            (to_us - first + pane - 1) / pane
+        };
+        (0..count).map(move |step| first + step * pane)
+    }
+
+    /// A short label: `1m`, `1h/1m` (size/slide).
+    pub fn label(&self) -> String {
+        match *self {
+            WindowSpec::Tumbling { size_us } => short_duration(size_us),
+            WindowSpec::Sliding { size_us, slide_us } => {
+                format!("{}/{}", short_duration(size_us), short_duration(slide_us))
+            }
+        }
+    }
+}
+
+fn short_duration(micros: i64) -> String {
+    const UNITS: [(&str, i64); 5] = [
+        ("d", 86_400_000_000),
+        ("h", 3_600_000_000),
+        ("m", 60_000_000),
+        ("s", 1_000_000),
+        ("ms", 1_000),
+    ];
+    for (suffix, size) in UNITS {
+        if micros >= size && micros % size == 0 {
+            return format!("{}{suffix}", micros / size);
+        }
+    }
+    format!("{micros}us")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MINUTE: i64 = 60_000_000;
+
+    #[test]
+    fn tumbling_windows_align_to_the_epoch() {
+        let spec = WindowSpec::Tumbling { size_us: MINUTE };
+        assert_eq!(spec.pane_of(90_000_000), MINUTE);
+        assert_eq!(spec.pane_of(-1), -MINUTE);
+        assert_eq!(
+            spec.windows_of_pane(MINUTE).collect::<Vec<_>>(),
+            vec![MINUTE]
+        );
+        assert_eq!(spec.label(), "1m");
+    }
+
+    #[test]
+    fn sliding_windows_cover_each_pane_size_over_slide_times() {
+        let spec = WindowSpec::Sliding {
+            size_us: 5 * MINUTE,
+            slide_us: MINUTE,
+        };
+        let starts: Vec<i64> = spec.windows_of_pane(10 * MINUTE).collect();
+        assert_eq!(
+            starts,
+            vec![6 * MINUTE, 7 * MINUTE, 8 * MINUTE, 9 * MINUTE, 10 * MINUTE]
+        );
+        assert_eq!(spec.label(), "5m/1m");
+    }
+
+    proptest! {
+        #[test]
+        fn overlapping_windows_are_exactly_those_that_overlap(
+            size_panes in 1i64..6, pane in 1i64..50, from in -500i64..500, length in 0i64..300
+        ) {
+            let spec = if size_panes == 1 {
+                WindowSpec::Tumbling { size_us: pane }
+            } else {
+                WindowSpec::Sliding { size_us: pane * size_panes, slide_us: pane }
+            };
+            let to = from + length;
+            let listed: Vec<i64> = spec.windows_overlapping(from, to).collect();
+            let expected: Vec<i64> = (-2000i64..2000)
+                .filter(|start| start.rem_euclid(pane) == 0)
+                .filter(|start| *start < to && start + spec.size_us() > from)
+                .collect();
+            prop_assert_eq!(listed, expected);
+        }
+
+        #[test]
+        fn an_event_belongs_to_the_windows_of_its_pane(size_panes in 1i64..6, pane in 1i64..50, time in -1000i64..1000) {
+            let spec = WindowSpec::Sliding { size_us: pane * size_panes, slide_us: pane };
+            for start in spec.windows_of_pane(spec.pane_of(time)) {
+                prop_assert!(start <= time && time < start + spec.size_us());
+            }
+            let containing = (-3000i64..3000)
+                .filter(|start| start.rem_euclid(pane) == 0 && *start <= time && time < start + spec.size_us())
+                .count() as i64;
+            prop_assert_eq!(containing, size_panes);
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The engine against an oracle written independently here: every window is recomputed
+//! from the raw events that the oracle itself judges on time or late-but-allowed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use sightline_engine::aggregate::AggregateValue;
+use sightline_engine::{Engine, EngineOptions, KpiPack, Observation, TimePolicy};
+
+const SECOND: i64 = 1_000_000;
+const BOUND: i64 = 5 * SECOND;
+const LATENESS: i64 = 20 * SECOND;
+
+const PACK: &str = r#"
+[[kpi]]
+name = "orders"
+events = ["order.created"]
+aggregate = "count"
+windows = [{ tumbling = "10s" }, { sliding = "30s", every = "10s" }]
+
+[[kpi]]
+name = "revenue"
+events = ["order.created"]
+value = "data.total"
+aggregate = "sum"
+group_by = ["data.channel"]
+windows = [{ tumbling = "10s" }, { sliding = "30s", every = "10s" }]
+
+[[kpi]]
+name = "order_value"
+events = ["order.created"]
+value = "data.total"
+aggregate = "mean"
+windows = [{ sliding = "30s", every = "10s" }]
+
+[[kpi]]
+name = "largest_order"
+events = ["order.created"]
+value = "data.total"
+aggregate = "max"
+group_by = ["data.channel"]
+windows = [{ tumbling = "10s" }]
+"#;
+
+#[derive(Debug, Clone)]
+struct Order {
+    time: i64,
+    cents: i64,
+    channel: &'static str,
+    currency: &'static str,
+}
+
+fn order_json(order: &Order) -> String {
+    let total = Decimal::new(order.cents, 2);
+    // Half of the totals as JSON numbers, half as strings: both are money.
+    let total = if order.cents % 2 == 0 {
+        format!("\"{total}\"")
+    } else {
+        total.to_string()
+    };
+    format!(
+        r#"{{"specversion":"1.0","id":"x","source":"t","type":"order.created","data":{{"order_id":"1","total":{total},"currency":"{}","channel":"{}"}}}}"#,
+        order.currency, order.channel
+    )
+}
+
+fn orders() -> impl Strategy<Value = Vec<Order>> {
+    // A stream that mostly moves forward with jitter, sometimes jumps back by up to 40 s
+    // (late or too late). Whole seconds, so events land exactly on window edges and on
+    // the lateness boundary often.
+    prop::collection::vec(
+        (
+            (0i64..3).prop_map(|seconds| seconds * SECOND),
+            prop::bool::weighted(0.15),
+            (0i64..40).prop_map(|seconds| seconds * SECOND),
+            1i64..100_000,
+            0usize..3,
+            prop::bool::weighted(0.2),
+        ),
+        1..300,
+    )
+    .prop_map(|steps| {
+        let mut clock = 1_000 * SECOND;
+        steps
+            .into_iter()
+            .map(|(advance, jump_back, back, cents, channel, usd)| {
+                clock += advance;
+                let time = if jump_back {
+                    clock - back
+                } else {
+                    clock - advance / 2 / SECOND * SECOND
+                };
+                Order {
+                    time,
+                    cents,
+                    channel: ["web", "pos", "marketplace"][channel],
+                    currency: if usd { "USD" } else { "EUR" },
+                }
+            })
+            .collect()
+    })
+}
+
+/// The oracle's own watermark rule, straight from kpis.md.
+fn accepted_by_oracle(orders: &[Order]) -> Vec<Order> {
+    let mut newest = i64::MIN;
+    let mut accepted = Vec::new();
+    for order in orders {
+        let watermark = newest.saturating_sub(BOUND);
+        if order.time < watermark.saturating_sub(LATENESS) {
+            continue;
+        }
+        newest = newest.max(order.time);
+        accepted.push(order.clone());
+    }
+    accepted
+}
+
+fn in_reporting_currency(order: &Order) -> Decimal {
+    let amount = Decimal::new(order.cents, 2);
+    if order.currency == "USD" {
+        amount * Decimal::new(92, 2)
+    } else {
+        amount
+    }
+}
+
+/// (window label, start) → group → value text, recomputed from scratch.
+fn oracle(accepted: &[Order], kpi: &str) -> BTreeMap<(String, i64), BTreeMap<String, String>> {
+    let windows: &[(&str, i64, i64)] = match kpi {
+        "orders" | "revenue" => &[
+            ("10s", 10 * SECOND, 10 * SECOND),
+            ("30s/10s", 30 * SECOND, 10 * SECOND),
+        ],
+        "order_value" => &[("30s/10s", 30 * SECOND, 10 * SECOND)],
+        _ => &[("10s", 10 * SECOND, 10 * SECOND)],
+    };
+    let mut members: BTreeMap<(String, i64), HashMap<String, Vec<Decimal>>> = BTreeMap::new();
+    for order in accepted {
+        for (label, size, slide) in windows {
+            let mut start = order.time - order.time.rem_euclid(*slide);
+            while start + size > order.time {
+                let group = if matches!(kpi, "revenue" | "largest_order") {
+                    order.channel.to_owned()
+                } else {
+                    String::new()
+                };
+                members
+                    .entry(((*label).to_owned(), start))
+                    .or_default()
+                    .entry(group)
+                    .or_default()
+                    .push(in_reporting_currency(order));
+                start -= slide;
+            }
+        }
+    }
+    members
+        .into_iter()
+        .map(|(window, groups)| {
+            let values = groups
+                .into_iter()
+                .map(|(group, amounts)| {
+                    let sum: Decimal = amounts.iter().copied().sum();
+                    let value = match kpi {
+                        "orders" => amounts.len().to_string(),
+                        "revenue" => sum.normalize().to_string(),
+                        "order_value" => (sum / Decimal::from(amounts.len()))
+                            .round_dp(6)
+                            .normalize()
+                            .to_string(),
+                        _ => amounts
+                            .iter()
+                            .copied()
+                            .max()
+                            .unwrap_or_default()
+                            .normalize()
+                            .to_string(),
+                    };
+                    (group, value)
+                })
+                .collect();
+            (window, values)
+        })
+        .collect()
+}
+
+fn engine_windows(engine: &Engine, kpi: &str) -> BTreeMap<(String, i64), BTreeMap<String, String>> {
+    engine
+        .windows(kpi, i64::MIN / 2, i64::MAX / 2)
+        .expect("known KPI")
+        .into_iter()
+        .map(|window| {
+            let values = window
+                .values
+                .iter()
+                .map(|(group, value)| {
+                    let label = group
+                        .first()
+                        .map(|(_, value)| value.clone())
+                        .unwrap_or_default();
+                    let text = match value {
+                        AggregateValue::Empty => "null".to_owned(),
+                        other => other.to_json(),
+                    };
+                    (label, text)
+                })
+                .collect();
+            ((window.window, window.start_us), values)
+        })
+        .collect()
+}
+
+fn new_engine(keep_final_for_us: i64) -> Engine {
+    let kpis = KpiPack::from_toml(PACK, "oracle pack")
+        .and_then(|pack| pack.compile())
+        .expect("valid pack");
+    let options = EngineOptions {
+        time: TimePolicy {
+            disorder_bound_us: BOUND,
+            allowed_lateness_us: LATENESS,
+            idle_timeout_us: i64::MAX / 4,
+        },
+        reporting_currency: "EUR".into(),
+        rates: HashMap::from([("USD".to_owned(), Decimal::new(92, 2))]),
+        keep_final_for_us,
+    };
+    Engine::new(kpis, options)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn every_window_matches_the_oracle(orders in orders()) {
+        let mut engine = new_engine(i64::MAX / 4);
+        let mut too_late = 0;
+        for order in &orders {
+            if engine.process(order.time, &order_json(order), 0) == Observation::TooLate {
+                too_late += 1;
+            }
+        }
+        let accepted = accepted_by_oracle(&orders);
+        prop_assert_eq!(too_late, orders.len() - accepted.len(), "late judgement differs");
+        for kpi in ["orders", "revenue", "order_value", "largest_order"] {
+            prop_assert_eq!(engine_windows(&engine, kpi), oracle(&accepted, kpi), "KPI {}", kpi);
+        }
+    }
+
+    #[test]
+    fn windows_are_final_exactly_when_the_watermark_passed_their_end(orders in orders()) {
+        let mut engine = new_engine(i64::MAX / 4);
+        for order in &orders {
+            engine.process(order.time, &order_json(order), 0);
+        }
+        let watermark = engine.watermark();
+        for window in engine.windows("orders", i64::MIN / 2, i64::MAX / 2).expect("known KPI") {
+            prop_assert_eq!(window.is_final, window.end_us <= watermark);
+        }
+    }
+}
+
+#[test]
+fn replaying_the_same_stream_gives_the_same_windows() {
+    let orders: Vec<Order> = (0..500)
+        .map(|index| Order {
+            time: 1_000 * SECOND + index * 700_000 - (index % 7) * SECOND,
+            cents: 1_000 + index,
+            channel: ["web", "pos"][index as usize % 2],
+            currency: "EUR",
+        })
+        .collect();
+    let mut live = new_engine(i64::MAX / 4);
+    let mut replay = new_engine(i64::MAX / 4);
+    for order in &orders {
+        live.process(order.time, &order_json(order), 0);
+        replay.process(order.time, &order_json(order), 1_000_000 * SECOND);
+    }
+    assert_eq!(
+        engine_windows(&live, "revenue"),
+        engine_windows(&replay, "revenue")
+    );
+}
+
+#[test]
+fn an_event_missing_a_field_is_skipped_for_that_kpi_and_counted() {
+    let mut engine = new_engine(i64::MAX / 4);
+    let no_channel = r#"{"specversion":"1.0","id":"x","source":"t","type":"order.created","data":{"order_id":"1","total":"5","currency":"EUR"}}"#;
+    assert_eq!(
+        engine.process(1_000 * SECOND, no_channel, 0),
+        Observation::Counted
+    );
+    let orders = engine.windows("orders", 0, i64::MAX / 2).expect("known");
+    assert_eq!(
+        orders[0].values[0].1,
+        AggregateValue::Count(1),
+        "counted by the KPI that needs no channel"
+    );
+    assert!(
+        engine
+            .windows("revenue", 0, i64::MAX / 2)
+            .expect("known")
+            .is_empty()
+    );
+    let skipped = engine.skipped();
+    assert!(
+        skipped.contains(&("revenue".to_owned(), "missing data.channel".to_owned(), 1)),
+        "{skipped:?}"
+    );
+    let yen = r#"{"specversion":"1.0","id":"y","source":"t","type":"order.created","data":{"order_id":"2","total":"5","currency":"JPY","channel":"web"}}"#;
+    engine.process(1_000 * SECOND, yen, 0);
+    assert!(engine.skipped().contains(&(
+        "revenue".to_owned(),
+        "no rate for data.currency".to_owned(),
+        1
+    )));
+}
