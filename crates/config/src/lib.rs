@@ -32,6 +32,8 @@ pub struct Config {
     pub dedup: DedupConfig,
     pub dead_letters: DeadLetterConfig,
     pub currency: CurrencyConfig,
+    pub time: TimeConfig,
+    pub kpis: KpiConfig,
 }
 
 /// The HTTP listener and its protections against slow or oversized requests.
@@ -129,6 +131,48 @@ impl Default for DeadLetterConfig {
         DeadLetterConfig {
             retention_age: HumanDuration(30 * DAY),
             retention_size: ByteSize(256 * MIB),
+        }
+    }
+}
+
+/// Event-time semantics (spec/kpis.md, "Time").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeConfig {
+    /// The watermark trails the newest event time by this much.
+    pub disorder_bound: HumanDuration,
+    /// Events behind the watermark by up to this much still update their windows.
+    pub allowed_lateness: HumanDuration,
+    /// With no event for this long, the watermark follows the wall clock.
+    pub idle_timeout: HumanDuration,
+}
+
+impl Default for TimeConfig {
+    fn default() -> Self {
+        TimeConfig {
+            disorder_bound: HumanDuration(Duration::from_secs(5)),
+            allowed_lateness: HumanDuration(Duration::from_secs(3600)),
+            idle_timeout: HumanDuration(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// Which KPIs run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KpiConfig {
+    /// Run the built-in `commerce` pack.
+    pub builtin_pack: bool,
+    /// More KPI definition files (TOML with `[[kpi]]` tables), relative to the working
+    /// directory.
+    pub files: Vec<PathBuf>,
+}
+
+impl Default for KpiConfig {
+    fn default() -> Self {
+        KpiConfig {
+            builtin_pack: true,
+            files: Vec::new(),
         }
     }
 }

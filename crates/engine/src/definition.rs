@@ -283,6 +283,19 @@ windows = [{ sliding = "1h", every = "1m" }]
     }
 
     #[test]
+    fn the_builtin_commerce_pack_compiles() {
+        let kpis = KpiPack::from_toml(crate::COMMERCE_PACK, "commerce")
+            .and_then(|pack| pack.compile())
+            .expect("valid pack");
+        assert!(kpis.iter().any(|kpi| kpi.name == "orders"));
+        assert!(
+            kpis.iter()
+                .find(|kpi| kpi.name == "revenue_today")
+                .is_some_and(|kpi| kpi.value_is_money)
+        );
+    }
+
+    #[test]
     fn errors_name_the_kpi_and_the_problem() {
         let compile = |text: &str| {
             KpiPack::from_toml(text, "test")

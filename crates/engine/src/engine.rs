@@ -253,7 +253,7 @@ impl Engine {
     /// Moves windows that no event can change any more from panes to final results, and
     /// forgets final results older than the keep period.
     fn evict_if_due(&mut self) {
-        let watermark = self.watermark.current();
+        let watermark = self.watermark.event_watermark();
         let closed_before = watermark.saturating_sub(self.options.time.allowed_lateness_us);
         if closed_before <= self.evicted_at {
             return;

@@ -12,7 +12,8 @@
 //! within the allowed lateness still updates its windows (they are reported again as
 //! corrections); one later still is rejected as `late`. A window is final once the
 //! watermark passes its end. When no event arrives for the idle timeout, the watermark
-//! follows the wall clock, so a live dashboard rolls over to an empty window.
+//! follows the wall clock, so a live dashboard rolls over to an empty window; lateness is
+//! still judged by event times alone, so an idle stream never makes a backfill late.
 //!
 //! ## Windows
 //!
@@ -27,6 +28,9 @@ pub mod error;
 pub mod extract;
 pub mod watermark;
 pub mod window;
+
+/// The built-in `commerce` pack, shipped in the binary as the same TOML users write.
+pub const COMMERCE_PACK: &str = include_str!("../packs/commerce.toml");
 
 pub use definition::{AggregateKind, KpiDefinition, KpiPack, WindowDefinition};
 pub use engine::{Engine, EngineOptions, Observation, WindowResult};

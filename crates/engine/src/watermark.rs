@@ -31,9 +31,15 @@ pub enum Lateness {
     TooLate,
 }
 
+/// Two clocks: the *event* watermark moves only with event times and judges lateness; the
+/// *current* watermark also follows the wall clock when the stream is idle and decides
+/// which windows are final. Keeping them apart means an idle evening never turns the next
+/// morning's backfill of older events into "late" data: those events are judged against
+/// the events seen, and windows already shown final are corrected.
 #[derive(Debug, Clone)]
 pub struct Watermark {
     policy: TimePolicy,
+    event_watermark: i64,
     current: i64,
     last_arrival_wall_us: Option<i64>,
 }
@@ -42,6 +48,7 @@ impl Watermark {
     pub fn new(policy: TimePolicy) -> Watermark {
         Watermark {
             policy,
+            event_watermark: i64::MIN,
             current: i64::MIN,
             last_arrival_wall_us: None,
         }
@@ -56,6 +63,11 @@ impl Watermark {
         self.current
     }
 
+    /// The watermark from event times alone, which judges lateness.
+    pub fn event_watermark(&self) -> i64 {
+        self.event_watermark
+    }
+
     /// Classifies an event by the watermark *before* it, then lets it move the watermark.
     pub fn observe(&mut self, event_time_us: i64, now_wall_us: i64) -> Lateness {
         self.last_arrival_wall_us = Some(now_wall_us);
@@ -63,18 +75,23 @@ impl Watermark {
         if lateness == Lateness::TooLate {
             return lateness;
         }
-        self.current = self
-            .current
+        self.event_watermark = self
+            .event_watermark
             .max(event_time_us.saturating_sub(self.policy.disorder_bound_us));
+        self.current = self.current.max(self.event_watermark);
         lateness
     }
 
     /// What an event at `event_time_us` would be, without observing it.
     pub fn classify(&self, event_time_us: i64) -> Lateness {
-        if event_time_us >= self.current {
+        if event_time_us >= self.event_watermark {
             return Lateness::OnTime;
         }
-        if event_time_us >= self.current.saturating_sub(self.policy.allowed_lateness_us) {
+        if event_time_us
+            >= self
+                .event_watermark
+                .saturating_sub(self.policy.allowed_lateness_us)
+        {
             return Lateness::Late;
         }
         Lateness::TooLate
@@ -85,11 +102,9 @@ impl Watermark {
     /// whether the watermark moved. A replay keeps events flowing, so it is never idle and
     /// backfill gives the results of live arrival.
     pub fn tick(&mut self, now_wall_us: i64) -> bool {
-        let idle = match self.last_arrival_wall_us {
-            None => true,
-            Some(last) => now_wall_us.saturating_sub(last) >= self.policy.idle_timeout_us,
-        };
-        if !idle {
+        // The first tick starts the idle clock as if an event had just arrived.
+        let last = *self.last_arrival_wall_us.get_or_insert(now_wall_us);
+        if now_wall_us.saturating_sub(last) < self.policy.idle_timeout_us {
             return false;
         }
         let candidate = now_wall_us.saturating_sub(self.policy.disorder_bound_us);
@@ -101,8 +116,9 @@ impl Watermark {
     }
 
     /// Restores a checkpointed watermark.
-    pub fn restore(&mut self, current: i64) {
-        self.current = current;
+    pub fn restore(&mut self, event_watermark: i64, current: i64) {
+        self.event_watermark = event_watermark;
+        self.current = current.max(event_watermark);
     }
 }
 

@@ -52,6 +52,38 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
             config.currency.reporting.get_ref()
         );
     }
+    println!(
+        "  time              disorder bound {}, allowed lateness {}, idle after {}",
+        config.time.disorder_bound, config.time.allowed_lateness, config.time.idle_timeout
+    );
+    let kpis = crate::kpis::compile_kpis(&config)?;
+    println!("  KPIs              {}", kpis.len());
+    for kpi in &kpis {
+        let windows: Vec<String> = kpi.windows.iter().map(|spec| spec.label()).collect();
+        let value = kpi
+            .value
+            .as_ref()
+            .map_or(String::new(), |path| format!(" of {path}"));
+        let groups = if kpi.group_by.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " by {}",
+                kpi.group_by
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        println!(
+            "    {:<26} {:?}{value}{groups} over {} [{}]",
+            kpi.name,
+            kpi.aggregate,
+            kpi.events.join(", "),
+            windows.join(", ")
+        );
+    }
     for warning in config.warnings() {
         println!("  warning: {warning}");
     }

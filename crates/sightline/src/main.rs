@@ -2,6 +2,7 @@
 
 mod check;
 mod import;
+mod kpis;
 mod serve;
 
 use std::path::PathBuf;

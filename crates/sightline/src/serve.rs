@@ -7,6 +7,7 @@ use anyhow::Context;
 use sightline_config::Config;
 use sightline_ingest::{IngestOptions, IngestService};
 use sightline_server::AppState;
+use sightline_server::kpis::KpiService;
 
 pub fn run(
     mut config: Config,
@@ -28,6 +29,7 @@ pub fn run(
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let engine = crate::kpis::build_engine(&config)?;
     let data_dir = config.storage.data_dir.clone();
     let options = IngestOptions::from_config(&config);
     let ingest = tokio::task::spawn_blocking(move || IngestService::start(&data_dir, options))
@@ -40,6 +42,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let ingest = Arc::new(ingest);
+    let kpis = KpiService::start(
+        engine,
+        ingest.log().clone(),
+        Arc::clone(ingest.dead_letters()),
+        Arc::clone(ingest.metrics()),
+    )
+    .context("cannot start the KPI engine thread")?;
     let listener = sightline_server::bind(config.server.listen).await?;
     let address = listener
         .local_addr()
@@ -48,10 +57,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // One plain line on stdout: for people, and for scripts that start us on port 0.
     println!("sightline listening on http://{address}");
 
-    let state = AppState::new(Arc::clone(&ingest), &config);
+    let state = AppState::new(Arc::clone(&ingest), Arc::clone(&kpis), &config);
     sightline_server::serve(listener, &config.server, state, shutdown_signal()).await?;
     tracing::info!("stopping: making everything received durable");
     ingest.shutdown_async().await;
+    let _ = tokio::task::spawn_blocking(move || kpis.shutdown()).await;
     Ok(())
 }
 

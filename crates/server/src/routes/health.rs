@@ -34,6 +34,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::with_capacity(8192);
     state.ingest.metrics().render(&mut out);
     state.http_metrics.render(&mut out);
+    render_engine(&state, &mut out);
     (
         [(
             header::CONTENT_TYPE,
@@ -41,4 +42,30 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         out,
     )
+}
+
+fn render_engine(state: &AppState, out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "# HELP sightline_engine_lag_events Durable events the KPI engine has not processed yet.\n# TYPE sightline_engine_lag_events gauge\nsightline_engine_lag_events {}",
+        state.kpis.lag()
+    );
+    let engine = state.kpis.engine();
+    let watermark = engine.watermark().max(0) as f64 / 1e6;
+    let _ = writeln!(
+        out,
+        "# HELP sightline_engine_watermark_seconds The event-time watermark (Unix seconds).\n# TYPE sightline_engine_watermark_seconds gauge\nsightline_engine_watermark_seconds {watermark}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP sightline_kpi_events_skipped_total Events a KPI skipped because a field it needs was missing or unusable.\n# TYPE sightline_kpi_events_skipped_total counter"
+    );
+    for (kpi, reason, count) in engine.skipped() {
+        let reason = reason.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(
+            out,
+            "sightline_kpi_events_skipped_total{{kpi=\"{kpi}\",reason=\"{reason}\"}} {count}"
+        );
+    }
 }

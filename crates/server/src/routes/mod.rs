@@ -2,6 +2,7 @@ mod dead_letters;
 mod events;
 mod health;
 mod home;
+mod kpis;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -13,6 +14,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(home::home))
         .route("/v1/events", post(events::post_events))
         .route("/v1/dead-letters", get(dead_letters::list))
+        .route("/v1/kpis", get(kpis::list))
+        .route("/v1/kpis/{name}", get(kpis::windows))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

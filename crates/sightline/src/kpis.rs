@@ -1,0 +1,52 @@
+//! Building the engine from the configuration: the built-in pack plus the user's files.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use sightline_config::Config;
+use sightline_engine::definition::CompiledKpi;
+use sightline_engine::{COMMERCE_PACK, Engine, EngineOptions, KpiPack, TimePolicy};
+
+/// Every KPI the configuration asks for, compiled.
+pub fn compile_kpis(config: &Config) -> anyhow::Result<Vec<CompiledKpi>> {
+    let mut pack = KpiPack { kpis: Vec::new() };
+    if config.kpis.builtin_pack {
+        pack.kpis
+            .extend(KpiPack::from_toml(COMMERCE_PACK, "built-in commerce pack")?.kpis);
+    }
+    for path in &config.kpis.files {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the KPI file {} named in kpis.files",
+                path.display()
+            )
+        })?;
+        pack.kpis
+            .extend(KpiPack::from_toml(&text, &path.display().to_string())?.kpis);
+    }
+    Ok(pack.compile()?)
+}
+
+pub fn engine_options(config: &Config) -> EngineOptions {
+    let micros =
+        |duration: std::time::Duration| i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+    EngineOptions {
+        time: TimePolicy {
+            disorder_bound_us: micros(config.time.disorder_bound.0),
+            allowed_lateness_us: micros(config.time.allowed_lateness.0),
+            idle_timeout_us: micros(config.time.idle_timeout.0),
+        },
+        reporting_currency: config.currency.reporting.get_ref().clone(),
+        rates: config
+            .currency
+            .rates
+            .iter()
+            .map(|(code, rate)| (code.get_ref().clone(), *rate.get_ref()))
+            .collect::<HashMap<_, _>>(),
+        ..EngineOptions::default()
+    }
+}
+
+pub fn build_engine(config: &Config) -> anyhow::Result<Engine> {
+    Ok(Engine::new(compile_kpis(config)?, engine_options(config)))
+}

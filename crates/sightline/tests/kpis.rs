@@ -1,0 +1,205 @@
+//! KPIs end to end: events in over HTTP, the engine follows the log, the query API answers;
+//! too-late events become dead letters; a restart rebuilds the same windows.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+
+fn order(id: &str, time: &str, total: &str, channel: &str) -> String {
+    format!(
+        r#"{{"specversion":"1.0","id":"{id}","source":"test/kpis","type":"order.created","time":"{time}","data":{{"order_id":"{id}","total":"{total}","currency":"EUR","channel":"{channel}"}}}}"#
+    )
+}
+
+/// Polls until `check` accepts the JSON at `path` (the engine works asynchronously).
+fn wait_for(
+    server: &Server,
+    path: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = server.get(path);
+        if response.status == 200 {
+            let json = response.json();
+            if check(&json) {
+                return json;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting on {path}: last answer {}",
+            response.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn window<'a>(
+    json: &'a serde_json::Value,
+    label: &str,
+    start: &str,
+) -> Option<&'a serde_json::Value> {
+    json["windows"]
+        .as_array()?
+        .iter()
+        .find(|window| window["window"] == label && window["start"] == start)
+}
+
+const RANGE: &str = "from=2026-11-27T00:00:00Z&to=2026-11-28T00:00:00Z";
+
+#[test]
+fn orders_flow_into_windows_and_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Event times here are fixed in the past: keep the idle clock from finalising them.
+    let config = common::write_config(dir.path(), "[time]\nidle_timeout = \"1h\"\n");
+    let data_dir = dir.path().join("data");
+    let server = Server::start(&data_dir, Some(&config));
+    let body = [
+        order("k-1", "2026-11-27T14:03:11.120Z", "84.50", "web"),
+        order("k-2", "2026-11-27T14:03:40Z", "15.50", "pos"),
+        order("k-3", "2026-11-27T14:05:00Z", "0.10", "web"),
+        order("k-4", "2026-11-27T14:40:00Z", "10", "web"),
+    ]
+    .join("\n");
+    assert_eq!(
+        server.post("application/x-ndjson", body.as_bytes()).json()["accepted"],
+        4
+    );
+
+    let orders_path = format!("/v1/kpis/orders?{RANGE}");
+    let orders = wait_for(&server, &orders_path, |json| {
+        window(json, "1h", "2026-11-27T14:00:00.000Z")
+            .is_some_and(|window| window["values"][0]["value"] == 4)
+    });
+    let minute = window(&orders, "1m", "2026-11-27T14:03:00.000Z").expect("the 14:03 minute");
+    assert_eq!(minute["values"][0]["value"], 2);
+    assert_eq!(minute["values"][0]["group"], serde_json::json!({}));
+    assert_eq!(minute["end"], "2026-11-27T14:04:00.000Z");
+    assert_eq!(
+        minute["final"], true,
+        "the watermark (14:40 - 5 s) has passed 14:04"
+    );
+    let hour = window(&orders, "1h", "2026-11-27T14:00:00.000Z").expect("the 14:00 hour");
+    assert_eq!(hour["final"], false, "14:00-15:00 is still open");
+
+    let revenue = wait_for(
+        &server,
+        &format!("/v1/kpis/revenue_by_channel_today?{RANGE}"),
+        |json| {
+            json["windows"]
+                .as_array()
+                .is_some_and(|windows| !windows.is_empty())
+        },
+    );
+    let day = &revenue["windows"][0];
+    assert_eq!(day["start"], "2026-11-27T00:00:00.000Z");
+    let by_channel: Vec<(String, String)> = day["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|value| {
+            (
+                value["group"]["channel"]
+                    .as_str()
+                    .expect("channel")
+                    .to_owned(),
+                value["value"].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_channel,
+        vec![
+            ("pos".to_owned(), "15.5".to_owned()),
+            ("web".to_owned(), "94.6".to_owned())
+        ]
+    );
+
+    // 2 h behind the newest event: more than the allowed lateness (1 h) behind the watermark.
+    let too_late = order("k-late", "2026-11-27T12:00:00Z", "999", "web");
+    assert_eq!(
+        server
+            .post("application/cloudevents+json", too_late.as_bytes())
+            .json()["accepted"],
+        1
+    );
+    let letters = wait_for(&server, "/v1/dead-letters?reason=late", |json| {
+        json["total"] == 1
+    });
+    let reason = letters["items"][0]["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("late: event time 2026-11-27T12:00:00.000Z"),
+        "{reason}"
+    );
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("sightline_late_events_total 1\n"),
+        "{metrics}"
+    );
+    let hour_again = server.get(&orders_path).json();
+    assert!(
+        window(&hour_again, "1h", "2026-11-27T12:00:00.000Z").is_none(),
+        "a too-late event is not counted"
+    );
+
+    server.stop();
+    let server = Server::start(&data_dir, Some(&config));
+    wait_for(&server, "/readyz", |json| json["status"] == "ready");
+    let replayed = server.get(&orders_path).json();
+    assert_eq!(
+        replayed, orders,
+        "replaying the log rebuilds the same windows"
+    );
+    let letters = server.get("/v1/dead-letters?reason=late").json();
+    assert_eq!(
+        letters["total"], 1,
+        "a replay does not write the late dead letter again"
+    );
+}
+
+#[test]
+fn the_kpi_list_and_query_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), None);
+    let list = server.get("/v1/kpis").json();
+    let names: Vec<&str> = list["kpis"]
+        .as_array()
+        .expect("kpis")
+        .iter()
+        .map(|kpi| kpi["name"].as_str().expect("name"))
+        .collect();
+    assert!(
+        names.contains(&"orders") && names.contains(&"average_order_value"),
+        "{names:?}"
+    );
+    let orders = list["kpis"]
+        .as_array()
+        .expect("kpis")
+        .iter()
+        .find(|kpi| kpi["name"] == "orders")
+        .expect("orders");
+    assert_eq!(orders["windows"], serde_json::json!(["1m", "1h"]));
+    assert_eq!(orders["aggregate"], "count");
+
+    let missing = server.get("/v1/kpis/ordrs");
+    assert_eq!(missing.status, 404);
+    let message = missing.json()["error"].as_str().expect("error").to_owned();
+    assert!(
+        message.contains("\"ordrs\"") && message.contains("orders, "),
+        "{message}"
+    );
+
+    let bad = server.get("/v1/kpis/orders?from=yesterday");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["error"]
+            .as_str()
+            .expect("error")
+            .starts_with("from: expected an RFC 3339 time")
+    );
+    let reversed = server.get("/v1/kpis/orders?from=2026-11-28T00:00:00Z&to=2026-11-27T00:00:00Z");
+    assert_eq!(reversed.status, 400);
+}
