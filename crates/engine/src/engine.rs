@@ -150,7 +150,7 @@ impl Engine {
         let Some(event_type) = extract(payload, &self.fields_by_type, &mut slots) else {
             return Observation::Unused;
         };
-        let Some(kpi_indices) = self.kpis_by_type.get(event_type) else {
+        let Some(kpi_indices) = self.kpis_by_type.get(event_type.as_ref()) else {
             return Observation::Unused;
         };
         let lateness = self.watermark.observe(event_time_us, now_wall_us);

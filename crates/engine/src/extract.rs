@@ -50,7 +50,7 @@ pub fn extract<'a>(
     payload: &'a str,
     fields_by_type: &HashMap<String, FieldSet>,
     out: &mut Vec<Option<RawField<'a>>>,
-) -> Option<&'a str> {
+) -> Option<Cow<'a, str>> {
     let mut event_type: Option<Cow<'a, str>> = None;
     let mut data: Option<&'a RawValue> = None;
     out.clear();
@@ -63,12 +63,8 @@ pub fn extract<'a>(
         Ok::<(), ()>(())
     });
     walked.ok()?;
-    // Types are plain ASCII in practice; an escaped type name falls back to no KPI.
-    let event_type = match event_type? {
-        Cow::Borrowed(name) => name,
-        Cow::Owned(_) => return None,
-    };
-    let Some(fields) = fields_by_type.get(event_type) else {
+    let event_type = event_type?;
+    let Some(fields) = fields_by_type.get(event_type.as_ref()) else {
         return Some(event_type);
     };
     out.resize(fields.len(), None);

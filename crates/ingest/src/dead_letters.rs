@@ -27,8 +27,9 @@ pub struct DeadLetter {
     pub raw: String,
 }
 
-/// `reason` matches a code exactly (`missing_field`) or the start of the reason text
-/// (`data.total`, `late`).
+/// `reason` matches a code exactly (`missing_field`, `late`), or the field path a reason
+/// starts with (`data.total`), or else the start of the reason text among the newest
+/// records.
 #[derive(Debug, Clone, Default)]
 pub struct DeadLetterQuery {
     pub reason: Option<String>,
@@ -39,13 +40,33 @@ pub struct DeadLetterQuery {
 struct IndexEntry {
     offset: Offset,
     code: u8,
+    /// Hash of the reason's field path (the text before its first ':').
+    field: u64,
 }
+
+/// Reasons read `data.total: expected …`; queries by field path use this hash.
+fn field_hash(reason: &str) -> u64 {
+    let field = reason.split(':').next().unwrap_or("").trim();
+    xxhash_rust::xxh3::xxh3_64(field.as_bytes())
+}
+
+/// The record key packs the code (low byte) and the field hash, so the index is rebuilt
+/// from the log's key files without reading payloads.
+fn pack_key(code: u8, field: u64) -> u128 {
+    code as u128 | (field as u128) << 8
+}
+
+/// A prefix query that matches no code and no field path scans at most this many of the
+/// newest records: a query must not read a quarter gigabyte.
+const PREFIX_SCAN_LIMIT: usize = 50_000;
 
 #[derive(Debug)]
 struct Inner {
     log: SegmentLog,
     index: VecDeque<IndexEntry>,
     unsynced: bool,
+    bytes_since_retention: u64,
+    retention_check_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -54,10 +75,25 @@ pub struct DeadLetterStore {
     handle: LogHandle,
 }
 
-const NO_CODE: u8 = u8::MAX;
+enum IndexFilter {
+    All,
+    Code(u8),
+    Field(u64),
+}
+
+impl IndexFilter {
+    fn accepts(&self, entry: &IndexEntry) -> bool {
+        match self {
+            IndexFilter::All => true,
+            IndexFilter::Code(code) => entry.code == *code,
+            IndexFilter::Field(field) => entry.field == *field,
+        }
+    }
+}
 
 impl DeadLetterStore {
     pub fn open(dir: &Path, options: LogOptions) -> Result<DeadLetterStore, LogError> {
+        let retention_check_bytes = options.segment_max_bytes;
         let (log, report) = SegmentLog::open(dir, options)?;
         tracing::debug!(?report, "dead-letter store opened");
         let handle = log.handle();
@@ -66,7 +102,8 @@ impl DeadLetterStore {
         handle.scan_keys(i64::MIN, &mut |key, _append_time| {
             index.push_back(IndexEntry {
                 offset: next,
-                code: u8::try_from(key).unwrap_or(NO_CODE),
+                code: (key & 0xff) as u8,
+                field: (key >> 8) as u64,
             });
             next += 1;
         })?;
@@ -75,6 +112,8 @@ impl DeadLetterStore {
                 log,
                 index,
                 unsynced: false,
+                bytes_since_retention: 0,
+                retention_check_bytes,
             }),
             handle,
         })
@@ -83,9 +122,10 @@ impl DeadLetterStore {
     /// Appends dead letters; they are durable after the next [`DeadLetterStore::sync`].
     pub fn append(&self, code: RejectionCode, letter: &DeadLetter) -> Result<(), LogError> {
         let payload = serde_json::to_vec(letter).unwrap_or_default();
+        let field = field_hash(&letter.reason);
         let mut inner = self.lock();
         let offset = inner.log.append(&Record {
-            key: code.index() as u128,
+            key: pack_key(code.index() as u8, field),
             event_time_us: letter.time_us,
             append_time_us: letter.time_us,
             payload: &payload,
@@ -93,8 +133,10 @@ impl DeadLetterStore {
         inner.index.push_back(IndexEntry {
             offset,
             code: code.index() as u8,
+            field,
         });
         inner.unsynced = true;
+        inner.bytes_since_retention += payload.len() as u64;
         Ok(())
     }
 
@@ -105,11 +147,18 @@ impl DeadLetterStore {
         }
         inner.log.sync()?;
         inner.unsynced = false;
+        // A burst of rejections must not outgrow the size bound until the next
+        // housekeeping round: apply retention once a segment's worth was written.
+        if inner.bytes_since_retention >= inner.retention_check_bytes {
+            drop(inner);
+            self.enforce_retention(sightline_model::time::now_micros())?;
+        }
         Ok(())
     }
 
     pub fn enforce_retention(&self, now_us: i64) -> Result<(), LogError> {
         let mut inner = self.lock();
+        inner.bytes_since_retention = 0;
         inner.log.enforce_retention(now_us)?;
         let first = inner.log.stats().first_offset;
         while inner
@@ -124,11 +173,11 @@ impl DeadLetterStore {
 
     /// Matching dead letters, newest first, and how many match in all.
     pub fn query(&self, query: &DeadLetterQuery) -> Result<(u64, Vec<DeadLetter>), LogError> {
-        let code_filter = match query.reason.as_deref() {
-            None => None,
+        let filter = match query.reason.as_deref() {
+            None => IndexFilter::All,
             Some(text) => match RejectionCode::from_str_opt(text) {
-                Some(code) => Some(code.index() as u8),
-                None => return self.query_by_reason_prefix(text, query.limit),
+                Some(code) => IndexFilter::Code(code.index() as u8),
+                None => IndexFilter::Field(field_hash(text)),
             },
         };
         let (total, offsets) = {
@@ -138,7 +187,7 @@ impl DeadLetterStore {
                     .index
                     .iter()
                     .rev()
-                    .filter(|entry| code_filter.is_none_or(|code| entry.code == code))
+                    .filter(|entry| filter.accepts(entry))
             };
             let total = matching().count() as u64;
             let offsets: Vec<Offset> = matching()
@@ -147,6 +196,12 @@ impl DeadLetterStore {
                 .collect();
             (total, offsets)
         };
+        if total == 0
+            && let Some(prefix) = query.reason.as_deref()
+            && matches!(filter, IndexFilter::Field(_))
+        {
+            return self.query_by_reason_prefix(prefix, query.limit);
+        }
         let Some(&oldest) = offsets.last() else {
             return Ok((total, Vec::new()));
         };
@@ -163,6 +218,8 @@ impl DeadLetterStore {
         Ok((total, letters))
     }
 
+    /// Matches the start of the reason text, over the newest [`PREFIX_SCAN_LIMIT`]
+    /// records only.
     fn query_by_reason_prefix(
         &self,
         prefix: &str,
@@ -170,7 +227,15 @@ impl DeadLetterStore {
     ) -> Result<(u64, Vec<DeadLetter>), LogError> {
         let mut total = 0u64;
         let mut newest = VecDeque::with_capacity(limit.min(1024));
-        self.read_from(self.handle.first_offset(), |record| {
+        let newest_first_offset = {
+            let inner = self.lock();
+            let skip = inner.index.len().saturating_sub(PREFIX_SCAN_LIMIT);
+            inner
+                .index
+                .get(skip)
+                .map_or(self.handle.first_offset(), |entry| entry.offset)
+        };
+        self.read_from(newest_first_offset, |record| {
             let letter = decode(record);
             if letter.reason.starts_with(prefix) {
                 total += 1;

@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-const MICROS_PER_HOUR: i64 = 3_600_000_000;
+/// Identities are bucketed by the minute they were first seen: expiry and the memory
+/// bound drop whole buckets, so a bucket must be small next to `max_keys`.
+const MICROS_PER_BUCKET: i64 = 60_000_000;
 /// Room for a busy day without rehashing (a rehash of a large table stalls the writer);
 /// about 32 MiB.
 const INITIAL_CAPACITY: usize = 1 << 20;
@@ -43,9 +45,9 @@ impl Hasher for PassThroughHasher {
 
 #[derive(Debug)]
 pub struct DedupIndex {
-    first_seen_hour: HashMap<Key, u32, BuildHasherDefault<PassThroughHasher>>,
-    keys_per_hour: BTreeMap<u32, u64>,
-    horizon_hours: u32,
+    first_seen_bucket: HashMap<Key, u32, BuildHasherDefault<PassThroughHasher>>,
+    keys_per_bucket: BTreeMap<u32, u64>,
+    horizon_buckets: u32,
     max_keys: u64,
     evicted: u64,
 }
@@ -58,14 +60,14 @@ impl std::fmt::Debug for Key {
 
 impl DedupIndex {
     pub fn new(horizon: std::time::Duration, max_keys: u64) -> DedupIndex {
-        let horizon_hours = horizon.as_secs().div_ceil(3600).clamp(1, u32::MAX as u64) as u32;
+        let horizon_buckets = horizon.as_secs().div_ceil(60).clamp(1, u32::MAX as u64) as u32;
         DedupIndex {
-            first_seen_hour: HashMap::with_capacity_and_hasher(
+            first_seen_bucket: HashMap::with_capacity_and_hasher(
                 INITIAL_CAPACITY,
                 Default::default(),
             ),
-            keys_per_hour: BTreeMap::new(),
-            horizon_hours,
+            keys_per_bucket: BTreeMap::new(),
+            horizon_buckets,
             max_keys,
             evicted: 0,
         }
@@ -75,44 +77,31 @@ impl DedupIndex {
     /// duplicate), in which case nothing changes.
     pub fn check_and_insert(&mut self, key: u128, time_us: i64) -> bool {
         let key = Key((key >> 64) as u64, key as u64);
-        let hour = hour_of(time_us);
+        let hour = bucket_of(time_us);
         // One probe for both the check and the insert: the table is far larger than the
         // CPU caches, so each probe is a cache miss.
-        match self.first_seen_hour.entry(key) {
+        match self.first_seen_bucket.entry(key) {
             std::collections::hash_map::Entry::Occupied(_) => return true,
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(hour);
             }
         }
-        match self.keys_per_hour.last_entry() {
+        match self.keys_per_bucket.last_entry() {
             Some(mut newest) if *newest.key() == hour => *newest.get_mut() += 1,
-            _ => *self.keys_per_hour.entry(hour).or_default() += 1,
+            _ => *self.keys_per_bucket.entry(hour).or_default() += 1,
         }
-        if self.first_seen_hour.len() as u64 > self.max_keys {
-            self.evict_oldest_hour();
+        if self.first_seen_bucket.len() as u64 > self.max_keys {
+            self.evict_oldest_bucket();
         }
         false
-    }
-
-    /// Forgets `key` again (used when the append it was inserted for failed).
-    pub fn remove(&mut self, key: u128) {
-        let key = Key((key >> 64) as u64, key as u64);
-        if let Some(hour) = self.first_seen_hour.remove(&key)
-            && let Some(count) = self.keys_per_hour.get_mut(&hour)
-        {
-            *count -= 1;
-            if *count == 0 {
-                self.keys_per_hour.remove(&hour);
-            }
-        }
     }
 
     /// Drops identities first seen before the horizon. Cheap when nothing expired: the
     /// map is only scanned when a whole hour falls out of the horizon.
     pub fn expire(&mut self, now_us: i64) {
-        let oldest_kept = hour_of(now_us).saturating_sub(self.horizon_hours);
+        let oldest_kept = bucket_of(now_us).saturating_sub(self.horizon_buckets);
         let expired: Vec<u32> = self
-            .keys_per_hour
+            .keys_per_bucket
             .range(..oldest_kept)
             .map(|(hour, _)| *hour)
             .collect();
@@ -120,37 +109,44 @@ impl DedupIndex {
             return;
         }
         for hour in &expired {
-            self.keys_per_hour.remove(hour);
+            self.keys_per_bucket.remove(hour);
         }
-        self.first_seen_hour.retain(|_, hour| *hour >= oldest_kept);
-        self.first_seen_hour.shrink_to_fit();
+        self.first_seen_bucket
+            .retain(|_, hour| *hour >= oldest_kept);
+        self.first_seen_bucket.shrink_to_fit();
     }
 
-    fn evict_oldest_hour(&mut self) {
-        let Some((&oldest, &count)) = self.keys_per_hour.iter().next() else {
+    fn evict_oldest_bucket(&mut self) {
+        // Never the bucket being filled: that would forget the identities of this very
+        // minute, and a retry of them would be stored twice. The bound may then be passed
+        // by one minute's identities.
+        if self.keys_per_bucket.len() < 2 {
+            return;
+        }
+        let Some((&oldest, &count)) = self.keys_per_bucket.iter().next() else {
             return;
         };
         tracing::warn!(
-            hour_start = sightline_model::time::format_rfc3339(oldest as i64 * MICROS_PER_HOUR),
+            minute_start = sightline_model::time::format_rfc3339(oldest as i64 * MICROS_PER_BUCKET),
             keys = count,
-            "dedup.max_keys reached: forgetting the oldest hour of identities early; raise dedup.max_keys to keep the full horizon"
+            "dedup.max_keys reached: forgetting the oldest minute of identities early; raise dedup.max_keys to keep the full horizon"
         );
-        self.keys_per_hour.remove(&oldest);
-        self.first_seen_hour.retain(|_, hour| *hour != oldest);
+        self.keys_per_bucket.remove(&oldest);
+        self.first_seen_bucket.retain(|_, hour| *hour != oldest);
         self.evicted += count;
     }
 
     /// The earliest append time whose identities must be reloaded at start-up.
     pub fn horizon_start(&self, now_us: i64) -> i64 {
-        (hour_of(now_us).saturating_sub(self.horizon_hours)) as i64 * MICROS_PER_HOUR
+        (bucket_of(now_us).saturating_sub(self.horizon_buckets)) as i64 * MICROS_PER_BUCKET
     }
 
     pub fn len(&self) -> usize {
-        self.first_seen_hour.len()
+        self.first_seen_bucket.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.first_seen_hour.is_empty()
+        self.first_seen_bucket.is_empty()
     }
 
     pub fn evicted(&self) -> u64 {
@@ -158,9 +154,9 @@ impl DedupIndex {
     }
 }
 
-fn hour_of(time_us: i64) -> u32 {
+fn bucket_of(time_us: i64) -> u32 {
     time_us
-        .div_euclid(MICROS_PER_HOUR)
+        .div_euclid(MICROS_PER_BUCKET)
         .clamp(0, u32::MAX as i64) as u32
 }
 
@@ -169,7 +165,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    const HOUR: i64 = MICROS_PER_HOUR;
+    const HOUR: i64 = 3_600_000_000;
     const NOW: i64 = 1_000_000 * HOUR;
 
     #[test]
@@ -179,8 +175,6 @@ mod tests {
         assert!(index.check_and_insert(42, NOW + HOUR));
         assert!(!index.check_and_insert(43, NOW));
         assert_eq!(index.len(), 2);
-        index.remove(42);
-        assert!(!index.check_and_insert(42, NOW));
     }
 
     #[test]
@@ -202,7 +196,23 @@ mod tests {
     }
 
     #[test]
-    fn memory_bound_forgets_the_oldest_hour_first() {
+    fn memory_bound_never_forgets_the_minute_being_filled() {
+        let mut index = DedupIndex::new(Duration::from_secs(7 * 86_400), 1000);
+        for key in 0..1500 {
+            index.check_and_insert(key, NOW);
+        }
+        assert_eq!(index.len(), 1500, "one minute's identities all stay");
+        assert_eq!(index.evicted(), 0);
+        for key in 0..1500 {
+            assert!(
+                index.check_and_insert(key, NOW),
+                "{key} is still a duplicate"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_bound_forgets_the_oldest_bucket_first() {
         let mut index = DedupIndex::new(Duration::from_secs(7 * 86_400), 3);
         index.check_and_insert(1, NOW);
         index.check_and_insert(2, NOW + HOUR);

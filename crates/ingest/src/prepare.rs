@@ -1,9 +1,12 @@
 //! Validation of a request's events into a batch the writer can append without parsing.
 
 use serde::Deserialize;
-use sightline_log::{FrameBuffer, Record};
+use sightline_log::{FRAME_OVERHEAD, FrameBuffer, Record};
 use sightline_model::envelope::stamp_ingest_time;
 use sightline_model::{CurrencyPolicy, Rejection, RejectionCode, validate_event};
+
+/// What stamping a receive time adds to an event without `time`.
+pub(crate) const STAMP_BYTES: usize = 64;
 
 /// Rejected input is kept in the dead-letter store up to this many bytes.
 const MAX_DEAD_LETTER_RAW: usize = 1 << 20;
@@ -52,19 +55,21 @@ impl PreparedBatch {
 
 /// Validates every raw event; never fails as a whole (one bad event is rejected alone).
 /// The receive time is each record's append time: when Sightline took the event in.
-pub(crate) fn prepare<'a>(
-    raw_events: impl IntoIterator<Item = RawEvent<'a>>,
+pub(crate) fn prepare(
+    raw_events: &[RawEvent<'_>],
     currencies: &CurrencyPolicy,
     max_event_bytes: usize,
     receive_time_us: i64,
 ) -> PreparedBatch {
-    let raw_events = raw_events.into_iter();
-    let expected = raw_events.size_hint().0;
+    // Room for what the input can become, never more: a request of millions of tiny
+    // (invalid) lines must not reserve room for millions of full-size events.
+    let input_bytes: usize = raw_events.iter().map(|raw| raw.bytes.len()).sum();
+    let frame_bytes = input_bytes + raw_events.len() * (FRAME_OVERHEAD + STAMP_BYTES);
     let mut batch = PreparedBatch {
-        frames: FrameBuffer::with_capacity(expected, expected * 300),
+        frames: FrameBuffer::with_capacity(raw_events.len(), frame_bytes),
         rejected: Vec::new(),
     };
-    for raw in raw_events {
+    for &raw in raw_events {
         match validate_one(
             raw,
             currencies,
@@ -110,7 +115,10 @@ fn validate_one(
             format!("event: not valid UTF-8 at byte {}", error.valid_up_to()),
         )
     })?;
-    let text = text.trim_matches(|c: char| c.is_ascii_whitespace());
+    // A byte-order mark is how some Windows tools start a file; it is not part of the JSON.
+    let text = text
+        .trim_start_matches('\u{feff}')
+        .trim_matches(|c: char| c.is_ascii_whitespace());
     let valid = validate_event(text, currencies, receive_time_us)?;
     let stamped;
     let payload = if valid.time_from_ingest {

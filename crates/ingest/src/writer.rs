@@ -60,8 +60,14 @@ impl IngestOptions {
             .keys()
             .filter_map(|code| CurrencyCode::parse(code.get_ref()))
             .collect();
+        let max_event_bytes = config.server.max_body.0 as usize;
+        // Any event a request may carry, stamped with a receive time, fits one record.
+        let max_record_bytes = u32::try_from(max_event_bytes + crate::prepare::STAMP_BYTES)
+            .unwrap_or(u32::MAX)
+            .max(LogOptions::default().max_record_bytes);
         let log = LogOptions {
             segment_max_bytes: config.log.segment_size.0,
+            max_record_bytes,
             retention: RetentionPolicy {
                 max_age: config.log.retention_age.map(|age| age.0),
                 max_bytes: config.log.retention_size.map(|size| size.0),
@@ -82,7 +88,7 @@ impl IngestOptions {
                 reporting,
                 convertible,
             },
-            max_event_bytes: config.server.max_body.0 as usize,
+            max_event_bytes,
             dedup_horizon: config.dedup.horizon.0,
             dedup_max_keys: config.dedup.max_keys,
             log,
@@ -194,11 +200,7 @@ impl IngestService {
     }
 
     /// Validates raw events into a batch (CPU only; run it on the caller's thread).
-    pub fn prepare<'a>(
-        &self,
-        raw_events: impl IntoIterator<Item = RawEvent<'a>>,
-        receive_time_us: i64,
-    ) -> PreparedBatch {
+    pub fn prepare(&self, raw_events: &[RawEvent<'_>], receive_time_us: i64) -> PreparedBatch {
         prepare(
             raw_events,
             &self.currencies,
@@ -343,16 +345,27 @@ impl Writer {
                 let _ = reply.send(Err(IngestError::WriterStopped));
             }
         }
-        if let Err(error) = self.log.sync() {
+        if self.failed.load(Ordering::Relaxed) {
+            tracing::warn!(
+                "not syncing the log at shutdown: the writer stopped after a failed commit"
+            );
+        } else if let Err(error) = self.log.sync() {
             tracing::error!(%error, "final sync of the event log failed");
         }
         tracing::info!("log writer stopped");
     }
 
     fn commit_group(&mut self, group: Vec<GroupMember>) {
+        if self.failed.load(Ordering::Relaxed) {
+            for member in group {
+                let _ = member.reply.send(Err(IngestError::CommitFailed(
+                    "an earlier commit failed and the writer stopped".into(),
+                )));
+            }
+            return;
+        }
         let now = now_micros();
         let mut outcomes = Vec::with_capacity(group.len());
-        let mut inserted = Vec::new();
         let mut failure = None;
         let mut wrote_dead_letters = false;
         for member in &group {
@@ -364,7 +377,6 @@ impl Writer {
                     outcome.duplicates += 1;
                     continue;
                 }
-                inserted.push(key);
                 if let Err(error) = self.log.append_framed(frames, index) {
                     failure = Some(IngestError::Log(error));
                     break;
@@ -402,11 +414,12 @@ impl Writer {
         }
 
         if let Some(error) = failure {
-            tracing::error!(%error, "commit group failed; no event of it is acknowledged and the log refuses further writes");
+            // Records of this group may already be in the file (buffers spill), so the
+            // writer stops for good: no later sync may make them durable behind an answer
+            // that said they were not. A restart recovers what is on disk, and the dedup
+            // reload then turns the clients' retries into duplicates.
+            tracing::error!(%error, "commit group failed; nothing in it is acknowledged and the writer stops until a restart");
             self.failed.store(true, Ordering::Relaxed);
-            for key in inserted {
-                self.dedup.remove(key);
-            }
             let message = error.to_string();
             for member in group {
                 let _ = member

@@ -94,7 +94,10 @@ pub fn validate_event<'a>(
     if specversion != "1.0" {
         return Err(Rejection::new(
             RejectionCode::UnsupportedSpecVersion,
-            format!("specversion: expected \"1.0\", got {specversion:?}"),
+            format!(
+                "specversion: expected \"1.0\", got {}",
+                quoted(&specversion)
+            ),
         ));
     }
     let id = required_string(attributes.id, "id")?;
@@ -113,7 +116,7 @@ pub fn validate_event<'a>(
             return Err(Rejection::invalid(
                 "datacontenttype",
                 "\"application/json\" or absent",
-                &format!("{content_type:?}"),
+                &quoted(&content_type),
             ));
         }
     }
@@ -125,13 +128,20 @@ pub fn validate_event<'a>(
         ));
     }
 
+    if attributes.has_time_source && attributes.time.is_none() {
+        return Err(Rejection::invalid(
+            "sightlinetimesource",
+            "no such attribute on an event without `time` (Sightline sets it when it stamps the receive time)",
+            "one",
+        ));
+    }
     let (time_us, time_from_ingest) = match attributes.time {
         None => (receive_time_us, true),
         Some(Scalar::Str(text)) => {
             let micros = parse_rfc3339(&text).map_err(|problem| {
                 Rejection::new(
                     RejectionCode::InvalidField,
-                    format!("time: {problem} (got {text:?})"),
+                    format!("time: {problem} (got {})", quoted(&text)),
                 )
             })?;
             (micros, false)
@@ -222,7 +232,7 @@ impl Scalar<'_> {
             }
             Scalar::Unsigned(number) => number.to_string(),
             Scalar::Signed(number) => number.to_string(),
-            Scalar::Float(number) => number.to_string(),
+            Scalar::Float(number) => format!("{number:?}"),
             Scalar::Bool(value) => value.to_string(),
             other => other.kind().described().to_owned(),
         }
@@ -327,6 +337,7 @@ struct Attributes<'de> {
     datacontenttype: Option<Scalar<'de>>,
     data: DataState<'de>,
     has_data_base64: bool,
+    has_time_source: bool,
 }
 
 struct EnvelopeVisitor<'s> {
@@ -350,6 +361,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'_> {
             datacontenttype: None,
             data: DataState::Absent,
             has_data_base64: false,
+            has_time_source: false,
         };
         let mut seen_data = false;
         while let Some(name) = map.next_key_seed(KeySeed)? {
@@ -370,6 +382,11 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'_> {
                     seen_data = true;
                     attributes.data =
                         read_data(&mut map, attributes.event_type.as_ref(), self.failure)?;
+                    continue;
+                }
+                "sightlinetimesource" => {
+                    attributes.has_time_source = true;
+                    map.next_value::<IgnoredAny>()?;
                     continue;
                 }
                 "data_base64" => {
@@ -488,6 +505,19 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                 })?;
                 if present {
                     seen |= 1 << index;
+                }
+                continue;
+            }
+            if field.kind == FieldKind::Money {
+                // Read as raw text so a JSON number is checked digit for digit, as the
+                // engine will read it, never through a float.
+                let raw: &'de RawValue = map.next_value()?;
+                if JsonKind::of(raw) == JsonKind::Null {
+                    continue;
+                }
+                seen |= 1 << index;
+                if let Err(rejection) = check_money(field, raw, self.path) {
+                    return Err(fail(self.failure, rejection));
                 }
                 continue;
             }
@@ -637,6 +667,20 @@ impl<'de> DeserializeSeed<'de> for KeySeed {
     }
 }
 
+/// A client's text quoted in a rejection, cut short: a reason must stay a sentence even
+/// when the value is megabytes long.
+fn quoted(text: &str) -> String {
+    const LIMIT: usize = 60;
+    if text.len() <= LIMIT {
+        return format!("{text:?}");
+    }
+    let mut cut = LIMIT;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{:?}… ({} bytes)", &text[..cut], text.len())
+}
+
 fn json_rejection(raw: &str, error: &serde_json::Error) -> Rejection {
     let trimmed = raw.trim_start();
     if !trimmed.starts_with('{') && error.is_data() {
@@ -682,6 +726,41 @@ fn required_string<'a>(value: Option<Scalar<'a>>, field: &str) -> Result<Cow<'a,
     }
 }
 
+/// A money amount: a decimal string or a JSON number, exact and not negative.
+fn check_money(field: &FieldSpec, raw: &RawValue, path: ObjectPath) -> Result<(), Rejection> {
+    let name = || format!("{path}.{}", field.name);
+    let text = match JsonKind::of(raw) {
+        JsonKind::String => crate::json::raw_str(raw),
+        JsonKind::Number => Some(Cow::Borrowed(raw.get())),
+        _ => None,
+    };
+    let shown = || {
+        if raw.get().len() <= 40 {
+            raw.get().to_owned()
+        } else {
+            JsonKind::of(raw).described().to_owned()
+        }
+    };
+    let Some(amount) = text
+        .as_deref()
+        .and_then(|text| decimal_from_text(text.trim()))
+    else {
+        return Err(Rejection::invalid(
+            &name(),
+            "a decimal amount such as \"199.90\" or 199.9 (at most 28 significant digits)",
+            &shown(),
+        ));
+    };
+    if amount.is_sign_negative() && !amount.is_zero() {
+        return Err(Rejection::invalid(
+            &name(),
+            "an amount of at least 0",
+            &amount.to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks one non-null value against its field's kind; a currency field yields its code.
 fn check_scalar(
     field: &FieldSpec,
@@ -702,26 +781,8 @@ fn check_scalar(
                 return Err(Rejection::invalid(&name(), "a non-empty string", "\"\""));
             }
         }
-        FieldKind::Money => {
-            let expected = "a decimal amount such as \"199.90\" or 199.9";
-            let negative = match value {
-                Scalar::Str(text) => match decimal_from_text(text.trim()) {
-                    Some(amount) => amount.is_sign_negative() && !amount.is_zero(),
-                    None => return Err(Rejection::invalid(&name(), expected, &value.describe())),
-                },
-                Scalar::Unsigned(_) => false,
-                Scalar::Signed(number) => *number < 0,
-                Scalar::Float(number) => *number < 0.0,
-                _ => return Err(Rejection::invalid(&name(), expected, &value.describe())),
-            };
-            if negative {
-                return Err(Rejection::invalid(
-                    &name(),
-                    "an amount of at least 0",
-                    value.describe().trim_matches('"'),
-                ));
-            }
-        }
+        // Read raw by `check_money`, never as a scalar.
+        FieldKind::Money => {}
         FieldKind::Currency => {
             let code = match value {
                 Scalar::Str(text) => CurrencyCode::parse(text),
@@ -776,7 +837,7 @@ fn check_scalar(
             if let Err(problem) = parse_rfc3339(text) {
                 return Err(Rejection::new(
                     RejectionCode::InvalidField,
-                    format!("{}: {problem} (got {text:?})", name()),
+                    format!("{}: {problem} (got {})", name(), quoted(text)),
                 ));
             }
         }

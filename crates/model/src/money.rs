@@ -66,7 +66,7 @@ pub fn decimal_from_text(text: &str) -> Option<Decimal> {
     if text.contains(['e', 'E']) {
         return Decimal::from_scientific(text).ok();
     }
-    // `Decimal::from_str` accepts `_` separators and a leading `+`; money text should not.
+    // `Decimal::from_str` accepts `_` separators; money text should not.
     if text.contains('_') {
         return None;
     }

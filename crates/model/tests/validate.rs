@@ -247,3 +247,53 @@ fn lines_must_be_an_array_of_objects() {
         .is_ok()
     );
 }
+
+#[test]
+fn money_numbers_are_read_exactly_or_rejected() {
+    for bad in [
+        "1e30",
+        "123456789012345678901234567890",
+        "\"1e30x\"",
+        "true",
+    ] {
+        let raw = event(
+            "order.paid",
+            &format!(r#"{{"order_id":"1","amount":{bad},"currency":"EUR"}}"#),
+        );
+        let (code, message) = rejection(&raw);
+        assert_eq!(code, RejectionCode::InvalidField, "{bad}");
+        assert!(
+            message.starts_with("data.amount: expected a decimal amount"),
+            "{bad}: {message}"
+        );
+    }
+    for good in ["1.5e2", "199.9", "0", "\"12.50\"", "1e-2"] {
+        let raw = event(
+            "order.paid",
+            &format!(r#"{{"order_id":"1","amount":{good},"currency":"EUR"}}"#),
+        );
+        assert!(validate_event(&raw, &policy(), 0).is_ok(), "{good}");
+    }
+}
+
+#[test]
+fn long_values_are_cut_short_in_reasons() {
+    let long = "a".repeat(100_000);
+    let raw = format!(
+        r#"{{"specversion":"1.0","id":"1","source":"s","type":"t","time":"{long}","data":{{}}}}"#
+    );
+    let (_, message) = rejection(&raw);
+    assert!(message.len() < 300, "{} bytes", message.len());
+    assert!(message.ends_with("… (100000 bytes))"), "{message}");
+}
+
+#[test]
+fn sightlinetimesource_is_reserved_without_time() {
+    let raw = r#"{"specversion":"1.0","id":"1","source":"s","type":"t","sightlinetimesource":"producer","data":{}}"#;
+    assert!(rejection(raw).1.starts_with("sightlinetimesource:"));
+    let with_time = r#"{"specversion":"1.0","id":"1","source":"s","type":"t","time":"2026-11-27T10:00:00Z","sightlinetimesource":"ingest","data":{}}"#;
+    assert!(
+        validate_event(with_time, &policy(), 0).is_ok(),
+        "a stamped event can be imported again"
+    );
+}

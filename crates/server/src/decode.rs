@@ -73,7 +73,10 @@ fn unsupported(why: &str) -> ApiError {
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         format!("{why}; send one of: {}", ACCEPTED_CONTENT_TYPES.join(", ")),
     );
-    error.extra = Some(("accepted", serde_json::json!(ACCEPTED_CONTENT_TYPES)));
+    error.extra = Some((
+        "accepted_content_types",
+        serde_json::json!(ACCEPTED_CONTENT_TYPES),
+    ));
     error
 }
 
@@ -273,6 +276,9 @@ fn percent_decode(input: &[u8]) -> Option<String> {
         let byte = input[position];
         if byte == b'%' {
             let hex = input.get(position + 1..position + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             let text = std::str::from_utf8(hex).ok()?;
             output.push(u8::from_str_radix(text, 16).ok()?);
             position += 3;
@@ -297,6 +303,7 @@ mod tests {
         assert_eq!(percent_decode(b"plain").as_deref(), Some("plain"));
         assert_eq!(percent_decode(b"bad%zz"), None);
         assert_eq!(percent_decode(b"cut%4"), None);
+        assert_eq!(percent_decode(b"sign%+1"), None);
     }
 
     #[test]

@@ -91,11 +91,8 @@ impl KpiService {
         while !self.stop.load(Ordering::Relaxed) {
             batch.clear();
             let count = reader.read_batch(BATCH, &mut batch)?;
-            self.position.store(reader.position(), Ordering::Relaxed);
-            if reader.position() >= end_at_start {
-                self.caught_up.store(true, Ordering::Relaxed);
-            }
             if count == 0 {
+                self.mark_progress(reader.position(), end_at_start);
                 self.engine().tick(now_micros());
                 self.log
                     .wait_for_durable_beyond(reader.position(), IDLE_TICK);
@@ -116,6 +113,9 @@ impl KpiService {
                     }
                 }
             }
+            // Progress is published only after the batch is in the engine, so "caught up"
+            // never runs ahead of what queries can see.
+            self.mark_progress(reader.position(), end_at_start);
             if late_letters.is_empty() {
                 continue;
             }
@@ -130,6 +130,15 @@ impl KpiService {
             self.log.commit_position(LATE_POSITION, reader.position())?;
         }
         Ok(())
+    }
+}
+
+impl KpiService {
+    fn mark_progress(&self, position: u64, end_at_start: u64) {
+        self.position.store(position, Ordering::Relaxed);
+        if position >= end_at_start {
+            self.caught_up.store(true, Ordering::Relaxed);
+        }
     }
 }
 

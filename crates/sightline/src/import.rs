@@ -210,7 +210,7 @@ fn prepare_chunks(
                 decode_error: None,
             })
             .collect();
-        let batch = ingest.prepare(raw_events, now_micros());
+        let batch = ingest.prepare(&raw_events, now_micros());
         // A chunk ends at a line end except at the end of its file: n newlines make n + 1
         // pieces, the last one empty.
         let lines = if chunk.bytes.ends_with(b"\n") {

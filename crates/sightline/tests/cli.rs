@@ -144,3 +144,28 @@ fn check_prints_the_example_config_and_names_bad_lines() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_small_dedup_bound_still_remembers_the_current_minute() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = common::write_config(dir.path(), "[dedup]\nmax_keys = 1000\n");
+    let data_dir = dir.path().join("data");
+    let file = dir.path().join("events.ndjson");
+    let body: String = (0..1500)
+        .map(|index| queue_depth_event(&format!("b-{index}"), index) + "\n")
+        .collect();
+    std::fs::write(&file, body).expect("write");
+    let args = [
+        "import",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--data-dir",
+        data_dir.to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ];
+    let first = String::from_utf8_lossy(&sightline(&args).stdout).into_owned();
+    assert_eq!(summary_value(&first, "accepted"), 1500, "{first}");
+    let second = String::from_utf8_lossy(&sightline(&args).stdout).into_owned();
+    assert_eq!(summary_value(&second, "accepted"), 0, "{second}");
+    assert_eq!(summary_value(&second, "duplicates"), 1500);
+}

@@ -256,7 +256,13 @@ fn wrong_content_type_encoding_and_unreadable_bodies() {
             .contains("application/cloudevents+json"),
         "{json}"
     );
-    assert!(json["accepted"].as_array().expect("list").len() >= 3);
+    assert!(
+        json["accepted_content_types"]
+            .as_array()
+            .expect("list")
+            .len()
+            >= 3
+    );
 
     let response = post_encoded(&server, "application/x-ndjson", "br", b"x");
     assert_eq!(response.status, 415);
@@ -522,5 +528,48 @@ fn the_home_page_shows_the_counters() {
             .contains("<tr><td>events accepted</td><td>1</td></tr>"),
         "{}",
         page.text()
+    );
+}
+
+#[test]
+fn hostile_bodies_are_bounded_and_never_fail_good_events() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path(), None);
+
+    // A few hundred kilobytes of gzip that hold more events than a request may carry.
+    let many = gzip("{}\n".repeat(300_000).as_bytes());
+    let response = post_encoded(&server, "application/x-ndjson", "gzip", &many);
+    assert_eq!(response.status, 413, "{}", response.text());
+    assert!(error_text(&response).contains("300000 events"));
+
+    // A huge value in a bad event is cut short in its reason, and the good event is stored.
+    let huge_time = "a".repeat(200_000);
+    let bad = format!(
+        r#"{{"specversion":"1.0","id":"h-2","source":"s","type":"t","time":"{huge_time}","data":{{}}}}"#
+    );
+    let body = format!("{}\n{bad}\n", queue_depth_event("h-1", 1));
+    let response = server.post("application/x-ndjson", body.as_bytes());
+    assert_eq!(response.status, 200, "{}", response.text());
+    let json = response.json();
+    assert_eq!(json["accepted"], 1);
+    assert!(
+        json["rejected"][0]["reason"]
+            .as_str()
+            .expect("reason")
+            .len()
+            < 300
+    );
+
+    // Thousands of rejections: the first thousand are listed, all are counted.
+    let body = "{}\n".repeat(1500);
+    let response = server.post("application/x-ndjson", body.as_bytes());
+    assert_eq!(response.status, 400);
+    let json = response.json();
+    assert_eq!(json["rejected"].as_array().expect("list").len(), 1000);
+    assert_eq!(json["rejected_total"], 1500);
+    assert_eq!(
+        server.get("/readyz").status,
+        200,
+        "nothing here hurt the writer"
     );
 }

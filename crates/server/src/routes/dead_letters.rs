@@ -11,7 +11,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 10_000;
+const MAX_LIMIT: usize = 1_000;
+/// Raw input shown per item; the store keeps up to 1 MiB of it.
+const MAX_RAW_SHOWN: usize = 64 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +35,8 @@ struct Item {
     time: String,
     origin: String,
     raw: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    raw_truncated: bool,
 }
 
 pub async fn list(
@@ -87,8 +91,21 @@ pub async fn list(
             code: letter.code,
             time: format_rfc3339(letter.time_us),
             origin: letter.origin,
-            raw: letter.raw,
+            raw_truncated: letter.raw.len() > MAX_RAW_SHOWN,
+            raw: truncate(letter.raw, MAX_RAW_SHOWN),
         })
         .collect();
     Ok(Json(Listing { total, items }))
+}
+
+fn truncate(mut text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut cut = limit;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text
 }

@@ -18,12 +18,19 @@ use crate::state::AppState;
 
 /// Bodies above this are validated on the blocking pool instead of an async worker.
 const INLINE_VALIDATION_LIMIT: usize = 1 << 20;
+/// Events in one request, at most; bulk senders batch far fewer (1,000 is typical).
+const MAX_EVENTS_PER_REQUEST: usize = 200_000;
+/// Rejections listed one by one in an answer; the rest are counted.
+const MAX_REJECTIONS_LISTED: usize = 1_000;
 
 #[derive(Serialize)]
 struct IngestAnswer {
     accepted: usize,
     duplicates: usize,
     rejected: Vec<RejectedAnswer>,
+    /// Present when more events were rejected than are listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejected_total: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -45,20 +52,26 @@ pub async fn post_events(
     let receive_time = now_micros();
 
     let ingest = state.ingest.clone();
-    let validate_on_blocking_pool = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|length| length > INLINE_VALIDATION_LIMIT);
+    // Big or compressed bodies (a few kilobytes of gzip can inflate to the whole limit)
+    // are decoded and validated on the blocking pool, so the async workers keep serving.
+    let compressed = parts.headers.contains_key(header::CONTENT_ENCODING);
+    let validate_on_blocking_pool = compressed || body.len() > INLINE_VALIDATION_LIMIT;
     let max_body_bytes = state.max_body_bytes;
     let headers = parts.headers;
     let validate = move || -> Result<_, ApiError> {
         let body = decompress(&headers, body, max_body_bytes)?;
         let decoded = decode(mode, &headers, body)?;
-        Ok((
-            decoded.len(),
-            ingest.prepare(decoded.raw_events(), receive_time),
-        ))
+        if decoded.len() > MAX_EVENTS_PER_REQUEST {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request holds {} events, more than {MAX_EVENTS_PER_REQUEST}; split it into smaller requests",
+                    decoded.len()
+                ),
+            ));
+        }
+        let raw_events: Vec<_> = decoded.raw_events().collect();
+        Ok((decoded.len(), ingest.prepare(&raw_events, receive_time)))
     };
     let (events_in_request, batch) = if validate_on_blocking_pool {
         tokio::task::spawn_blocking(validate).await.map_err(|_| {
@@ -77,10 +90,12 @@ pub async fn post_events(
 }
 
 fn answer(events_in_request: usize, outcome: CommitOutcome) -> Response {
-    let everything_rejected = events_in_request > 0 && outcome.rejected.len() == events_in_request;
+    let rejected_count = outcome.rejected.len();
+    let everything_rejected = events_in_request > 0 && rejected_count == events_in_request;
     let rejected = outcome
         .rejected
         .into_iter()
+        .take(MAX_REJECTIONS_LISTED)
         .map(|rejected| RejectedAnswer {
             index: rejected.index,
             id: rejected.id,
@@ -91,6 +106,7 @@ fn answer(events_in_request: usize, outcome: CommitOutcome) -> Response {
         accepted: outcome.accepted,
         duplicates: outcome.duplicates,
         rejected,
+        rejected_total: (rejected_count > MAX_REJECTIONS_LISTED).then_some(rejected_count),
         error: None,
     };
     // Some events stored: 200 with the per-event answer. None could be stored: 400, with

@@ -13,20 +13,28 @@ pub async fn healthz() -> impl IntoResponse {
     )
 }
 
-/// Ready when the log is open and accepting writes.
+/// Ready when the log accepts writes and the engine has caught up with the log.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.ingest.is_healthy() {
-        return (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "ready" })),
+    let not_ready = |reason: String| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "not ready", "reason": reason })),
+        )
+    };
+    if !state.ingest.is_healthy() {
+        return not_ready(
+            "the event log refused writes after a storage failure; restart the server".into(),
         );
     }
+    if !state.kpis.is_caught_up() {
+        return not_ready(format!(
+            "the KPI engine is replaying the log ({} events to go)",
+            state.kpis.lag()
+        ));
+    }
     (
-        StatusCode::SERVICE_UNAVAILABLE,
-        axum::Json(serde_json::json!({
-            "status": "not ready",
-            "reason": "the event log refused writes after a storage failure; restart the server"
-        })),
+        StatusCode::OK,
+        axum::Json(serde_json::json!({ "status": "ready" })),
     )
 }
 
