@@ -72,7 +72,6 @@ impl IngestOptions {
                 max_age: config.log.retention_age.map(|age| age.0),
                 max_bytes: config.log.retention_size.map(|size| size.0),
             },
-            ..LogOptions::default()
         };
         let dead_letters = LogOptions {
             segment_max_bytes: (config.dead_letters.retention_size.0 / 8)
