@@ -139,6 +139,8 @@ impl Default for DeadLetterConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TimeConfig {
+    /// The business time zone (IANA name): calendar-day windows run from its midnight.
+    pub zone: String,
     /// The watermark trails the newest event time by this much.
     pub disorder_bound: HumanDuration,
     /// Events behind the watermark by up to this much still update their windows.
@@ -150,6 +152,7 @@ pub struct TimeConfig {
 impl Default for TimeConfig {
     fn default() -> Self {
         TimeConfig {
+            zone: "UTC".to_owned(),
             disorder_bound: HumanDuration(Duration::from_secs(5)),
             allowed_lateness: HumanDuration(Duration::from_secs(3600)),
             idle_timeout: HumanDuration(Duration::from_secs(5)),

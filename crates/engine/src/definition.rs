@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use sightline_model::{EventType, FieldKind};
 
+use crate::calendar::Calendar;
 use crate::error::EngineError;
 use crate::window::WindowSpec;
 
@@ -55,7 +56,8 @@ pub enum AggregateKind {
     Max,
 }
 
-/// `{ tumbling = "1m" }` or `{ sliding = "1h", every = "1m" }`.
+/// `{ tumbling = "1m" }`, `{ sliding = "1h", every = "1m" }` or `{ calendar = "day" }`
+/// (local midnight to midnight in the business time zone).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowDefinition {
@@ -65,6 +67,8 @@ pub struct WindowDefinition {
     pub sliding: Option<Duration>,
     #[serde(default, deserialize_with = "optional_duration")]
     pub every: Option<Duration>,
+    #[serde(default)]
+    pub calendar: Option<String>,
 }
 
 fn optional_duration<'de, D: Deserializer<'de>>(
@@ -139,20 +143,21 @@ impl KpiPack {
         })
     }
 
-    pub fn compile(&self) -> Result<Vec<CompiledKpi>, EngineError> {
+    /// Checks every definition; calendar windows use `calendar`, the business time zone.
+    pub fn compile(&self, calendar: &Calendar) -> Result<Vec<CompiledKpi>, EngineError> {
         let mut compiled: Vec<CompiledKpi> = Vec::with_capacity(self.kpis.len());
         for definition in &self.kpis {
             if compiled.iter().any(|kpi| kpi.name == definition.name) {
                 return Err(EngineError::DuplicateKpi(definition.name.clone()));
             }
-            compiled.push(definition.compile()?);
+            compiled.push(definition.compile(calendar)?);
         }
         Ok(compiled)
     }
 }
 
 impl KpiDefinition {
-    fn compile(&self) -> Result<CompiledKpi, EngineError> {
+    fn compile(&self, calendar: &Calendar) -> Result<CompiledKpi, EngineError> {
         let invalid = |message: String| EngineError::InvalidKpi {
             kpi: self.name.clone(),
             message,
@@ -198,7 +203,7 @@ impl KpiDefinition {
         let windows = self
             .windows
             .iter()
-            .map(|window| window.compile().map_err(&invalid))
+            .map(|window| window.compile(calendar).map_err(&invalid))
             .collect::<Result<Vec<_>, _>>()?;
         let value_is_money = match &value {
             Some(FieldPath::Data(member)) => self.events.iter().any(|name| {
@@ -225,8 +230,20 @@ impl KpiDefinition {
 }
 
 impl WindowDefinition {
-    fn compile(&self) -> Result<WindowSpec, String> {
+    fn compile(&self, calendar: &Calendar) -> Result<WindowSpec, String> {
         let micros = |duration: Duration| i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+        if let Some(unit) = &self.calendar {
+            if unit != "day"
+                || self.tumbling.is_some()
+                || self.sliding.is_some()
+                || self.every.is_some()
+            {
+                return Err(format!(
+                    "windows: a calendar window is {{ calendar = \"day\" }} alone, got calendar = {unit:?}"
+                ));
+            }
+            return Ok(WindowSpec::Day(calendar.clone()));
+        }
         match (self.tumbling, self.sliding, self.every) {
             (Some(size), None, None) if !size.is_zero() => Ok(WindowSpec::Tumbling { size_us: micros(size) }),
             (None, Some(size), Some(slide)) if !size.is_zero() && !slide.is_zero() => {
@@ -236,7 +253,7 @@ impl WindowDefinition {
                 }
                 Ok(WindowSpec::Sliding { size_us, slide_us })
             }
-            _ => Err("windows: each window is { tumbling = \"1m\" } or { sliding = \"1h\", every = \"1m\" } with non-zero durations".into()),
+            _ => Err("windows: each window is { tumbling = \"1m\" }, { sliding = \"1h\", every = \"1m\" } (non-zero durations) or { calendar = \"day\" }".into()),
         }
     }
 }
@@ -266,7 +283,7 @@ windows = [{ sliding = "1h", every = "1m" }]
             "test",
         )
         .expect("valid TOML");
-        let kpis = pack.compile().expect("valid pack");
+        let kpis = pack.compile(&Calendar::utc()).expect("valid pack");
         assert_eq!(
             kpis[0].windows,
             vec![
@@ -285,7 +302,7 @@ windows = [{ sliding = "1h", every = "1m" }]
     #[test]
     fn the_builtin_commerce_pack_compiles() {
         let kpis = KpiPack::from_toml(crate::COMMERCE_PACK, "commerce")
-            .and_then(|pack| pack.compile())
+            .and_then(|pack| pack.compile(&Calendar::utc()))
             .expect("valid pack");
         assert!(kpis.iter().any(|kpi| kpi.name == "orders"));
         assert!(
@@ -299,7 +316,7 @@ windows = [{ sliding = "1h", every = "1m" }]
     fn errors_name_the_kpi_and_the_problem() {
         let compile = |text: &str| {
             KpiPack::from_toml(text, "test")
-                .and_then(|pack| pack.compile())
+                .and_then(|pack| pack.compile(&Calendar::utc()))
                 .expect_err("invalid")
                 .to_string()
         };

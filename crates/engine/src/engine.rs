@@ -119,7 +119,7 @@ impl Engine {
                 .windows
                 .iter()
                 .map(|spec| WindowState {
-                    spec: *spec,
+                    spec: spec.clone(),
                     panes: BTreeMap::new(),
                     finals: BTreeMap::new(),
                 })
@@ -223,7 +223,6 @@ impl Engine {
         let mut results = Vec::new();
         for window in &runtime.windows {
             let label = window.spec.label();
-            let size = window.spec.size_us();
             for start in window.starts_with_data(from_us, to_us) {
                 let groups = match window.finals.get(&start) {
                     Some(groups) => groups.clone(),
@@ -237,11 +236,12 @@ impl Engine {
                     .map(|(key, accumulator)| (runtime.labelled(key), accumulator.value()))
                     .collect();
                 values.sort_by(|left, right| left.0.cmp(&right.0));
+                let end = window.spec.window_end(start);
                 results.push(WindowResult {
                     window: label.clone(),
                     start_us: start,
-                    end_us: start + size,
-                    is_final: start + size <= watermark,
+                    end_us: end,
+                    is_final: end <= watermark,
                     values,
                 });
             }
@@ -343,7 +343,7 @@ fn group_label(path: &FieldPath) -> String {
 
 impl WindowState {
     fn merge_panes(&self, start: i64) -> Groups {
-        let end = start + self.spec.size_us();
+        let end = self.spec.window_end(start);
         let mut merged: Groups = HashMap::new();
         for groups in self.panes.range(start..end).map(|(_, groups)| groups) {
             for (key, accumulator) in groups {
@@ -364,12 +364,12 @@ impl WindowState {
             .finals
             .range(..to_us)
             .map(|(start, _)| *start)
-            .filter(|start| start + self.spec.size_us() > from_us)
+            .filter(|start| self.spec.window_end(*start) > from_us)
             .collect();
         for pane in self.panes.keys() {
             for start in self.spec.windows_of_pane(*pane) {
                 if start < to_us
-                    && start + self.spec.size_us() > from_us
+                    && self.spec.window_end(start) > from_us
                     && !self.finals.contains_key(&start)
                 {
                     starts.push(start);
@@ -384,12 +384,11 @@ impl WindowState {
     /// Finalises every window ending at or before `closed_before` and drops the panes only
     /// such windows needed.
     fn close_windows_ending_by(&mut self, closed_before: i64) {
-        let size = self.spec.size_us();
         let closable: Vec<i64> = self
             .panes
             .keys()
             .flat_map(|pane| self.spec.windows_of_pane(*pane))
-            .filter(|start| start + size <= closed_before)
+            .filter(|start| self.spec.window_end(*start) <= closed_before)
             .collect();
         for start in closable {
             if self.finals.contains_key(&start) {
@@ -401,7 +400,9 @@ impl WindowState {
             }
         }
         // A pane is needed while any window containing it is open: the last such window
-        // starts at the pane itself and ends `size` later.
-        self.panes.retain(|pane, _| pane + size > closed_before);
+        // starts at the pane itself.
+        let spec = &self.spec;
+        self.panes
+            .retain(|pane, _| spec.window_end(*pane) > closed_before);
     }
 }

@@ -22,6 +22,7 @@
 //! definition whatever S/L is ([`window`]).
 
 pub mod aggregate;
+pub mod calendar;
 pub mod definition;
 pub mod engine;
 pub mod error;
@@ -32,6 +33,7 @@ pub mod window;
 /// The built-in `commerce` pack, shipped in the binary as the same TOML users write.
 pub const COMMERCE_PACK: &str = include_str!("../packs/commerce.toml");
 
+pub use calendar::Calendar;
 pub use definition::{AggregateKind, KpiDefinition, KpiPack, WindowDefinition};
 pub use engine::{Engine, EngineOptions, Observation, WindowResult};
 pub use error::EngineError;

@@ -1,8 +1,10 @@
 //! Window shapes and their panes. Windows are half-open `[start, end)` and aligned to the
 //! epoch (kpis.md), so a 1-minute window starts on the minute.
 
+use crate::calendar::Calendar;
+
 /// A window definition, in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum WindowSpec {
     Tumbling {
         size_us: i64,
@@ -12,62 +14,97 @@ pub enum WindowSpec {
         size_us: i64,
         slide_us: i64,
     },
+    /// Local midnight to local midnight in the business time zone.
+    Day(Calendar),
 }
 
 impl WindowSpec {
-    pub fn size_us(&self) -> i64 {
-        match *self {
-            WindowSpec::Tumbling { size_us } | WindowSpec::Sliding { size_us, .. } => size_us,
+    /// The pane (its start) that holds an event at `time_us`.
+    pub fn pane_of(&self, time_us: i64) -> i64 {
+        match self {
+            WindowSpec::Day(calendar) => calendar.day_start(time_us),
+            fixed => {
+                let pane = fixed.pane_us();
+                time_us - time_us.rem_euclid(pane)
+            }
         }
     }
 
-    /// The step between window starts, which is also the pane size.
-    pub fn pane_us(&self) -> i64 {
+    /// The end of the window (or pane) that starts at `start_us`.
+    pub fn window_end(&self, start_us: i64) -> i64 {
+        match self {
+            WindowSpec::Tumbling { size_us } | WindowSpec::Sliding { size_us, .. } => {
+                start_us + size_us
+            }
+            WindowSpec::Day(calendar) => calendar.next_day_start(start_us),
+        }
+    }
+
+    /// The end of the pane that starts at `pane_start`.
+    pub fn pane_end(&self, pane_start: i64) -> i64 {
+        match self {
+            WindowSpec::Day(calendar) => calendar.next_day_start(pane_start),
+            fixed => pane_start + fixed.pane_us(),
+        }
+    }
+
+    /// The step between window starts of a fixed-size window, which is its pane size.
+    fn pane_us(&self) -> i64 {
         match *self {
             WindowSpec::Tumbling { size_us } => size_us,
             WindowSpec::Sliding { slide_us, .. } => slide_us,
+            WindowSpec::Day(_) => 86_400_000_000,
         }
     }
 
-    /// The pane (its start) that holds an event at `time_us`.
-    pub fn pane_of(&self, time_us: i64) -> i64 {
-        time_us - time_us.rem_euclid(self.pane_us())
-    }
-
-    /// Panes per window.
-    pub fn panes_per_window(&self) -> i64 {
-        self.size_us() / self.pane_us()
-    }
-
     /// Starts of the windows that contain the pane starting at `pane_start`, oldest first.
-    pub fn windows_of_pane(&self, pane_start: i64) -> impl Iterator<Item = i64> {
-        let pane = self.pane_us();
-        let first = pane_start - self.size_us() + pane;
-        (0..self.panes_per_window()).map(move |step| first + step * pane)
+    pub fn windows_of_pane(&self, pane_start: i64) -> Vec<i64> {
+        match *self {
+            WindowSpec::Sliding { size_us, slide_us } => {
+                let first = pane_start - size_us + slide_us;
+                (0..size_us / slide_us)
+                    .map(|step| first + step * slide_us)
+                    .collect()
+            }
+            _ => vec![pane_start],
+        }
     }
 
     /// Starts of the windows that overlap `[from, to)`, oldest first.
-    pub fn windows_overlapping(&self, from_us: i64, to_us: i64) -> impl Iterator<Item = i64> {
-        let pane = self.pane_us();
-        let size = self.size_us();
-        // The first window ending after `from`: start > from - size.
-        let lowest = from_us.saturating_sub(size) + 1;
-        let first = lowest + (pane - lowest.rem_euclid(pane)) % pane;
-        let count = if to_us <= first {
-            0
-        } else {
-            (to_us - first + pane - 1) / pane
-        };
-        (0..count).map(move |step| first + step * pane)
+    pub fn windows_overlapping(&self, from_us: i64, to_us: i64) -> Vec<i64> {
+        match self {
+            WindowSpec::Day(calendar) => {
+                let mut starts = Vec::new();
+                let mut start = calendar.day_start(from_us);
+                while start < to_us {
+                    starts.push(start);
+                    start = calendar.next_day_start(start);
+                }
+                starts
+            }
+            WindowSpec::Tumbling { size_us } | WindowSpec::Sliding { size_us, .. } => {
+                let pane = self.pane_us();
+                // The first window ending after `from`: start > from - size.
+                let lowest = from_us.saturating_sub(*size_us) + 1;
+                let first = lowest + (pane - lowest.rem_euclid(pane)) % pane;
+                let count = if to_us <= first {
+                    0
+                } else {
+                    (to_us - first + pane - 1) / pane
+                };
+                (0..count).map(|step| first + step * pane).collect()
+            }
+        }
     }
 
-    /// A short label: `1m`, `1h/1m` (size/slide).
+    /// A short label: `1m`, `1h/1m` (size/slide), `day`.
     pub fn label(&self) -> String {
         match *self {
             WindowSpec::Tumbling { size_us } => short_duration(size_us),
             WindowSpec::Sliding { size_us, slide_us } => {
                 format!("{}/{}", short_duration(size_us), short_duration(slide_us))
             }
+            WindowSpec::Day(_) => "day".to_owned(),
         }
     }
 }
@@ -100,10 +137,7 @@ mod tests {
         let spec = WindowSpec::Tumbling { size_us: MINUTE };
         assert_eq!(spec.pane_of(90_000_000), MINUTE);
         assert_eq!(spec.pane_of(-1), -MINUTE);
-        assert_eq!(
-            spec.windows_of_pane(MINUTE).collect::<Vec<_>>(),
-            vec![MINUTE]
-        );
+        assert_eq!(spec.windows_of_pane(MINUTE), vec![MINUTE]);
         assert_eq!(spec.label(), "1m");
     }
 
@@ -113,7 +147,7 @@ mod tests {
             size_us: 5 * MINUTE,
             slide_us: MINUTE,
         };
-        let starts: Vec<i64> = spec.windows_of_pane(10 * MINUTE).collect();
+        let starts: Vec<i64> = spec.windows_of_pane(10 * MINUTE);
         assert_eq!(
             starts,
             vec![6 * MINUTE, 7 * MINUTE, 8 * MINUTE, 9 * MINUTE, 10 * MINUTE]
@@ -132,10 +166,10 @@ mod tests {
                 WindowSpec::Sliding { size_us: pane * size_panes, slide_us: pane }
             };
             let to = from + length;
-            let listed: Vec<i64> = spec.windows_overlapping(from, to).collect();
+            let listed: Vec<i64> = spec.windows_overlapping(from, to);
             let expected: Vec<i64> = (-2000i64..2000)
                 .filter(|start| start.rem_euclid(pane) == 0)
-                .filter(|start| *start < to && start + spec.size_us() > from)
+                .filter(|start| *start < to && spec.window_end(*start) > from)
                 .collect();
             prop_assert_eq!(listed, expected);
         }
@@ -144,10 +178,10 @@ mod tests {
         fn an_event_belongs_to_the_windows_of_its_pane(size_panes in 1i64..6, pane in 1i64..50, time in -1000i64..1000) {
             let spec = WindowSpec::Sliding { size_us: pane * size_panes, slide_us: pane };
             for start in spec.windows_of_pane(spec.pane_of(time)) {
-                prop_assert!(start <= time && time < start + spec.size_us());
+                prop_assert!(start <= time && time < spec.window_end(start));
             }
             let containing = (-3000i64..3000)
-                .filter(|start| start.rem_euclid(pane) == 0 && *start <= time && time < start + spec.size_us())
+                .filter(|start| start.rem_euclid(pane) == 0 && *start <= time && time < spec.window_end(*start))
                 .count() as i64;
             prop_assert_eq!(containing, size_panes);
         }

@@ -214,7 +214,7 @@ fn engine_windows(engine: &Engine, kpi: &str) -> BTreeMap<(String, i64), BTreeMa
 
 fn new_engine(keep_final_for_us: i64) -> Engine {
     let kpis = KpiPack::from_toml(PACK, "oracle pack")
-        .and_then(|pack| pack.compile())
+        .and_then(|pack| pack.compile(&sightline_engine::Calendar::utc()))
         .expect("valid pack");
     let options = EngineOptions {
         time: TimePolicy {
@@ -315,4 +315,65 @@ fn an_event_missing_a_field_is_skipped_for_that_kpi_and_counted() {
         "no rate for data.currency".to_owned(),
         1
     )));
+}
+
+#[test]
+fn calendar_days_follow_the_business_time_zone_across_daylight_saving() {
+    let pack = r#"
+[[kpi]]
+name = "revenue_today"
+events = ["order.created"]
+value = "data.total"
+aggregate = "sum"
+windows = [{ calendar = "day" }]
+"#;
+    let berlin = sightline_engine::Calendar::new("Europe/Berlin").expect("bundled zone");
+    let kpis = KpiPack::from_toml(pack, "test")
+        .and_then(|pack| pack.compile(&berlin))
+        .expect("valid");
+    let mut engine = Engine::new(kpis, EngineOptions::default());
+    let at = |text: &str| sightline_model::time::parse_rfc3339(text).expect("timestamp");
+    // 22:30 UTC on the 28th is 23:30 CET (still the 28th); 23:30 UTC is 01:30 CET on the
+    // 29th, the 23-hour day; 21:59 UTC on the 29th is 23:59 CEST, its last minute.
+    for (time, cents) in [
+        ("2026-03-28T22:30:00Z", 100),
+        ("2026-03-28T23:30:00Z", 200),
+        ("2026-03-29T21:59:00Z", 400),
+    ] {
+        let order = Order {
+            time: at(time),
+            cents,
+            channel: "web",
+            currency: "EUR",
+        };
+        assert_eq!(
+            engine.process(order.time, &order_json(&order), 0),
+            Observation::Counted
+        );
+    }
+    let days = engine
+        .windows(
+            "revenue_today",
+            at("2026-03-28T00:00:00Z"),
+            at("2026-03-31T00:00:00Z"),
+        )
+        .expect("known");
+    let summary: Vec<(String, i64, String)> = days
+        .iter()
+        .map(|day| {
+            (
+                sightline_model::time::format_rfc3339(day.start_us),
+                (day.end_us - day.start_us) / 3_600_000_000,
+                day.values[0].1.to_json(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("2026-03-27T23:00:00.000Z".to_owned(), 24, "1".to_owned()),
+            ("2026-03-28T23:00:00.000Z".to_owned(), 23, "6".to_owned()),
+        ]
+    );
+    assert!(days.iter().all(|day| day.window == "day"));
 }

@@ -53,8 +53,11 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
         );
     }
     println!(
-        "  time              disorder bound {}, allowed lateness {}, idle after {}",
-        config.time.disorder_bound, config.time.allowed_lateness, config.time.idle_timeout
+        "  time              zone {}, disorder bound {}, allowed lateness {}, idle after {}",
+        config.time.zone,
+        config.time.disorder_bound,
+        config.time.allowed_lateness,
+        config.time.idle_timeout
     );
     let kpis = crate::kpis::compile_kpis(&config)?;
     println!("  KPIs              {}", kpis.len());

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use anyhow::Context;
 use sightline_config::Config;
 use sightline_engine::definition::CompiledKpi;
-use sightline_engine::{COMMERCE_PACK, Engine, EngineOptions, KpiPack, TimePolicy};
+use sightline_engine::{COMMERCE_PACK, Calendar, Engine, EngineOptions, KpiPack, TimePolicy};
 
 /// Every KPI the configuration asks for, compiled.
 pub fn compile_kpis(config: &Config) -> anyhow::Result<Vec<CompiledKpi>> {
@@ -24,7 +24,9 @@ pub fn compile_kpis(config: &Config) -> anyhow::Result<Vec<CompiledKpi>> {
         pack.kpis
             .extend(KpiPack::from_toml(&text, &path.display().to_string())?.kpis);
     }
-    Ok(pack.compile()?)
+    let calendar = Calendar::new(&config.time.zone)
+        .map_err(|message| anyhow::anyhow!("time.zone: {message}"))?;
+    Ok(pack.compile(&calendar)?)
 }
 
 pub fn engine_options(config: &Config) -> EngineOptions {
