@@ -1,11 +1,52 @@
 //! Accumulators: what a pane keeps per group, and how panes merge into a window.
 //!
 //! Every accumulator is mergeable (panes combine into windows, partial results from
-//! several nodes combine into one), and counts, sums and money are exact decimals.
+//! several nodes combine into one). Counts, sums and money are exact decimals; distinct
+//! counts and quantiles are sketches with the error bounds of kpis.md.
 
 use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
-use crate::definition::AggregateKind;
+use crate::definition::{AggregateKind, CompiledKpi};
+use crate::sketch::{DistinctSketch, QuantileSketch};
+
+/// What one event contributes to one KPI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Counted, no value.
+    Event,
+    Number(Decimal),
+    /// The hash of a value counted by distinct value.
+    Distinct(u64),
+    Sample(f64),
+    Latest {
+        time_us: i64,
+        value: LatestValue,
+    },
+    Ratio {
+        numerator: Option<SideHit>,
+        denominator: Option<SideHit>,
+    },
+}
+
+/// How an event counts on one side of a ratio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SideHit {
+    Event,
+    Distinct(u64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LatestValue {
+    Number(Decimal),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Side {
+    Count(u64),
+    Distinct(Box<DistinctSketch>),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Accumulator {
@@ -14,6 +55,10 @@ pub enum Accumulator {
     Mean { sum: Decimal, count: u64 },
     Min(Option<Decimal>),
     Max(Option<Decimal>),
+    Distinct(Box<DistinctSketch>),
+    Quantiles(Box<QuantileSketch>),
+    Ratio { numerator: Side, denominator: Side },
+    Latest(Option<(i64, LatestValue)>),
 }
 
 /// A window's value for one group.
@@ -21,13 +66,16 @@ pub enum Accumulator {
 pub enum AggregateValue {
     Count(u64),
     Decimal(Decimal),
-    /// No value (a mean, min or max over nothing).
+    Text(String),
+    /// (label such as `p95`, value) pairs.
+    Quantiles(Vec<(String, Option<f64>)>),
+    /// No value (a mean, min, max or ratio over nothing).
     Empty,
 }
 
 impl Accumulator {
-    pub fn new(kind: AggregateKind) -> Accumulator {
-        match kind {
+    pub fn new(kpi: &CompiledKpi) -> Accumulator {
+        match kpi.aggregate {
             AggregateKind::Count => Accumulator::Count(0),
             AggregateKind::Sum => Accumulator::Sum(Decimal::ZERO),
             AggregateKind::Mean => Accumulator::Mean {
@@ -36,25 +84,74 @@ impl Accumulator {
             },
             AggregateKind::Min => Accumulator::Min(None),
             AggregateKind::Max => Accumulator::Max(None),
+            AggregateKind::Distinct => Accumulator::Distinct(Box::default()),
+            AggregateKind::Quantiles => Accumulator::Quantiles(Box::default()),
+            AggregateKind::Latest => Accumulator::Latest(None),
+            AggregateKind::Ratio => {
+                let side = |distinct: bool| {
+                    if distinct {
+                        Side::Distinct(Box::default())
+                    } else {
+                        Side::Count(0)
+                    }
+                };
+                let (numerator, denominator) = match &kpi.ratio {
+                    Some(ratio) => (
+                        side(ratio.numerator.distinct.is_some()),
+                        side(ratio.denominator.distinct.is_some()),
+                    ),
+                    None => (Side::Count(0), Side::Count(0)),
+                };
+                Accumulator::Ratio {
+                    numerator,
+                    denominator,
+                }
+            }
         }
     }
 
-    /// Adds one event; `value` is `None` only for a count.
-    pub fn add(&mut self, value: Option<Decimal>) {
-        match (self, value) {
+    pub fn add(&mut self, input: &Input) {
+        match (self, input) {
             (Accumulator::Count(count), _) => *count += 1,
-            (Accumulator::Sum(sum), Some(value)) => *sum += value,
-            (Accumulator::Mean { sum, count }, Some(value)) => {
+            (Accumulator::Sum(sum), Input::Number(value)) => *sum += value,
+            (Accumulator::Mean { sum, count }, Input::Number(value)) => {
                 *sum += value;
                 *count += 1;
             }
-            (Accumulator::Min(min), Some(value)) => {
-                *min = Some(min.map_or(value, |current| current.min(value)))
+            (Accumulator::Min(min), Input::Number(value)) => {
+                *min = Some(min.map_or(*value, |current| current.min(*value)))
             }
-            (Accumulator::Max(max), Some(value)) => {
-                *max = Some(max.map_or(value, |current| current.max(value)))
+            (Accumulator::Max(max), Input::Number(value)) => {
+                *max = Some(max.map_or(*value, |current| current.max(*value)))
             }
-            (_, None) => {}
+            (Accumulator::Distinct(sketch), Input::Distinct(hash)) => sketch.insert_hash(*hash),
+            (Accumulator::Quantiles(sketch), Input::Sample(value)) => sketch.insert(*value),
+            (Accumulator::Latest(latest), Input::Latest { time_us, value })
+                // Ties go to the later arrival, as a live reader would have seen it.
+                if latest
+                    .as_ref()
+                    .is_none_or(|(current, _)| *time_us >= *current)
+                => {
+                    *latest = Some((*time_us, value.clone()));
+                }
+            (
+                Accumulator::Ratio {
+                    numerator,
+                    denominator,
+                },
+                Input::Ratio {
+                    numerator: top,
+                    denominator: bottom,
+                },
+            ) => {
+                if let Some(hit) = top {
+                    numerator.add(*hit);
+                }
+                if let Some(hit) = bottom {
+                    denominator.add(*hit);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -78,11 +175,33 @@ impl Accumulator {
             (Accumulator::Max(max), Accumulator::Max(Some(other))) => {
                 *max = Some(max.map_or(*other, |current| current.max(*other)))
             }
+            (Accumulator::Distinct(sketch), Accumulator::Distinct(other)) => sketch.merge(other),
+            (Accumulator::Quantiles(sketch), Accumulator::Quantiles(other)) => sketch.merge(other),
+            (Accumulator::Latest(latest), Accumulator::Latest(Some((time_us, value))))
+                if latest
+                    .as_ref()
+                    .is_none_or(|(current, _)| *time_us >= *current) =>
+            {
+                *latest = Some((*time_us, value.clone()));
+            }
+            (
+                Accumulator::Ratio {
+                    numerator,
+                    denominator,
+                },
+                Accumulator::Ratio {
+                    numerator: top,
+                    denominator: bottom,
+                },
+            ) => {
+                numerator.merge(top);
+                denominator.merge(bottom);
+            }
             _ => {}
         }
     }
 
-    pub fn value(&self) -> AggregateValue {
+    pub fn value(&self, kpi: &CompiledKpi) -> AggregateValue {
         match self {
             Accumulator::Count(count) => AggregateValue::Count(*count),
             Accumulator::Sum(sum) => AggregateValue::Decimal(sum.normalize()),
@@ -94,17 +213,112 @@ impl Accumulator {
                 .map_or(AggregateValue::Empty, |value| {
                     AggregateValue::Decimal(value.normalize())
                 }),
+            Accumulator::Distinct(sketch) => AggregateValue::Count(sketch.estimate()),
+            Accumulator::Quantiles(sketch) => AggregateValue::Quantiles(
+                kpi.quantiles
+                    .iter()
+                    .map(|q| (quantile_label(*q), sketch.quantile(*q)))
+                    .collect(),
+            ),
+            Accumulator::Latest(None) => AggregateValue::Empty,
+            Accumulator::Latest(Some((_, LatestValue::Number(value)))) => {
+                AggregateValue::Decimal(value.normalize())
+            }
+            Accumulator::Latest(Some((_, LatestValue::Text(text)))) => {
+                AggregateValue::Text(text.clone())
+            }
+            Accumulator::Ratio {
+                numerator,
+                denominator,
+            } => {
+                let bottom = denominator.total();
+                if bottom == 0 {
+                    return AggregateValue::Empty;
+                }
+                let ratio = Decimal::from(numerator.total()) / Decimal::from(bottom);
+                let complement = kpi.ratio.as_ref().is_some_and(|ratio| ratio.complement);
+                let ratio = if complement {
+                    Decimal::ONE - ratio
+                } else {
+                    ratio
+                };
+                AggregateValue::Decimal(ratio.round_dp(6).normalize())
+            }
         }
     }
 }
 
+impl Side {
+    fn add(&mut self, hit: SideHit) {
+        match (self, hit) {
+            (Side::Count(count), _) => *count += 1,
+            (Side::Distinct(sketch), SideHit::Distinct(hash)) => sketch.insert_hash(hash),
+            (Side::Distinct(_), SideHit::Event) => {}
+        }
+    }
+
+    fn merge(&mut self, other: &Side) {
+        match (self, other) {
+            (Side::Count(count), Side::Count(more)) => *count += more,
+            (Side::Distinct(sketch), Side::Distinct(other)) => sketch.merge(other),
+            _ => {}
+        }
+    }
+
+    fn total(&self) -> u64 {
+        match self {
+            Side::Count(count) => *count,
+            Side::Distinct(sketch) => sketch.estimate(),
+        }
+    }
+}
+
+/// `0.95` → `p95`, `0.999` → `p99.9`.
+fn quantile_label(q: f64) -> String {
+    let percent = (q * 1000.0).round() / 10.0;
+    if percent.fract() == 0.0 {
+        format!("p{}", percent as u64)
+    } else {
+        format!("p{percent}")
+    }
+}
+
 impl AggregateValue {
-    /// The value as JSON text (exact decimal digits, never a float's).
+    /// The value as JSON text (exact decimal digits, never a float's, for exact values).
     pub fn to_json(&self) -> String {
         match self {
             AggregateValue::Count(count) => count.to_string(),
             AggregateValue::Decimal(value) => value.to_string(),
+            AggregateValue::Text(text) => {
+                serde_json::to_string(text).unwrap_or_else(|_| "null".to_owned())
+            }
+            AggregateValue::Quantiles(values) => {
+                let members: Vec<String> = values
+                    .iter()
+                    .map(|(label, value)| {
+                        let number = value
+                            .and_then(Decimal::from_f64)
+                            .map_or("null".to_owned(), |value| {
+                                value.round_dp(3).normalize().to_string()
+                            });
+                        format!("\"{label}\":{number}")
+                    })
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }
             AggregateValue::Empty => "null".to_owned(),
+        }
+    }
+
+    /// The number that orders groups for `top`.
+    pub fn sort_key(&self) -> f64 {
+        match self {
+            AggregateValue::Count(count) => *count as f64,
+            AggregateValue::Decimal(value) => value.to_f64().unwrap_or(0.0),
+            AggregateValue::Quantiles(values) => {
+                values.last().and_then(|(_, value)| *value).unwrap_or(0.0)
+            }
+            AggregateValue::Text(_) | AggregateValue::Empty => f64::MIN,
         }
     }
 }
@@ -112,6 +326,18 @@ impl AggregateValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::Calendar;
+    use crate::definition::KpiPack;
+
+    fn kpi(aggregate: &str) -> CompiledKpi {
+        let text = format!(
+            "[[kpi]]\nname = \"k\"\nevents = [\"e\"]\nvalue = \"data.v\"\naggregate = \"{aggregate}\"\nwindows = [{{ tumbling = \"1m\" }}]\n"
+        );
+        KpiPack::from_toml(&text, "test")
+            .and_then(|pack| pack.compile(&Calendar::utc()))
+            .expect("valid")[0]
+            .clone()
+    }
 
     fn decimal(text: &str) -> Decimal {
         text.parse().expect("decimal")
@@ -119,44 +345,73 @@ mod tests {
 
     #[test]
     fn merging_panes_equals_adding_everything() {
-        for kind in [
-            AggregateKind::Count,
-            AggregateKind::Sum,
-            AggregateKind::Mean,
-            AggregateKind::Min,
-            AggregateKind::Max,
-        ] {
+        for aggregate in ["count", "sum", "mean", "min", "max"] {
+            let kpi = kpi(aggregate);
             let values = ["12.25", "60.00", "0.10", "7"];
-            let mut whole = Accumulator::new(kind);
-            let mut left = Accumulator::new(kind);
-            let mut right = Accumulator::new(kind);
+            let mut whole = Accumulator::new(&kpi);
+            let mut left = Accumulator::new(&kpi);
+            let mut right = Accumulator::new(&kpi);
             for (index, value) in values.iter().enumerate() {
-                whole.add(Some(decimal(value)));
+                let input = Input::Number(decimal(value));
+                whole.add(&input);
                 if index % 2 == 0 {
-                    left.add(Some(decimal(value)))
+                    left.add(&input)
                 } else {
-                    right.add(Some(decimal(value)))
+                    right.add(&input)
                 }
             }
             left.merge(&right);
-            assert_eq!(left.value(), whole.value(), "{kind:?}");
+            assert_eq!(left.value(&kpi), whole.value(&kpi), "{aggregate}");
         }
     }
 
     #[test]
     fn values_are_exact() {
-        let mut sum = Accumulator::new(AggregateKind::Sum);
+        let sum_kpi = kpi("sum");
+        let mut sum = Accumulator::new(&sum_kpi);
         for _ in 0..1_000_000 {
-            sum.add(Some(decimal("0.10")));
+            sum.add(&Input::Number(decimal("0.10")));
         }
-        assert_eq!(sum.value().to_json(), "100000");
-        let mut mean = Accumulator::new(AggregateKind::Mean);
-        mean.add(Some(decimal("84.50")));
-        mean.add(Some(decimal("15.50")));
-        assert_eq!(mean.value().to_json(), "50");
+        assert_eq!(sum.value(&sum_kpi).to_json(), "100000");
+        let mean_kpi = kpi("mean");
+        let mut mean = Accumulator::new(&mean_kpi);
+        mean.add(&Input::Number(decimal("84.50")));
+        mean.add(&Input::Number(decimal("15.50")));
+        assert_eq!(mean.value(&mean_kpi).to_json(), "50");
         assert_eq!(
-            Accumulator::new(AggregateKind::Max).value(),
+            Accumulator::new(&kpi("max")).value(&kpi("max")),
             AggregateValue::Empty
         );
+    }
+
+    #[test]
+    fn latest_keeps_the_newest_event_time() {
+        let kpi = kpi("latest");
+        let mut latest = Accumulator::new(&kpi);
+        latest.add(&Input::Latest {
+            time_us: 20,
+            value: LatestValue::Number(decimal("5")),
+        });
+        latest.add(&Input::Latest {
+            time_us: 10,
+            value: LatestValue::Number(decimal("9")),
+        });
+        assert_eq!(
+            latest.value(&kpi).to_json(),
+            "5",
+            "an older event does not replace a newer one"
+        );
+        latest.add(&Input::Latest {
+            time_us: 30,
+            value: LatestValue::Text("fault".into()),
+        });
+        assert_eq!(latest.value(&kpi).to_json(), "\"fault\"");
+    }
+
+    #[test]
+    fn quantile_labels() {
+        assert_eq!(quantile_label(0.5), "p50");
+        assert_eq!(quantile_label(0.99), "p99");
+        assert_eq!(quantile_label(0.999), "p99.9");
     }
 }

@@ -18,6 +18,7 @@ use sightline_model::{EventType, FieldKind};
 
 use crate::calendar::Calendar;
 use crate::error::EngineError;
+use crate::filter::Filter;
 use crate::window::WindowSpec;
 
 /// A file of KPI definitions.
@@ -40,10 +41,40 @@ pub struct KpiDefinition {
     #[serde(default)]
     pub value: Option<String>,
     pub aggregate: AggregateKind,
+    /// Only events for which this holds count, e.g. `data.status >= 500`.
+    #[serde(default)]
+    pub filter: Option<String>,
     /// Field paths whose values split the KPI into groups.
     #[serde(default)]
     pub group_by: Vec<String>,
     pub windows: Vec<WindowDefinition>,
+    /// For `quantiles`: which ones (default p50, p95, p99).
+    #[serde(default)]
+    pub quantiles: Option<Vec<f64>>,
+    /// For `ratio`: the two sides, each a count (or a distinct count) of the events it
+    /// selects; `complement` reports 1 - ratio.
+    #[serde(default)]
+    pub numerator: Option<RatioSideDefinition>,
+    #[serde(default)]
+    pub denominator: Option<RatioSideDefinition>,
+    #[serde(default)]
+    pub complement: bool,
+    /// Report only the groups with the largest values, this many.
+    #[serde(default)]
+    pub top: Option<usize>,
+}
+
+/// One side of a ratio: events of these types (default: all the KPI reads) that pass the
+/// filter, counted, or counted by distinct value of a field.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatioSideDefinition {
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    #[serde(default)]
+    pub filter: Option<String>,
+    #[serde(default)]
+    pub distinct: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -54,6 +85,14 @@ pub enum AggregateKind {
     Mean,
     Min,
     Max,
+    /// Distinct values of `value` (exact below 1,000, HyperLogLog above).
+    Distinct,
+    /// Quantiles of `value` (DDSketch, 1 % relative error).
+    Quantiles,
+    /// `numerator` ÷ `denominator`.
+    Ratio,
+    /// The value of the event with the latest event time.
+    Latest,
 }
 
 /// `{ tumbling = "1m" }`, `{ sliding = "1h", every = "1m" }` or `{ calendar = "day" }`
@@ -69,6 +108,9 @@ pub struct WindowDefinition {
     pub every: Option<Duration>,
     #[serde(default)]
     pub calendar: Option<String>,
+    /// `{ current = true }`: no time window, the state as of now (for `latest`).
+    #[serde(default)]
+    pub current: bool,
 }
 
 fn optional_duration<'de, D: Deserializer<'de>>(
@@ -123,8 +165,27 @@ pub struct CompiledKpi {
     /// The value is money: convert it with the event's `data.currency`.
     pub value_is_money: bool,
     pub aggregate: AggregateKind,
+    pub filter: Option<Filter>,
     pub group_by: Vec<FieldPath>,
     pub windows: Vec<WindowSpec>,
+    pub quantiles: Vec<f64>,
+    pub ratio: Option<CompiledRatio>,
+    pub top: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledRatio {
+    pub numerator: CompiledSide,
+    pub denominator: CompiledSide,
+    pub complement: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledSide {
+    /// `None`: every event type the KPI reads.
+    pub events: Option<Vec<String>>,
+    pub filter: Option<Filter>,
+    pub distinct: Option<FieldPath>,
 }
 
 impl KpiPack {
@@ -183,11 +244,47 @@ impl KpiDefinition {
                 ))
             })?),
         };
-        if value.is_none() && self.aggregate != AggregateKind::Count {
+        let needs_value = !matches!(self.aggregate, AggregateKind::Count | AggregateKind::Ratio);
+        if value.is_none() && needs_value {
             return Err(invalid(format!(
                 "aggregate {:?} needs a `value` field path",
                 self.aggregate
             )));
+        }
+        let filter = match &self.filter {
+            None => None,
+            Some(text) => {
+                Some(Filter::parse(text).map_err(|message| invalid(format!("filter: {message}")))?)
+            }
+        };
+        let ratio = match (self.aggregate, &self.numerator, &self.denominator) {
+            (AggregateKind::Ratio, Some(numerator), Some(denominator)) => Some(CompiledRatio {
+                numerator: numerator
+                    .compile(&self.events)
+                    .map_err(|message| invalid(format!("numerator: {message}")))?,
+                denominator: denominator
+                    .compile(&self.events)
+                    .map_err(|message| invalid(format!("denominator: {message}")))?,
+                complement: self.complement,
+            }),
+            (AggregateKind::Ratio, _, _) => {
+                return Err(invalid("aggregate \"ratio\" needs `numerator` and `denominator`, e.g. numerator = { filter = \"data.status >= 500\" }, denominator = {}".into()));
+            }
+            (_, None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "`numerator` and `denominator` belong to aggregate \"ratio\"".into(),
+                ));
+            }
+        };
+        let quantiles = self
+            .quantiles
+            .clone()
+            .unwrap_or_else(|| vec![0.5, 0.95, 0.99]);
+        if quantiles.iter().any(|q| !(0.0..=1.0).contains(q)) {
+            return Err(invalid(
+                "quantiles: each is between 0 and 1, e.g. [0.5, 0.95, 0.99]".into(),
+            ));
         }
         let group_by = self
             .group_by
@@ -223,8 +320,37 @@ impl KpiDefinition {
             value,
             value_is_money,
             aggregate: self.aggregate,
+            filter,
             group_by,
             windows,
+            quantiles,
+            ratio,
+            top: self.top,
+        })
+    }
+}
+
+impl RatioSideDefinition {
+    fn compile(&self, kpi_events: &[String]) -> Result<CompiledSide, String> {
+        if let Some(events) = &self.events
+            && let Some(stranger) = events.iter().find(|event| !kpi_events.contains(event))
+        {
+            return Err(format!(
+                "event type {stranger:?} is not among the KPI's `events`"
+            ));
+        }
+        let filter = self.filter.as_deref().map(Filter::parse).transpose()?;
+        let distinct = match &self.distinct {
+            None => None,
+            Some(text) => Some(
+                FieldPath::parse(text)
+                    .ok_or_else(|| format!("distinct: {text:?} is not a field path"))?,
+            ),
+        };
+        Ok(CompiledSide {
+            events: self.events.clone(),
+            filter,
+            distinct,
         })
     }
 }
@@ -232,6 +358,16 @@ impl KpiDefinition {
 impl WindowDefinition {
     fn compile(&self, calendar: &Calendar) -> Result<WindowSpec, String> {
         let micros = |duration: Duration| i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
+        if self.current {
+            if self.calendar.is_some()
+                || self.tumbling.is_some()
+                || self.sliding.is_some()
+                || self.every.is_some()
+            {
+                return Err("windows: { current = true } stands alone".into());
+            }
+            return Ok(WindowSpec::Current);
+        }
         if let Some(unit) = &self.calendar {
             if unit != "day"
                 || self.tumbling.is_some()

@@ -4,9 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::value::RawValue;
+use xxhash_rust::xxh3::xxh3_64;
 
-use crate::aggregate::{Accumulator, AggregateValue};
-use crate::definition::{CompiledKpi, FieldPath};
+use crate::aggregate::{Accumulator, AggregateValue, Input, LatestValue, SideHit};
+use crate::definition::{AggregateKind, CompiledKpi, CompiledSide, FieldPath};
 use crate::extract::{FieldSet, as_decimal, as_label, extract};
 use crate::watermark::{Lateness, TimePolicy, Watermark};
 use crate::window::WindowSpec;
@@ -72,12 +75,65 @@ struct WindowState {
 #[derive(Debug)]
 struct KpiRuntime {
     kpi: CompiledKpi,
-    /// Slot of the value field (and of `data.currency` when the value is money).
-    value_slot: Option<usize>,
-    currency_slot: Option<usize>,
-    group_slots: Vec<usize>,
+    /// Where this KPI's fields sit among the extracted slots, per event type it reads.
+    slots_by_type: HashMap<String, KpiSlots>,
     windows: Vec<WindowState>,
     skipped: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Default)]
+struct KpiSlots {
+    value: Option<usize>,
+    /// `data.currency` when the value is money.
+    currency: Option<usize>,
+    group: Vec<usize>,
+    filter: Vec<usize>,
+    numerator: SideSlots,
+    denominator: SideSlots,
+}
+
+#[derive(Debug, Default)]
+struct SideSlots {
+    /// Whether events of this type count on this side at all.
+    counts: bool,
+    filter: Vec<usize>,
+    distinct: Option<usize>,
+}
+
+impl KpiSlots {
+    fn assign(kpi: &CompiledKpi, event_type: &str, fields: &mut FieldSet) -> KpiSlots {
+        let side = |side: Option<&CompiledSide>, fields: &mut FieldSet| match side {
+            None => SideSlots::default(),
+            Some(side) => SideSlots {
+                counts: side
+                    .events
+                    .as_ref()
+                    .is_none_or(|events| events.iter().any(|name| name == event_type)),
+                filter: side
+                    .filter
+                    .iter()
+                    .flat_map(|filter| &filter.clauses)
+                    .map(|clause| fields.slot(&clause.path))
+                    .collect(),
+                distinct: side.distinct.as_ref().map(|path| fields.slot(path)),
+            },
+        };
+        KpiSlots {
+            value: kpi.value.as_ref().map(|path| fields.slot(path)),
+            currency: kpi
+                .value_is_money
+                .then(|| fields.slot(&FieldPath::Data("currency".into()))),
+            group: kpi.group_by.iter().map(|path| fields.slot(path)).collect(),
+            filter: kpi
+                .filter
+                .iter()
+                .flat_map(|filter| &filter.clauses)
+                .map(|clause| fields.slot(&clause.path))
+                .collect(),
+            numerator: side(kpi.ratio.as_ref().map(|ratio| &ratio.numerator), fields),
+            denominator: side(kpi.ratio.as_ref().map(|ratio| &ratio.denominator), fields),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -98,22 +154,17 @@ impl Engine {
         let mut kpis_by_type: HashMap<String, Vec<usize>> = HashMap::new();
         let mut runtimes = Vec::with_capacity(kpis.len());
         for (index, kpi) in kpis.into_iter().enumerate() {
-            // A KPI over several types reads the same paths from each: the slot numbers
-            // agree because every type's field set gets the paths in the same order.
-            let mut value_slot = None;
-            let mut currency_slot = None;
-            let mut group_slots = Vec::new();
+            let mut slots_by_type = HashMap::new();
             for event_type in &kpi.events {
                 let fields = fields_by_type.entry(event_type.clone()).or_default();
                 kpis_by_type
                     .entry(event_type.clone())
                     .or_default()
                     .push(index);
-                value_slot = kpi.value.as_ref().map(|path| fields.slot(path));
-                currency_slot = kpi
-                    .value_is_money
-                    .then(|| fields.slot(&FieldPath::Data("currency".into())));
-                group_slots = kpi.group_by.iter().map(|path| fields.slot(path)).collect();
+                slots_by_type.insert(
+                    event_type.clone(),
+                    KpiSlots::assign(&kpi, event_type, fields),
+                );
             }
             let windows = kpi
                 .windows
@@ -126,9 +177,7 @@ impl Engine {
                 .collect();
             runtimes.push(KpiRuntime {
                 kpi,
-                value_slot,
-                currency_slot,
-                group_slots,
+                slots_by_type,
                 windows,
                 skipped: BTreeMap::new(),
             });
@@ -160,7 +209,9 @@ impl Engine {
         }
         for &index in kpi_indices {
             let runtime = &mut self.kpis[index];
-            let Some((group, value)) = runtime.read(&slots, &self.options) else {
+            let Some((group, input)) =
+                runtime.read(&event_type, event_time_us, &slots, &self.options)
+            else {
                 continue;
             };
             for window in &mut runtime.windows {
@@ -170,8 +221,8 @@ impl Engine {
                     .entry(pane)
                     .or_default()
                     .entry(group.clone())
-                    .or_insert_with(|| Accumulator::new(runtime.kpi.aggregate))
-                    .add(value);
+                    .or_insert_with(|| Accumulator::new(&runtime.kpi))
+                    .add(&input);
             }
         }
         self.evict_if_due();
@@ -233,9 +284,23 @@ impl Engine {
                 }
                 let mut values: Vec<_> = groups
                     .iter()
-                    .map(|(key, accumulator)| (runtime.labelled(key), accumulator.value()))
+                    .map(|(key, accumulator)| {
+                        (runtime.labelled(key), accumulator.value(&runtime.kpi))
+                    })
                     .collect();
-                values.sort_by(|left, right| left.0.cmp(&right.0));
+                match runtime.kpi.top {
+                    Some(top) => {
+                        values.sort_by(|left, right| {
+                            right
+                                .1
+                                .sort_key()
+                                .total_cmp(&left.1.sort_key())
+                                .then_with(|| left.0.cmp(&right.0))
+                        });
+                        values.truncate(top);
+                    }
+                    None => values.sort_by(|left, right| left.0.cmp(&right.0)),
+                }
                 let end = window.spec.window_end(start);
                 results.push(WindowResult {
                     window: label.clone(),
@@ -270,54 +335,97 @@ impl Engine {
 }
 
 impl KpiRuntime {
-    /// The event's group and value for this KPI, or `None` (and a counted reason) when a
-    /// field it needs is missing or unusable.
+    /// The event's group and input for this KPI, or `None` when the filter excludes it
+    /// or (counted as a reason) a field it needs is missing or unusable.
     fn read(
         &mut self,
-        slots: &[Option<&serde_json::value::RawValue>],
+        event_type: &str,
+        event_time_us: i64,
+        slots: &[Option<&RawValue>],
         options: &EngineOptions,
-    ) -> Option<(GroupKey, Option<Decimal>)> {
-        let mut group = Vec::with_capacity(self.group_slots.len());
-        for (path, slot) in self.kpi.group_by.iter().zip(&self.group_slots) {
-            match slots.get(*slot).copied().flatten() {
+    ) -> Option<(GroupKey, Input)> {
+        let kpi_slots = self.slots_by_type.get(event_type)?;
+        let field = |slot: usize| slots.get(slot).copied().flatten();
+        if let Some(filter) = &self.kpi.filter
+            && !filter.matches(|clause| field(kpi_slots.filter[clause]))
+        {
+            return None;
+        }
+        let mut group = Vec::with_capacity(kpi_slots.group.len());
+        for (path, slot) in self.kpi.group_by.iter().zip(&kpi_slots.group) {
+            match field(*slot) {
                 Some(value) => group.push(as_label(value)),
                 None => {
-                    self.skip(format!("missing {path}"));
+                    let reason = format!("missing {path}");
+                    self.skip(reason);
                     return None;
                 }
             }
         }
-        let Some(slot) = self.value_slot else {
-            return Some((group, None));
+        let input = match self.kpi.aggregate {
+            AggregateKind::Count => Input::Event,
+            AggregateKind::Ratio => {
+                let ratio = self.kpi.ratio.as_ref()?;
+                let numerator = side_hit(&ratio.numerator, &kpi_slots.numerator, &field);
+                let denominator = side_hit(&ratio.denominator, &kpi_slots.denominator, &field);
+                if numerator.is_none() && denominator.is_none() {
+                    return None;
+                }
+                Input::Ratio {
+                    numerator,
+                    denominator,
+                }
+            }
+            aggregate => {
+                let path = self
+                    .kpi
+                    .value
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let Some(raw) = kpi_slots.value.and_then(field) else {
+                    self.skip(format!("missing {path}"));
+                    return None;
+                };
+                match aggregate {
+                    AggregateKind::Distinct => Input::Distinct(xxh3_64(as_label(raw).as_bytes())),
+                    AggregateKind::Latest => Input::Latest {
+                        time_us: event_time_us,
+                        value: match as_decimal(raw) {
+                            Some(number) => LatestValue::Number(number),
+                            None => LatestValue::Text(as_label(raw)),
+                        },
+                    },
+                    _ => {
+                        let Some(mut value) = as_decimal(raw) else {
+                            self.skip(format!("{path} is not a number"));
+                            return None;
+                        };
+                        if let Some(currency_slot) = kpi_slots.currency {
+                            let currency = field(currency_slot).map(as_label);
+                            let rate = match currency.as_deref() {
+                                Some(code) if code == options.reporting_currency => {
+                                    Some(Decimal::ONE)
+                                }
+                                Some(code) => options.rates.get(code).copied(),
+                                None => None,
+                            };
+                            let Some(rate) = rate else {
+                                self.skip("no rate for data.currency".to_owned());
+                                return None;
+                            };
+                            value *= rate;
+                        }
+                        if aggregate == AggregateKind::Quantiles {
+                            Input::Sample(value.to_f64().unwrap_or(f64::NAN))
+                        } else {
+                            Input::Number(value)
+                        }
+                    }
+                }
+            }
         };
-        let path = self
-            .kpi
-            .value
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let Some(raw) = slots.get(slot).copied().flatten() else {
-            self.skip(format!("missing {path}"));
-            return None;
-        };
-        let Some(mut value) = as_decimal(raw) else {
-            self.skip(format!("{path} is not a number"));
-            return None;
-        };
-        if let Some(currency_slot) = self.currency_slot {
-            let currency = slots.get(currency_slot).copied().flatten().map(as_label);
-            let rate = match currency.as_deref() {
-                Some(code) if code == options.reporting_currency => Some(Decimal::ONE),
-                Some(code) => options.rates.get(code).copied(),
-                None => None,
-            };
-            let Some(rate) = rate else {
-                self.skip("no rate for data.currency".to_owned());
-                return None;
-            };
-            value *= rate;
-        }
-        Some((group, Some(value)))
+        Some((group, input))
     }
 
     fn skip(&mut self, reason: String) {
@@ -331,6 +439,28 @@ impl KpiRuntime {
             .zip(key)
             .map(|(path, value)| (group_label(path), value.clone()))
             .collect()
+    }
+}
+
+/// Whether, and how, an event counts on one side of a ratio.
+fn side_hit<'a>(
+    side: &CompiledSide,
+    slots: &SideSlots,
+    field: &impl Fn(usize) -> Option<&'a RawValue>,
+) -> Option<SideHit> {
+    if !slots.counts {
+        return None;
+    }
+    if let Some(filter) = &side.filter
+        && !filter.matches(|clause| field(slots.filter[clause]))
+    {
+        return None;
+    }
+    match slots.distinct {
+        None => Some(SideHit::Event),
+        Some(slot) => {
+            field(slot).map(|value| SideHit::Distinct(xxh3_64(as_label(value).as_bytes())))
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub mod definition;
 pub mod engine;
 pub mod error;
 pub mod extract;
+pub mod filter;
+pub mod sketch;
 pub mod watermark;
 pub mod window;
 

@@ -16,13 +16,20 @@ pub enum WindowSpec {
     },
     /// Local midnight to local midnight in the business time zone.
     Day(Calendar),
+    /// No time window: one pane for all time, never final (the current state).
+    Current,
 }
+
+/// The start and end reported for the current-state window.
+pub const CURRENT_START_US: i64 = 0;
+pub const CURRENT_END_US: i64 = 253_402_300_799_999_999;
 
 impl WindowSpec {
     /// The pane (its start) that holds an event at `time_us`.
     pub fn pane_of(&self, time_us: i64) -> i64 {
         match self {
             WindowSpec::Day(calendar) => calendar.day_start(time_us),
+            WindowSpec::Current => CURRENT_START_US,
             fixed => {
                 let pane = fixed.pane_us();
                 time_us - time_us.rem_euclid(pane)
@@ -37,6 +44,7 @@ impl WindowSpec {
                 start_us + size_us
             }
             WindowSpec::Day(calendar) => calendar.next_day_start(start_us),
+            WindowSpec::Current => CURRENT_END_US,
         }
     }
 
@@ -44,6 +52,7 @@ impl WindowSpec {
     pub fn pane_end(&self, pane_start: i64) -> i64 {
         match self {
             WindowSpec::Day(calendar) => calendar.next_day_start(pane_start),
+            WindowSpec::Current => CURRENT_END_US,
             fixed => pane_start + fixed.pane_us(),
         }
     }
@@ -54,6 +63,7 @@ impl WindowSpec {
             WindowSpec::Tumbling { size_us } => size_us,
             WindowSpec::Sliding { slide_us, .. } => slide_us,
             WindowSpec::Day(_) => 86_400_000_000,
+            WindowSpec::Current => CURRENT_END_US,
         }
     }
 
@@ -82,6 +92,7 @@ impl WindowSpec {
                 }
                 starts
             }
+            WindowSpec::Current => vec![CURRENT_START_US],
             WindowSpec::Tumbling { size_us } | WindowSpec::Sliding { size_us, .. } => {
                 let pane = self.pane_us();
                 // The first window ending after `from`: start > from - size.
@@ -105,6 +116,7 @@ impl WindowSpec {
                 format!("{}/{}", short_duration(size_us), short_duration(slide_us))
             }
             WindowSpec::Day(_) => "day".to_owned(),
+            WindowSpec::Current => "current".to_owned(),
         }
     }
 }

@@ -74,10 +74,13 @@ pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
                 .iter()
                 .filter_map(|spec| {
                     let label = spec.label();
-                    recent
-                        .iter()
-                        .rev()
-                        .find(|window| window.window == label)
+                    // Of the windows that contain now, the one ending soonest covers the
+                    // last `size` (for sliding windows); else the newest window.
+                    let of_spec = || recent.iter().filter(|window| window.window == label);
+                    of_spec()
+                        .filter(|window| window.start_us <= now && now < window.end_us)
+                        .min_by_key(|window| window.start_us)
+                        .or_else(|| of_spec().max_by_key(|window| window.start_us))
                         .map(answer)
                 })
                 .collect();

@@ -1,0 +1,237 @@
+//! The built-in commerce pack over a small hand-made day of events, each KPI checked
+//! against the value worked out by hand.
+
+use std::collections::HashMap;
+
+use sightline_engine::{
+    COMMERCE_PACK, Calendar, Engine, EngineOptions, KpiPack, Observation, TimePolicy,
+};
+use sightline_model::time::parse_rfc3339;
+
+fn engine() -> Engine {
+    let kpis = KpiPack::from_toml(COMMERCE_PACK, "commerce")
+        .and_then(|pack| pack.compile(&Calendar::utc()))
+        .expect("valid pack");
+    let options = EngineOptions {
+        time: TimePolicy {
+            disorder_bound_us: 5_000_000,
+            allowed_lateness_us: 3_600_000_000,
+            idle_timeout_us: i64::MAX / 4,
+        },
+        rates: HashMap::from([("USD".to_owned(), "0.5".parse().expect("decimal"))]),
+        ..EngineOptions::default()
+    };
+    Engine::new(kpis, options)
+}
+
+fn feed(engine: &mut Engine, time: &str, event_type: &str, data: &str) {
+    let at = parse_rfc3339(time).expect("timestamp");
+    let payload = format!(
+        r#"{{"specversion":"1.0","id":"x","source":"t","type":"{event_type}","time":"{time}","data":{data}}}"#
+    );
+    assert_eq!(
+        engine.process(at, &payload, 0),
+        Observation::Counted,
+        "{payload}"
+    );
+}
+
+/// The value of `kpi` in the window labelled `window` that contains `time`, for `group`
+/// (`""` for an ungrouped KPI), as JSON text.
+fn value(engine: &Engine, kpi: &str, window: &str, time: &str, group: &str) -> String {
+    let at = parse_rfc3339(time).expect("timestamp");
+    let windows = engine.windows(kpi, at, at + 1).expect("known KPI");
+    let found = windows
+        .iter()
+        .filter(|result| result.window == window && result.start_us <= at && at < result.end_us)
+        // Of the sliding windows that contain `time`, the one ending soonest covers the
+        // last `size` up to `time`.
+        .min_by_key(|result| result.start_us)
+        .unwrap_or_else(|| panic!("{kpi}: no {window} window at {time}: {windows:?}"));
+    let (_, value) = found
+        .values
+        .iter()
+        .find(|(labels, _)| labels.first().map_or("", |(_, value)| value.as_str()) == group)
+        .unwrap_or_else(|| panic!("{kpi}: no group {group:?} in {:?}", found.values));
+    value.to_json()
+}
+
+#[test]
+fn every_kpi_of_the_pack_over_a_small_day() {
+    let mut engine = engine();
+    // Three sessions view pages; two add to the cart; one checks out and orders.
+    for (minute, session) in [
+        ("10:00", "s1"),
+        ("10:01", "s2"),
+        ("10:02", "s3"),
+        ("10:02", "s1"),
+    ] {
+        feed(
+            &mut engine,
+            &format!("2026-11-27T{minute}:00Z"),
+            "page.viewed",
+            &format!(r#"{{"session_id":"{session}","visitor_id":"v-{session}"}}"#),
+        );
+    }
+    feed(
+        &mut engine,
+        "2026-11-27T10:03:00Z",
+        "cart.item_added",
+        r#"{"session_id":"s1","sku":"A","quantity":1}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:03:30Z",
+        "cart.item_added",
+        r#"{"session_id":"s2","sku":"B","quantity":2}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:04:00Z",
+        "checkout.started",
+        r#"{"session_id":"s1","checkout_id":"c1"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:05:00Z",
+        "order.created",
+        r#"{"order_id":"o1","total":"84.50","currency":"EUR","session_id":"s1","region":"DE-BY","channel":"web","segment":"returning"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:05:10Z",
+        "order.created",
+        r#"{"order_id":"o2","total":"31.00","currency":"USD","region":"US-CA","channel":"pos","segment":"new"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:05:20Z",
+        "order.paid",
+        r#"{"order_id":"o1","amount":"84.50","currency":"EUR","gateway":"stripe","session_id":"s1"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:05:30Z",
+        "payment.failed",
+        r#"{"gateway":"stripe","order_id":"o3"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:05:40Z",
+        "payment.failed",
+        r#"{"gateway":"stripe","order_id":"o3"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:06:00Z",
+        "refund.created",
+        r#"{"order_id":"o1","amount":"4.50","currency":"EUR"}"#,
+    );
+    for (latency, status) in [(10, 200), (20, 200), (30, 503), (1000, 200)] {
+        feed(
+            &mut engine,
+            "2026-11-27T10:06:10Z",
+            "api.request",
+            &format!(r#"{{"endpoint":"/cart","status":{status},"latency_ms":{latency}}}"#),
+        );
+    }
+    feed(
+        &mut engine,
+        "2026-11-27T10:06:20Z",
+        "queue.depth",
+        r#"{"queue":"emails","depth":7}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:06:25Z",
+        "queue.depth",
+        r#"{"queue":"emails","depth":3}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:06:30Z",
+        "production.status_changed",
+        r#"{"line_id":"line-1","status":"fault"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:06:40Z",
+        "production.output",
+        r#"{"line_id":"line-1","units":12}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:06:50Z",
+        "production.output",
+        r#"{"line_id":"line-1","units":8.5}"#,
+    );
+
+    let now = "2026-11-27T10:06:55Z";
+    assert_eq!(
+        value(&engine, "orders", "1m", "2026-11-27T10:05:30Z", ""),
+        "2"
+    );
+    assert_eq!(value(&engine, "orders", "1h", now, ""), "2");
+    // 84.50 EUR + 31.00 USD at 0.5 = 100.00 EUR, exactly.
+    assert_eq!(value(&engine, "revenue_today", "day", now, ""), "100");
+    assert_eq!(value(&engine, "refunds_today", "day", now, ""), "4.5");
+    assert_eq!(
+        value(&engine, "average_order_value", "1h/1m", now, ""),
+        "50"
+    );
+    assert_eq!(
+        value(&engine, "revenue_by_segment_today", "day", now, "returning"),
+        "84.5"
+    );
+    assert_eq!(
+        value(&engine, "revenue_by_channel_today", "day", now, "pos"),
+        "15.5"
+    );
+    assert_eq!(
+        value(&engine, "orders_by_region_today", "day", now, "US-CA"),
+        "15.5"
+    );
+    // One of three viewing sessions ordered; one of two carting sessions ordered.
+    assert_eq!(
+        value(&engine, "conversion_rate", "30m/1m", now, ""),
+        "0.333333"
+    );
+    assert_eq!(
+        value(&engine, "cart_abandonment_rate", "1h/1m", now, ""),
+        "0.5"
+    );
+    assert_eq!(value(&engine, "funnel", "30m/1m", now, "page.viewed"), "3");
+    assert_eq!(
+        value(&engine, "funnel", "30m/1m", now, "cart.item_added"),
+        "2"
+    );
+    assert_eq!(
+        value(&engine, "funnel", "30m/1m", now, "checkout.started"),
+        "1"
+    );
+    assert_eq!(value(&engine, "funnel", "30m/1m", now, "order.paid"), "1");
+    // Two failures, one success at stripe.
+    assert_eq!(
+        value(&engine, "payment_failure_rate", "5m/10s", now, "stripe"),
+        "0.666667"
+    );
+    assert_eq!(value(&engine, "error_rate", "5m/10s", now, "/cart"), "0.25");
+    let latency = value(&engine, "api_latency", "5m/10s", now, "/cart");
+    let latency: serde_json::Value = serde_json::from_str(&latency).expect("an object");
+    let p50 = latency["p50"].as_f64().expect("p50");
+    assert!((p50 - 20.0).abs() <= 0.2, "p50 {p50} is 20 within 1 %");
+    let p99 = latency["p99"].as_f64().expect("p99");
+    // p99 of four values is the third by rank (floor(0.99 * 3) = 2): 30, within 1 %.
+    assert!((p99 - 30.0).abs() <= 0.3, "p99 {p99}");
+    // The last five minutes (from 10:02) saw visitors v-s3 and v-s1 only.
+    assert_eq!(value(&engine, "active_users", "5m/10s", now, ""), "2");
+    assert_eq!(value(&engine, "queue_depth", "current", now, "emails"), "3");
+    assert_eq!(
+        value(&engine, "production_line_status", "current", now, "line-1"),
+        "\"fault\""
+    );
+    assert_eq!(
+        value(&engine, "production_output_rate", "1h/1m", now, "line-1"),
+        "20.5"
+    );
+}
