@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
+use rustc_hash::FxHashMap;
 use serde_json::value::RawValue;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -62,7 +63,10 @@ pub struct WindowResult {
 }
 
 type GroupKey = Vec<String>;
-type Groups = HashMap<GroupKey, Accumulator>;
+/// Group keys are short strings from events: FxHash is several times faster than
+/// SipHash here, and group keys do not come from an adversary who could flood one bucket
+/// more cheaply than by sending events.
+type Groups = FxHashMap<GroupKey, Accumulator>;
 
 #[derive(Debug)]
 struct WindowState {
@@ -70,13 +74,18 @@ struct WindowState {
     panes: BTreeMap<i64, Groups>,
     /// Results of windows no event may change any more, by start.
     finals: BTreeMap<i64, Groups>,
+    /// The last pane looked up, `[start, end)`: consecutive events almost always share
+    /// it, and a calendar day costs a time-zone lookup to compute.
+    last_pane: (i64, i64),
+    /// No window closes before this: the end of the first window of the oldest pane.
+    next_close_at: i64,
 }
 
 #[derive(Debug)]
 struct KpiRuntime {
     kpi: CompiledKpi,
     /// Where this KPI's fields sit among the extracted slots, per event type it reads.
-    slots_by_type: HashMap<String, KpiSlots>,
+    slots_by_type: FxHashMap<String, KpiSlots>,
     windows: Vec<WindowState>,
     skipped: BTreeMap<String, u64>,
 }
@@ -139,8 +148,8 @@ impl KpiSlots {
 #[derive(Debug)]
 pub struct Engine {
     kpis: Vec<KpiRuntime>,
-    fields_by_type: HashMap<String, FieldSet>,
-    kpis_by_type: HashMap<String, Vec<usize>>,
+    fields_by_type: FxHashMap<String, FieldSet>,
+    kpis_by_type: FxHashMap<String, Vec<usize>>,
     watermark: Watermark,
     options: EngineOptions,
     /// The watermark at the last eviction, to evict once per pane step, not per event.
@@ -150,11 +159,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(kpis: Vec<CompiledKpi>, options: EngineOptions) -> Engine {
-        let mut fields_by_type: HashMap<String, FieldSet> = HashMap::new();
-        let mut kpis_by_type: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut fields_by_type: FxHashMap<String, FieldSet> = FxHashMap::default();
+        let mut kpis_by_type: FxHashMap<String, Vec<usize>> = FxHashMap::default();
         let mut runtimes = Vec::with_capacity(kpis.len());
         for (index, kpi) in kpis.into_iter().enumerate() {
-            let mut slots_by_type = HashMap::new();
+            let mut slots_by_type = FxHashMap::default();
             for event_type in &kpi.events {
                 let fields = fields_by_type.entry(event_type.clone()).or_default();
                 kpis_by_type
@@ -173,6 +182,8 @@ impl Engine {
                     spec: spec.clone(),
                     panes: BTreeMap::new(),
                     finals: BTreeMap::new(),
+                    last_pane: (0, 0),
+                    next_close_at: i64::MAX,
                 })
                 .collect();
             runtimes.push(KpiRuntime {
@@ -215,7 +226,11 @@ impl Engine {
                 continue;
             };
             for window in &mut runtime.windows {
-                let pane = window.spec.pane_of(event_time_us);
+                let pane = window.pane_of(event_time_us);
+                if !window.panes.contains_key(&pane) {
+                    // A new pane may be older than every other (a late event).
+                    window.next_close_at = window.next_close_at.min(window.first_window_end(pane));
+                }
                 window
                     .panes
                     .entry(pane)
@@ -472,9 +487,30 @@ fn group_label(path: &FieldPath) -> String {
 }
 
 impl WindowState {
+    /// The end of the first window that contains `pane`.
+    fn first_window_end(&self, pane: i64) -> i64 {
+        let first_start = self
+            .spec
+            .windows_of_pane(pane)
+            .first()
+            .copied()
+            .unwrap_or(pane);
+        self.spec.window_end(first_start)
+    }
+
+    fn pane_of(&mut self, time_us: i64) -> i64 {
+        let (start, end) = self.last_pane;
+        if start <= time_us && time_us < end {
+            return start;
+        }
+        let start = self.spec.pane_of(time_us);
+        self.last_pane = (start, self.spec.pane_end(start));
+        start
+    }
+
     fn merge_panes(&self, start: i64) -> Groups {
         let end = self.spec.window_end(start);
-        let mut merged: Groups = HashMap::new();
+        let mut merged: Groups = FxHashMap::default();
         for groups in self.panes.range(start..end).map(|(_, groups)| groups) {
             for (key, accumulator) in groups {
                 match merged.get_mut(key) {
@@ -514,6 +550,11 @@ impl WindowState {
     /// Finalises every window ending at or before `closed_before` and drops the panes only
     /// such windows needed.
     fn close_windows_ending_by(&mut self, closed_before: i64) {
+        // Cheap common case, checked on every watermark step: the oldest pane's first
+        // window is still open, so nothing can close yet.
+        if closed_before < self.next_close_at {
+            return;
+        }
         let closable: Vec<i64> = self
             .panes
             .keys()
@@ -534,5 +575,9 @@ impl WindowState {
         let spec = &self.spec;
         self.panes
             .retain(|pane, _| spec.window_end(*pane) > closed_before);
+        self.next_close_at = match self.panes.keys().next() {
+            Some(&oldest_pane) => self.first_window_end(oldest_pane),
+            None => i64::MAX,
+        };
     }
 }

@@ -159,7 +159,8 @@ where
 }
 
 /// Deserializes an object key, borrowing it from the input when it has no escapes.
-struct KeySeed;
+/// An object key, borrowed from the input unless it has escapes.
+pub struct KeySeed;
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
     type Value = Cow<'de, str>;
