@@ -68,6 +68,19 @@ impl KpiService {
         self.caught_up.load(Ordering::Relaxed)
     }
 
+    /// Blocks until the engine has processed everything up to `offset` (or stopped).
+    pub fn wait_for_position(&self, offset: u64) {
+        while self.position.load(Ordering::Relaxed) < offset && !self.stop.load(Ordering::Relaxed) {
+            let thread_alive = lock(&self.thread)
+                .as_ref()
+                .is_some_and(|thread| !thread.is_finished());
+            if !thread_alive {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Durable events the engine has not read yet.
     pub fn lag(&self) -> u64 {
         self.log

@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sightline_config::Config;
 use sightline_ingest::{IngestOptions, IngestService, Origin, PreparedBatch, RawEvent};
 use sightline_model::time::now_micros;
+use sightline_server::kpis::KpiService;
 
 const CHUNK_BYTES: usize = 2 << 20;
 /// Commits handed to the writer and not yet answered; bounds memory, keeps it busy.
@@ -48,6 +49,8 @@ struct Summary {
     duplicates: u64,
     rejected_by_code: BTreeMap<&'static str, u64>,
     examples: Vec<String>,
+    /// Events the engine found behind the watermark by more than the allowed lateness.
+    late: u64,
     /// Group commits and the time spent writing and syncing them.
     syncs: (u64, std::time::Duration),
 }
@@ -69,6 +72,16 @@ pub fn run(
     let ingest = IngestService::start(data_dir, IngestOptions::from_config(config))
         .with_context(|| format!("cannot open the data directory {}", data_dir.display()))?;
     let ingest = Arc::new(ingest);
+    // The engine follows the log as it grows, as in the server: the import runs the whole
+    // KPI pipeline, judges lateness, and leaves the late dead letters written once.
+    let engine = crate::kpis::build_engine(config)?;
+    let kpis = KpiService::start(
+        engine,
+        ingest.log().clone(),
+        Arc::clone(ingest.dead_letters()),
+        Arc::clone(ingest.metrics()),
+    )
+    .context("cannot start the KPI engine thread")?;
     let bar = progress_bar(total_bytes, progress);
     let started = Instant::now();
 
@@ -105,12 +118,17 @@ pub fn run(
             .join()
             .map_err(|_| anyhow::anyhow!("a parse worker panicked"))?;
     }
+    kpis.wait_for_position(ingest.log().durable_end());
+    kpis.shutdown();
     ingest.shutdown();
     bar.finish_and_clear();
     read_outcome?;
     let mut summary = summary?;
     let fsyncs = &ingest.metrics().fsync_seconds;
     summary.syncs = (fsyncs.count(), fsyncs.sum());
+    summary.late = ingest
+        .metrics()
+        .rejected(sightline_model::RejectionCode::Late);
     print_summary(&summary, started.elapsed());
     Ok(())
 }
@@ -301,6 +319,10 @@ fn print_summary(summary: &Summary, elapsed: std::time::Duration) {
     for example in &summary.examples {
         println!("    e.g. {example}");
     }
+    println!(
+        "  late        {} (not counted by KPIs; see /v1/dead-letters?reason=late)",
+        summary.late
+    );
     println!("  events/s    {:.0}", summary.read as f64 / seconds);
     println!(
         "  durable     {} group commits, {:.2} s writing and syncing",

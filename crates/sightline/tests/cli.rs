@@ -20,7 +20,7 @@ fn summary_value(stdout: &str, label: &str) -> u64 {
         .find_map(|line| {
             line.trim()
                 .strip_prefix(label)
-                .map(|rest| rest.trim().to_owned())
+                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
         })
         .unwrap_or_else(|| panic!("no {label:?} in summary:\n{stdout}"))
         .parse()
@@ -72,6 +72,7 @@ fn import_validates_dedups_and_summarises() {
         "{stdout}"
     );
     assert!(stdout.contains("events/s"));
+    assert_eq!(summary_value(&stdout, "late"), 0);
 
     // A second import of the same file is all duplicates: dedup state is in the log.
     let output = sightline(&[
