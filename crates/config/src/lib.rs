@@ -34,6 +34,24 @@ pub struct Config {
     pub currency: CurrencyConfig,
     pub time: TimeConfig,
     pub kpis: KpiConfig,
+    pub engine: EngineConfig,
+}
+
+/// The streaming engine's own operation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// How often the engine state is checkpointed with its log offset; a restart replays
+    /// only the log written since.
+    pub checkpoint_interval: HumanDuration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            checkpoint_interval: HumanDuration(Duration::from_secs(5)),
+        }
+    }
 }
 
 /// The HTTP listener and its protections against slow or oversized requests.

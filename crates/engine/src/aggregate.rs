@@ -6,6 +6,7 @@
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use serde::{Deserialize, Serialize};
 
 use crate::definition::{AggregateKind, CompiledKpi};
 use crate::sketch::{DistinctSketch, QuantileSketch};
@@ -36,19 +37,19 @@ pub enum SideHit {
     Distinct(u64),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LatestValue {
     Number(Decimal),
     Text(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Side {
     Count(u64),
     Distinct(Box<DistinctSketch>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Accumulator {
     Count(u64),
     Sum(Decimal),

@@ -247,6 +247,17 @@ impl Engine {
         }
     }
 
+    /// An engine with the same definitions and options and no state.
+    pub fn fresh(&self) -> Engine {
+        Engine::new(
+            self.kpis
+                .iter()
+                .map(|runtime| runtime.kpi.clone())
+                .collect(),
+            self.options.clone(),
+        )
+    }
+
     /// Lets the watermark follow the wall clock when the stream is idle.
     pub fn tick(&mut self, now_wall_us: i64) -> bool {
         let moved = self.watermark.tick(now_wall_us);
@@ -579,5 +590,136 @@ impl WindowState {
             Some(&oldest_pane) => self.first_window_end(oldest_pane),
             None => i64::MAX,
         };
+    }
+}
+
+/// Checkpoints: the engine's whole state with the log offset it reflects, in one buffer
+/// the caller writes atomically. Restoring it and replaying the log from that offset gives
+/// the state an uninterrupted run would have: every event counted exactly once.
+mod checkpoint {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::{Engine, Groups};
+    use crate::error::EngineError;
+
+    /// Bumped whenever the layout below changes; an older checkpoint is ignored (the log
+    /// is replayed instead).
+    const FORMAT: u32 = 1;
+
+    /// Window states by start: the open panes, or the final results.
+    type Panes = BTreeMap<i64, Groups>;
+
+    #[derive(Serialize)]
+    struct StateRef<'a> {
+        format: u32,
+        fingerprint: u64,
+        offset: u64,
+        event_watermark: i64,
+        current_watermark: i64,
+        too_late: u64,
+        kpis: Vec<KpiStateRef<'a>>,
+    }
+
+    #[derive(Serialize)]
+    struct KpiStateRef<'a> {
+        skipped: &'a BTreeMap<String, u64>,
+        windows: Vec<(&'a Panes, &'a Panes)>,
+    }
+
+    #[derive(Deserialize)]
+    struct State {
+        format: u32,
+        fingerprint: u64,
+        offset: u64,
+        event_watermark: i64,
+        current_watermark: i64,
+        too_late: u64,
+        kpis: Vec<KpiState>,
+    }
+
+    #[derive(Deserialize)]
+    struct KpiState {
+        skipped: BTreeMap<String, u64>,
+        windows: Vec<(Panes, Panes)>,
+    }
+
+    impl Engine {
+        /// A fingerprint of the KPI definitions: a checkpoint taken under other
+        /// definitions must not be restored into these.
+        pub fn fingerprint(&self) -> u64 {
+            let described: Vec<String> = self
+                .kpis
+                .iter()
+                .map(|runtime| format!("{:?}", runtime.kpi))
+                .collect();
+            xxhash_rust::xxh3::xxh3_64(described.join("\n").as_bytes())
+        }
+
+        /// The state after processing every event below `offset`, serialized.
+        pub fn checkpoint(&self, offset: u64) -> Vec<u8> {
+            let state = StateRef {
+                format: FORMAT,
+                fingerprint: self.fingerprint(),
+                offset,
+                event_watermark: self.watermark.event_watermark(),
+                current_watermark: self.watermark.current(),
+                too_late: self.too_late,
+                kpis: self
+                    .kpis
+                    .iter()
+                    .map(|runtime| KpiStateRef {
+                        skipped: &runtime.skipped,
+                        windows: runtime
+                            .windows
+                            .iter()
+                            .map(|window| (&window.panes, &window.finals))
+                            .collect(),
+                    })
+                    .collect(),
+            };
+            postcard::to_stdvec(&state).unwrap_or_default()
+        }
+
+        /// Restores a checkpoint taken with the same definitions; returns the offset to
+        /// continue reading the log from.
+        pub fn restore(&mut self, bytes: &[u8]) -> Result<u64, EngineError> {
+            let state: State = postcard::from_bytes(bytes)
+                .map_err(|error| EngineError::Checkpoint(format!("unreadable ({error})")))?;
+            if state.format != FORMAT {
+                return Err(EngineError::Checkpoint(format!(
+                    "format {} is not {FORMAT}",
+                    state.format
+                )));
+            }
+            if state.fingerprint != self.fingerprint() || state.kpis.len() != self.kpis.len() {
+                return Err(EngineError::Checkpoint(
+                    "taken with other KPI definitions".into(),
+                ));
+            }
+            for (runtime, saved) in self.kpis.iter_mut().zip(state.kpis) {
+                if saved.windows.len() != runtime.windows.len() {
+                    return Err(EngineError::Checkpoint(
+                        "taken with other KPI windows".into(),
+                    ));
+                }
+                runtime.skipped = saved.skipped;
+                for (window, (panes, finals)) in runtime.windows.iter_mut().zip(saved.windows) {
+                    window.panes = panes;
+                    window.finals = finals;
+                    window.last_pane = (0, 0);
+                    window.next_close_at = match window.panes.keys().next() {
+                        Some(&oldest) => window.first_window_end(oldest),
+                        None => i64::MAX,
+                    };
+                }
+            }
+            self.watermark
+                .restore(state.event_watermark, state.current_watermark);
+            self.too_late = state.too_late;
+            self.evicted_at = i64::MIN;
+            Ok(state.offset)
+        }
     }
 }

@@ -7,4 +7,6 @@ pub enum EngineError {
     InvalidKpi { kpi: String, message: String },
     #[error("two KPIs are named {0:?}; KPI names must be unique")]
     DuplicateKpi(String),
+    #[error("the engine checkpoint cannot be used: {0}; the log is replayed instead")]
+    Checkpoint(String),
 }

@@ -41,12 +41,12 @@ const HLL_MAX_RANK: usize = 64 - HLL_PRECISION as usize + 1;
 /// Values are identified by their xxh3 64-bit hash ([`DistinctSketch::insert`] hashes,
 /// [`DistinctSketch::insert_hash`] takes a hash the caller already has), so two values are
 /// counted once only if they are equal or their hashes collide (probability ~n²/2⁶⁵).
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DistinctSketch {
     state: DistinctState,
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 enum DistinctState {
     /// Sorted, deduplicated hashes; never more than `EXACT_LIMIT`. Kept sorted (rather than
     /// in a hash set) so the state is canonical, which makes merge results comparable with
@@ -297,7 +297,7 @@ const LN_GAMMA: f64 = 0.020_000_666_706_669_435;
 /// Memory is one `u64` per bucket between the smallest and the largest positive value:
 /// about 115 buckets per factor of 10, so values spanning 1 µs to 1 h in seconds take
 /// ~1,100 buckets (9 KiB). The full positive f64 range would take ~73,000 (580 KiB).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct QuantileSketch {
     /// Counts of buckets `index_offset`, `index_offset + 1`, …; may have zero-count slack
     /// at either end (see `slot_for_index`).

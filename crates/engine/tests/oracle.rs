@@ -377,3 +377,51 @@ windows = [{ calendar = "day" }]
     );
     assert!(days.iter().all(|day| day.window == "day"));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Stopping anywhere, checkpointing, and continuing in a new engine from the checkpoint
+    /// gives exactly the windows of an uninterrupted run.
+    #[test]
+    fn a_checkpoint_resumes_exactly(orders in orders(), cut in 0usize..300) {
+        let cut = cut.min(orders.len());
+        let mut uninterrupted = new_engine(i64::MAX / 4);
+        for order in &orders {
+            uninterrupted.process(order.time, &order_json(order), 0);
+        }
+        let mut first = new_engine(i64::MAX / 4);
+        for order in &orders[..cut] {
+            first.process(order.time, &order_json(order), 0);
+        }
+        let saved = first.checkpoint(cut as u64);
+        drop(first);
+        let mut resumed = new_engine(i64::MAX / 4);
+        let offset = resumed.restore(&saved).expect("same definitions");
+        prop_assert_eq!(offset, cut as u64);
+        for order in &orders[offset as usize..] {
+            resumed.process(order.time, &order_json(order), 0);
+        }
+        for kpi in ["orders", "revenue", "order_value", "largest_order"] {
+            prop_assert_eq!(engine_windows(&resumed, kpi), engine_windows(&uninterrupted, kpi), "KPI {}", kpi);
+        }
+        prop_assert_eq!(resumed.too_late_events(), uninterrupted.too_late_events());
+    }
+}
+
+#[test]
+fn a_checkpoint_of_other_definitions_is_refused() {
+    let engine = new_engine(i64::MAX / 4);
+    let saved = engine.checkpoint(7);
+    let other_pack = PACK.replace("\"10s\" }, { sliding", "\"20s\" }, { sliding");
+    let kpis = KpiPack::from_toml(&other_pack, "other")
+        .and_then(|pack| pack.compile(&sightline_engine::Calendar::utc()))
+        .expect("valid");
+    let mut other = Engine::new(kpis, EngineOptions::default());
+    let error = other.restore(&saved).expect_err("different definitions");
+    assert!(
+        error.to_string().contains("other KPI definitions"),
+        "{error}"
+    );
+    assert!(other.restore(b"garbage").is_err());
+}

@@ -1,11 +1,17 @@
 //! The KPI runner: follows the event log with the streaming engine on a thread of its own,
 //! puts too-late events in the dead-letter store, and shares the engine with the query API.
 //!
-//! Without a checkpoint yet, the runner replays the retained log from its first offset at
-//! start-up; `/readyz` reports not ready until the replay reached the end the log had at
-//! start. Late dead letters are written once: the offset up to which they were written is
-//! a committed consumer position (`engine-late`), and a replay does not write them again.
+//! Every few seconds, and when it stops, the runner writes a checkpoint: the engine's
+//! whole state with the log offset it reflects, in one file replaced atomically (write,
+//! fsync, rename, fsync the directory). At start-up it restores the checkpoint and replays
+//! only the log after that offset, so every event is counted exactly once across restarts
+//! and crashes; without a usable checkpoint it replays the retained log from the start.
+//! `/readyz` reports not ready until the replay reached the end the log had at start.
+//! Late dead letters are written once: the offset up to which they were written is a
+//! committed consumer position (`engine-late`), and a replay does not write them again.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -20,6 +26,7 @@ const LATE_POSITION: &str = "engine-late";
 const BATCH: usize = 4096;
 /// How often an idle runner lets the watermark follow the clock.
 const IDLE_TICK: Duration = Duration::from_millis(100);
+const CHECKPOINT_FILE: &str = "checkpoint";
 
 #[derive(Debug)]
 pub struct KpiService {
@@ -28,16 +35,21 @@ pub struct KpiService {
     position: AtomicU64,
     stop: AtomicBool,
     log: LogHandle,
+    checkpoint_dir: Option<PathBuf>,
+    checkpoint_every: Duration,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl KpiService {
-    /// Starts following `log` from its first retained offset.
+    /// Starts following `log`: from the checkpoint in `checkpoint_dir` if there is a
+    /// usable one, else from the first retained offset.
     pub fn start(
         engine: Engine,
         log: LogHandle,
         dead_letters: Arc<DeadLetterStore>,
         metrics: Arc<IngestMetrics>,
+        checkpoint_dir: Option<PathBuf>,
+        checkpoint_every: Duration,
     ) -> std::io::Result<Arc<KpiService>> {
         let service = Arc::new(KpiService {
             engine: Mutex::new(engine),
@@ -45,6 +57,8 @@ impl KpiService {
             position: AtomicU64::new(log.first_offset()),
             stop: AtomicBool::new(false),
             log: log.clone(),
+            checkpoint_dir,
+            checkpoint_every,
             thread: Mutex::new(None),
         });
         let runner = Arc::clone(&service);
@@ -99,9 +113,16 @@ impl KpiService {
     fn run(&self, dead_letters: &DeadLetterStore, metrics: &IngestMetrics) -> Result<(), LogError> {
         let end_at_start = self.log.durable_end();
         let late_written_up_to = self.log.committed_position(LATE_POSITION)?.unwrap_or(0);
-        let mut reader = self.log.reader(self.log.first_offset())?;
+        let start = self.restore_checkpoint();
+        let mut reader = self.log.reader(start)?;
+        self.position.store(start, Ordering::Relaxed);
+        let mut last_checkpoint = std::time::Instant::now();
         let mut batch: Vec<StoredRecord> = Vec::with_capacity(BATCH);
         while !self.stop.load(Ordering::Relaxed) {
+            if last_checkpoint.elapsed() >= self.checkpoint_every {
+                self.write_checkpoint(reader.position());
+                last_checkpoint = std::time::Instant::now();
+            }
             batch.clear();
             let count = reader.read_batch(BATCH, &mut batch)?;
             if count == 0 {
@@ -142,7 +163,59 @@ impl KpiService {
             dead_letters.sync()?;
             self.log.commit_position(LATE_POSITION, reader.position())?;
         }
+        self.write_checkpoint(reader.position());
         Ok(())
+    }
+
+    /// The offset to start reading at: after the checkpoint, or the log's first offset.
+    fn restore_checkpoint(&self) -> u64 {
+        let first = self.log.first_offset();
+        let Some(dir) = &self.checkpoint_dir else {
+            return first;
+        };
+        let path = dir.join(CHECKPOINT_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return first,
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "cannot read the engine checkpoint; replaying the log");
+                return first;
+            }
+        };
+        let mut engine = self.engine();
+        let restored = engine.restore(&bytes);
+        match restored {
+            Ok(offset) if offset >= first && offset <= self.log.durable_end() => {
+                tracing::info!(offset, "engine state restored from its checkpoint");
+                offset
+            }
+            Ok(offset) => {
+                tracing::warn!(
+                    offset,
+                    first,
+                    "the engine checkpoint does not match the retained log; replaying the log"
+                );
+                *engine = engine.fresh();
+                first
+            }
+            Err(error) => {
+                tracing::warn!(%error, "engine checkpoint not used");
+                *engine = engine.fresh();
+                first
+            }
+        }
+    }
+
+    /// Writes the engine state at `offset` atomically; a failure costs only replay time
+    /// at the next start, so it is logged, not fatal.
+    fn write_checkpoint(&self, offset: u64) {
+        let Some(dir) = &self.checkpoint_dir else {
+            return;
+        };
+        let bytes = self.engine().checkpoint(offset);
+        if let Err(error) = write_atomically(dir, CHECKPOINT_FILE, &bytes) {
+            tracing::warn!(dir = %dir.display(), %error, "cannot write the engine checkpoint");
+        }
     }
 }
 
@@ -153,6 +226,17 @@ impl KpiService {
             self.caught_up.store(true, Ordering::Relaxed);
         }
     }
+}
+
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!("{name}.tmp"));
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_data()?;
+    drop(file);
+    std::fs::rename(&temporary, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn late_letter(record: &StoredRecord, payload: &str, watermark: i64, now: i64) -> DeadLetter {

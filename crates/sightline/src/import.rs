@@ -80,6 +80,8 @@ pub fn run(
         ingest.log().clone(),
         Arc::clone(ingest.dead_letters()),
         Arc::clone(ingest.metrics()),
+        Some(data_dir.join("engine")),
+        config.engine.checkpoint_interval.0,
     )
     .context("cannot start the KPI engine thread")?;
     let bar = progress_bar(total_bytes, progress);
