@@ -6,6 +6,7 @@
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::definition::{AggregateKind, CompiledKpi};
@@ -27,6 +28,20 @@ pub enum Input {
     Ratio {
         numerator: Option<SideHit>,
         denominator: Option<SideHit>,
+    },
+    /// For a level: an absolute value (`set`) or a change.
+    Level {
+        time_us: i64,
+        set: bool,
+        value: Decimal,
+    },
+    /// For state counts and deadlines: a tracked key's state, and its deadline if the
+    /// event carries one.
+    State {
+        time_us: i64,
+        key: String,
+        state: String,
+        deadline_us: Option<i64>,
     },
 }
 
@@ -53,13 +68,64 @@ pub enum Side {
 pub enum Accumulator {
     Count(u64),
     Sum(Decimal),
-    Mean { sum: Decimal, count: u64 },
+    Mean {
+        sum: Decimal,
+        count: u64,
+    },
     Min(Option<Decimal>),
     Max(Option<Decimal>),
     Distinct(Box<DistinctSketch>),
     Quantiles(Box<QuantileSketch>),
-    Ratio { numerator: Side, denominator: Side },
+    Ratio {
+        numerator: Side,
+        denominator: Side,
+    },
     Latest(Option<(i64, LatestValue)>),
+    Level(Box<Level>),
+    /// Latest state (and deadline) per tracked key.
+    States(Box<FxHashMap<String, KeyState>>),
+}
+
+/// The last absolute value and the changes after it, in event time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    base: Option<(i64, Decimal)>,
+    /// Changes later than `base` (an earlier change is already in the absolute value).
+    changes: Vec<(i64, Decimal)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyState {
+    time_us: i64,
+    state: String,
+    deadline_us: Option<i64>,
+}
+
+impl Level {
+    fn apply(&mut self, time_us: i64, set: bool, value: Decimal) {
+        if set {
+            if self.base.is_some_and(|(base_time, _)| base_time > time_us) {
+                return;
+            }
+            self.base = Some((time_us, value));
+            self.changes
+                .retain(|(change_time, _)| *change_time > time_us);
+            return;
+        }
+        if self.base.is_some_and(|(base_time, _)| base_time >= time_us) {
+            return;
+        }
+        self.changes.push((time_us, value));
+    }
+
+    fn value(&self) -> Decimal {
+        let base = self.base.map_or(Decimal::ZERO, |(_, value)| value);
+        base + self
+            .changes
+            .iter()
+            .map(|(_, change)| *change)
+            .sum::<Decimal>()
+    }
 }
 
 /// A window's value for one group.
@@ -70,9 +136,19 @@ pub enum AggregateValue {
     Text(String),
     /// (label such as `p95`, value) pairs.
     Quantiles(Vec<(String, Option<f64>)>),
+    /// Count per state.
+    Counts(Vec<(String, u64)>),
+    /// Keys past their deadline: how many, and the oldest (key, deadline, state).
+    Overdue {
+        count: u64,
+        oldest: Vec<(String, i64, String)>,
+    },
     /// No value (a mean, min, max or ratio over nothing).
     Empty,
 }
+
+/// Overdue keys listed by a deadlines KPI (the count covers all).
+const OLDEST_LISTED: usize = 10;
 
 impl Accumulator {
     pub fn new(kpi: &CompiledKpi) -> Accumulator {
@@ -88,6 +164,10 @@ impl Accumulator {
             AggregateKind::Distinct => Accumulator::Distinct(Box::default()),
             AggregateKind::Quantiles => Accumulator::Quantiles(Box::default()),
             AggregateKind::Latest => Accumulator::Latest(None),
+            AggregateKind::Level => Accumulator::Level(Box::default()),
+            AggregateKind::StateCounts | AggregateKind::Deadlines => {
+                Accumulator::States(Box::default())
+            }
             AggregateKind::Ratio => {
                 let side = |distinct: bool| {
                     if distinct {
@@ -152,6 +232,22 @@ impl Accumulator {
                     denominator.add(*hit);
                 }
             }
+            (Accumulator::Level(level), Input::Level { time_us, set, value }) => level.apply(*time_us, *set, *value),
+            (Accumulator::States(states), Input::State { time_us, key, state, deadline_us }) => {
+                let entry = states.entry(key.clone()).or_insert_with(|| KeyState {
+                    time_us: *time_us,
+                    state: state.clone(),
+                    deadline_us: None,
+                });
+                // The deadline is remembered whichever event carried it.
+                if deadline_us.is_some() {
+                    entry.deadline_us = *deadline_us;
+                }
+                if *time_us >= entry.time_us {
+                    entry.time_us = *time_us;
+                    entry.state.clone_from(state);
+                }
+            }
             _ => {}
         }
     }
@@ -198,12 +294,76 @@ impl Accumulator {
                 numerator.merge(top);
                 denominator.merge(bottom);
             }
+            (Accumulator::Level(level), Accumulator::Level(other)) => {
+                if let Some((time_us, value)) = other.base {
+                    level.apply(time_us, true, value);
+                }
+                for (time_us, change) in &other.changes {
+                    level.apply(*time_us, false, *change);
+                }
+            }
+            (Accumulator::States(states), Accumulator::States(other)) => {
+                for (key, theirs) in other.iter() {
+                    match states.get_mut(key) {
+                        Some(ours) => {
+                            if theirs.deadline_us.is_some() {
+                                ours.deadline_us = theirs.deadline_us;
+                            }
+                            if theirs.time_us >= ours.time_us {
+                                ours.time_us = theirs.time_us;
+                                ours.state.clone_from(&theirs.state);
+                            }
+                        }
+                        None => {
+                            states.insert(key.clone(), theirs.clone());
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
 
-    pub fn value(&self, kpi: &CompiledKpi) -> AggregateValue {
+    /// The window's value; `watermark_us` decides which deadlines have passed.
+    pub fn value(&self, kpi: &CompiledKpi, watermark_us: i64) -> AggregateValue {
         match self {
+            Accumulator::Level(level) => AggregateValue::Decimal(level.value().normalize()),
+            Accumulator::States(states) if kpi.aggregate == AggregateKind::Deadlines => {
+                let mut overdue: Vec<(&String, &KeyState)> = states
+                    .iter()
+                    .filter(|(_, entry)| {
+                        entry
+                            .deadline_us
+                            .is_some_and(|deadline| deadline <= watermark_us)
+                            && !kpi.done.contains(&entry.state)
+                    })
+                    .collect();
+                overdue.sort_by_key(|(key, entry)| (entry.deadline_us, (*key).clone()));
+                AggregateValue::Overdue {
+                    count: overdue.len() as u64,
+                    oldest: overdue
+                        .iter()
+                        .take(OLDEST_LISTED)
+                        .map(|(key, entry)| {
+                            (
+                                (*key).clone(),
+                                entry.deadline_us.unwrap_or_default(),
+                                entry.state.clone(),
+                            )
+                        })
+                        .collect(),
+                }
+            }
+            Accumulator::States(states) => {
+                let mut counts: std::collections::BTreeMap<String, u64> =
+                    std::collections::BTreeMap::new();
+                for entry in states.values() {
+                    if !kpi.exclude.contains(&entry.state) {
+                        *counts.entry(entry.state.clone()).or_default() += 1;
+                    }
+                }
+                AggregateValue::Counts(counts.into_iter().collect())
+            }
             Accumulator::Count(count) => AggregateValue::Count(*count),
             Accumulator::Sum(sum) => AggregateValue::Decimal(sum.normalize()),
             Accumulator::Mean { count: 0, .. } => AggregateValue::Empty,
@@ -307,6 +467,27 @@ impl AggregateValue {
                     .collect();
                 format!("{{{}}}", members.join(","))
             }
+            AggregateValue::Counts(counts) => {
+                let members: Vec<String> = counts
+                    .iter()
+                    .map(|(state, count)| {
+                        format!(
+                            "{}:{count}",
+                            serde_json::to_string(state).unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }
+            AggregateValue::Overdue { count, oldest } => {
+                let listed: Vec<serde_json::Value> = oldest
+                    .iter()
+                    .map(|(key, deadline, state)| {
+                        serde_json::json!({ "key": key, "deadline": sightline_model::time::format_rfc3339(*deadline), "state": state })
+                    })
+                    .collect();
+                serde_json::json!({ "count": count, "oldest": listed }).to_string()
+            }
             AggregateValue::Empty => "null".to_owned(),
         }
     }
@@ -319,6 +500,8 @@ impl AggregateValue {
             AggregateValue::Quantiles(values) => {
                 values.last().and_then(|(_, value)| *value).unwrap_or(0.0)
             }
+            AggregateValue::Counts(counts) => counts.iter().map(|(_, count)| *count as f64).sum(),
+            AggregateValue::Overdue { count, .. } => *count as f64,
             AggregateValue::Text(_) | AggregateValue::Empty => f64::MIN,
         }
     }
@@ -362,7 +545,7 @@ mod tests {
                 }
             }
             left.merge(&right);
-            assert_eq!(left.value(&kpi), whole.value(&kpi), "{aggregate}");
+            assert_eq!(left.value(&kpi, 0), whole.value(&kpi, 0), "{aggregate}");
         }
     }
 
@@ -373,14 +556,14 @@ mod tests {
         for _ in 0..1_000_000 {
             sum.add(&Input::Number(decimal("0.10")));
         }
-        assert_eq!(sum.value(&sum_kpi).to_json(), "100000");
+        assert_eq!(sum.value(&sum_kpi, 0).to_json(), "100000");
         let mean_kpi = kpi("mean");
         let mut mean = Accumulator::new(&mean_kpi);
         mean.add(&Input::Number(decimal("84.50")));
         mean.add(&Input::Number(decimal("15.50")));
-        assert_eq!(mean.value(&mean_kpi).to_json(), "50");
+        assert_eq!(mean.value(&mean_kpi, 0).to_json(), "50");
         assert_eq!(
-            Accumulator::new(&kpi("max")).value(&kpi("max")),
+            Accumulator::new(&kpi("max")).value(&kpi("max"), 0),
             AggregateValue::Empty
         );
     }
@@ -398,7 +581,7 @@ mod tests {
             value: LatestValue::Number(decimal("9")),
         });
         assert_eq!(
-            latest.value(&kpi).to_json(),
+            latest.value(&kpi, 0).to_json(),
             "5",
             "an older event does not replace a newer one"
         );
@@ -406,7 +589,7 @@ mod tests {
             time_us: 30,
             value: LatestValue::Text("fault".into()),
         });
-        assert_eq!(latest.value(&kpi).to_json(), "\"fault\"");
+        assert_eq!(latest.value(&kpi, 0).to_json(), "\"fault\"");
     }
 
     #[test]

@@ -62,6 +62,24 @@ pub struct KpiDefinition {
     /// Report only the groups with the largest values, this many.
     #[serde(default)]
     pub top: Option<usize>,
+    /// For `level`: the event types whose `value` sets the level; the others add `delta`.
+    #[serde(default)]
+    pub set_events: Vec<String>,
+    #[serde(default)]
+    pub delta: Option<String>,
+    /// For `state_counts` and `deadlines`: the field that identifies a tracked thing (an
+    /// order); `value` is its state.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// For `state_counts`: states that have left (not counted).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// For `deadlines`: the field holding the deadline (RFC 3339), and the states that
+    /// meet it.
+    #[serde(default)]
+    pub deadline: Option<String>,
+    #[serde(default)]
+    pub done: Vec<String>,
 }
 
 /// One side of a ratio: events of these types (default: all the KPI reads) that pass the
@@ -93,6 +111,14 @@ pub enum AggregateKind {
     Ratio,
     /// The value of the event with the latest event time.
     Latest,
+    /// A level: the last `value` of a `set_events` event plus every later `delta`, in
+    /// event-time order (inventory on hand).
+    Level,
+    /// How many keys are in each state, by each key's latest state (a pipeline).
+    StateCounts,
+    /// Keys whose deadline has passed by the watermark while their latest state is not
+    /// among `done` (a timer per key: no event is needed to become late).
+    Deadlines,
 }
 
 /// `{ tumbling = "1m" }`, `{ sliding = "1h", every = "1m" }` or `{ calendar = "day" }`
@@ -171,6 +197,12 @@ pub struct CompiledKpi {
     pub quantiles: Vec<f64>,
     pub ratio: Option<CompiledRatio>,
     pub top: Option<usize>,
+    pub set_events: Vec<String>,
+    pub delta: Option<FieldPath>,
+    pub key: Option<FieldPath>,
+    pub exclude: Vec<String>,
+    pub deadline: Option<FieldPath>,
+    pub done: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -277,6 +309,31 @@ impl KpiDefinition {
                 ));
             }
         };
+        let path = |name: &str, text: &Option<String>| -> Result<Option<FieldPath>, EngineError> {
+            match text {
+                None => Ok(None),
+                Some(text) => FieldPath::parse(text)
+                    .map(Some)
+                    .ok_or_else(|| invalid(format!("{name}: {text:?} is not a field path"))),
+            }
+        };
+        let delta = path("delta", &self.delta)?;
+        let key = path("key", &self.key)?;
+        let deadline = path("deadline", &self.deadline)?;
+        match self.aggregate {
+            AggregateKind::Level if delta.is_none() || self.set_events.is_empty() => {
+                return Err(invalid("aggregate \"level\" needs `set_events` and `delta` (and `value` for the level they set)".into()));
+            }
+            AggregateKind::StateCounts if key.is_none() => {
+                return Err(invalid("aggregate \"state_counts\" needs `key` (what is tracked) and `value` (its state)".into()));
+            }
+            AggregateKind::Deadlines
+                if key.is_none() || deadline.is_none() || self.done.is_empty() =>
+            {
+                return Err(invalid("aggregate \"deadlines\" needs `key`, `value` (the state), `deadline` and `done`".into()));
+            }
+            _ => {}
+        }
         let quantiles = self
             .quantiles
             .clone()
@@ -326,6 +383,12 @@ impl KpiDefinition {
             quantiles,
             ratio,
             top: self.top,
+            set_events: self.set_events.clone(),
+            delta,
+            key,
+            exclude: self.exclude.clone(),
+            deadline,
+            done: self.done.clone(),
         })
     }
 }

@@ -99,6 +99,9 @@ struct KpiSlots {
     filter: Vec<usize>,
     numerator: SideSlots,
     denominator: SideSlots,
+    delta: Option<usize>,
+    key: Option<usize>,
+    deadline: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -141,6 +144,9 @@ impl KpiSlots {
                 .collect(),
             numerator: side(kpi.ratio.as_ref().map(|ratio| &ratio.numerator), fields),
             denominator: side(kpi.ratio.as_ref().map(|ratio| &ratio.denominator), fields),
+            delta: kpi.delta.as_ref().map(|path| fields.slot(path)),
+            key: kpi.key.as_ref().map(|path| fields.slot(path)),
+            deadline: kpi.deadline.as_ref().map(|path| fields.slot(path)),
         }
     }
 }
@@ -311,7 +317,10 @@ impl Engine {
                 let mut values: Vec<_> = groups
                     .iter()
                     .map(|(key, accumulator)| {
-                        (runtime.labelled(key), accumulator.value(&runtime.kpi))
+                        (
+                            runtime.labelled(key),
+                            accumulator.value(&runtime.kpi, watermark),
+                        )
                     })
                     .collect();
                 match runtime.kpi.top {
@@ -400,6 +409,42 @@ impl KpiRuntime {
                 Input::Ratio {
                     numerator,
                     denominator,
+                }
+            }
+            AggregateKind::Level => {
+                let set = self.kpi.set_events.iter().any(|name| name == event_type);
+                let (slot, path) = if set {
+                    (kpi_slots.value, self.kpi.value.as_ref())
+                } else {
+                    (kpi_slots.delta, self.kpi.delta.as_ref())
+                };
+                let path = path.map(ToString::to_string).unwrap_or_default();
+                let Some(value) = slot.and_then(field).and_then(as_decimal) else {
+                    self.skip(format!("missing or non-numeric {path}"));
+                    return None;
+                };
+                Input::Level {
+                    time_us: event_time_us,
+                    set,
+                    value,
+                }
+            }
+            AggregateKind::StateCounts | AggregateKind::Deadlines => {
+                let key = kpi_slots.key.and_then(field).map(as_label);
+                let state = kpi_slots.value.and_then(field).map(as_label);
+                let (Some(key), Some(state)) = (key, state) else {
+                    self.skip("missing key or state field".to_owned());
+                    return None;
+                };
+                let deadline_us = kpi_slots
+                    .deadline
+                    .and_then(field)
+                    .and_then(|raw| sightline_model::time::parse_rfc3339(&as_label(raw)).ok());
+                Input::State {
+                    time_us: event_time_us,
+                    key,
+                    state,
+                    deadline_us,
                 }
             }
             aggregate => {
