@@ -43,6 +43,8 @@ pub enum Input {
         state: String,
         deadline_us: Option<i64>,
     },
+    /// For named sums: one value per sum.
+    Sums(Vec<Decimal>),
 }
 
 /// How an event counts on one side of a ratio.
@@ -84,6 +86,10 @@ pub enum Accumulator {
     Level(Box<Level>),
     /// Latest state (and deadline) per tracked key.
     States(Box<FxHashMap<String, KeyState>>),
+    Sums {
+        count: u64,
+        sums: Vec<Decimal>,
+    },
 }
 
 /// The last absolute value and the changes after it, in event time.
@@ -138,6 +144,12 @@ pub enum AggregateValue {
     Quantiles(Vec<(String, Option<f64>)>),
     /// Count per state.
     Counts(Vec<(String, u64)>),
+    /// A count and named sums; `sort_sum` orders groups for `top`.
+    Named {
+        count: u64,
+        sums: Vec<(String, Decimal)>,
+        sort_sum: usize,
+    },
     /// Keys past their deadline: how many, and the oldest (key, deadline, state).
     Overdue {
         count: u64,
@@ -165,6 +177,10 @@ impl Accumulator {
             AggregateKind::Quantiles => Accumulator::Quantiles(Box::default()),
             AggregateKind::Latest => Accumulator::Latest(None),
             AggregateKind::Level => Accumulator::Level(Box::default()),
+            AggregateKind::Sums => Accumulator::Sums {
+                count: 0,
+                sums: vec![Decimal::ZERO; kpi.sums.len()],
+            },
             AggregateKind::StateCounts | AggregateKind::Deadlines => {
                 Accumulator::States(Box::default())
             }
@@ -233,6 +249,12 @@ impl Accumulator {
                 }
             }
             (Accumulator::Level(level), Input::Level { time_us, set, value }) => level.apply(*time_us, *set, *value),
+            (Accumulator::Sums { count, sums }, Input::Sums(values)) => {
+                *count += 1;
+                for (sum, value) in sums.iter_mut().zip(values) {
+                    *sum += value;
+                }
+            }
             (Accumulator::States(states), Input::State { time_us, key, state, deadline_us }) => {
                 let entry = states.entry(key.clone()).or_insert_with(|| KeyState {
                     time_us: *time_us,
@@ -294,6 +316,18 @@ impl Accumulator {
                 numerator.merge(top);
                 denominator.merge(bottom);
             }
+            (
+                Accumulator::Sums { count, sums },
+                Accumulator::Sums {
+                    count: more,
+                    sums: other,
+                },
+            ) => {
+                *count += more;
+                for (sum, value) in sums.iter_mut().zip(other) {
+                    *sum += value;
+                }
+            }
             (Accumulator::Level(level), Accumulator::Level(other)) => {
                 if let Some((time_us, value)) = other.base {
                     level.apply(time_us, true, value);
@@ -328,6 +362,16 @@ impl Accumulator {
     pub fn value(&self, kpi: &CompiledKpi, watermark_us: i64) -> AggregateValue {
         match self {
             Accumulator::Level(level) => AggregateValue::Decimal(level.value().normalize()),
+            Accumulator::Sums { count, sums } => AggregateValue::Named {
+                count: *count,
+                sums: kpi
+                    .sums
+                    .iter()
+                    .zip(sums)
+                    .map(|((name, _), sum)| (name.clone(), sum.normalize()))
+                    .collect(),
+                sort_sum: kpi.sort_sum,
+            },
             Accumulator::States(states) if kpi.aggregate == AggregateKind::Deadlines => {
                 let mut overdue: Vec<(&String, &KeyState)> = states
                     .iter()
@@ -467,6 +511,13 @@ impl AggregateValue {
                     .collect();
                 format!("{{{}}}", members.join(","))
             }
+            AggregateValue::Named { count, sums, .. } => {
+                let mut members = vec![format!("\"count\":{count}")];
+                members.extend(sums.iter().map(|(name, sum)| {
+                    format!("{}:{sum}", serde_json::to_string(name).unwrap_or_default())
+                }));
+                format!("{{{}}}", members.join(","))
+            }
             AggregateValue::Counts(counts) => {
                 let members: Vec<String> = counts
                     .iter()
@@ -502,6 +553,10 @@ impl AggregateValue {
             }
             AggregateValue::Counts(counts) => counts.iter().map(|(_, count)| *count as f64).sum(),
             AggregateValue::Overdue { count, .. } => *count as f64,
+            AggregateValue::Named { sums, sort_sum, .. } => sums
+                .get(*sort_sum)
+                .and_then(|(_, sum)| sum.to_f64())
+                .unwrap_or(0.0),
             AggregateValue::Text(_) | AggregateValue::Empty => f64::MIN,
         }
     }

@@ -80,6 +80,17 @@ pub struct KpiDefinition {
     pub deadline: Option<String>,
     #[serde(default)]
     pub done: Vec<String>,
+    /// Read the KPI once per element of this array field (e.g. `data.lines`); `line.x`
+    /// paths name members of the element.
+    #[serde(default)]
+    pub each: Option<String>,
+    /// For `sums`: named sums, each a field path or a product of paths
+    /// (`line.quantity * line.price`); the value is `{count, name: sum, …}`.
+    #[serde(default)]
+    pub values: std::collections::BTreeMap<String, String>,
+    /// For `sums` with `top`: the named sum that orders the groups.
+    #[serde(default)]
+    pub sort_by: Option<String>,
 }
 
 /// One side of a ratio: events of these types (default: all the KPI reads) that pass the
@@ -119,6 +130,8 @@ pub enum AggregateKind {
     /// Keys whose deadline has passed by the watermark while their latest state is not
     /// among `done` (a timer per key: no event is needed to become late).
     Deadlines,
+    /// A count and several named sums (`values`).
+    Sums,
 }
 
 /// `{ tumbling = "1m" }`, `{ sliding = "1h", every = "1m" }` or `{ calendar = "day" }`
@@ -155,6 +168,8 @@ fn optional_duration<'de, D: Deserializer<'de>>(
 pub enum FieldPath {
     Attribute(String),
     Data(String),
+    /// A member of the element being read when the KPI reads `each` element of an array.
+    Element(String),
 }
 
 impl FieldPath {
@@ -168,6 +183,9 @@ impl FieldPath {
         if let Some(member) = text.strip_prefix("data.") {
             return valid_name(member).then(|| FieldPath::Data(member.to_owned()));
         }
+        if let Some(member) = text.strip_prefix("line.") {
+            return valid_name(member).then(|| FieldPath::Element(member.to_owned()));
+        }
         valid_name(text).then(|| FieldPath::Attribute(text.to_owned()))
     }
 }
@@ -177,6 +195,7 @@ impl std::fmt::Display for FieldPath {
         match self {
             FieldPath::Attribute(name) => formatter.write_str(name),
             FieldPath::Data(name) => write!(formatter, "data.{name}"),
+            FieldPath::Element(name) => write!(formatter, "line.{name}"),
         }
     }
 }
@@ -203,6 +222,13 @@ pub struct CompiledKpi {
     pub exclude: Vec<String>,
     pub deadline: Option<FieldPath>,
     pub done: Vec<String>,
+    pub each: Option<FieldPath>,
+    /// Named sums: each a product of field paths.
+    pub sums: Vec<(String, Vec<FieldPath>)>,
+    /// Which products convert money (they multiply a money field).
+    pub sums_are_money: Vec<bool>,
+    /// The sum that orders groups for `top` (index into `sums`).
+    pub sort_sum: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -276,7 +302,10 @@ impl KpiDefinition {
                 ))
             })?),
         };
-        let needs_value = !matches!(self.aggregate, AggregateKind::Count | AggregateKind::Ratio);
+        let needs_value = !matches!(
+            self.aggregate,
+            AggregateKind::Count | AggregateKind::Ratio | AggregateKind::Sums
+        );
         if value.is_none() && needs_value {
             return Err(invalid(format!(
                 "aggregate {:?} needs a `value` field path",
@@ -334,6 +363,59 @@ impl KpiDefinition {
             }
             _ => {}
         }
+        let each = path("each", &self.each)?;
+        let mut sums: Vec<(String, Vec<FieldPath>)> = Vec::new();
+        for (name, expression) in &self.values {
+            let factors = expression
+                .split('*')
+                .map(|factor| FieldPath::parse(factor.trim()).ok_or_else(|| invalid(format!("values.{name}: {factor:?} is not a field path; write a path or a product such as \"line.quantity * line.price\""))))
+                .collect::<Result<Vec<_>, _>>()?;
+            sums.push((name.clone(), factors));
+        }
+        if each.is_some() && self.aggregate != AggregateKind::Sums {
+            return Err(invalid("`each` goes with aggregate \"sums\"".into()));
+        }
+        if self.aggregate == AggregateKind::Sums && sums.is_empty() {
+            return Err(invalid(
+                "aggregate \"sums\" needs `values`, e.g. values = { revenue = \"data.total\" }"
+                    .into(),
+            ));
+        }
+        if let Some(sort_by) = &self.sort_by
+            && !self.values.contains_key(sort_by)
+        {
+            return Err(invalid(format!(
+                "sort_by: {sort_by:?} is not one of `values`"
+            )));
+        }
+        if each.is_none()
+            && sums
+                .iter()
+                .flat_map(|(_, factors)| factors)
+                .any(|path| matches!(path, FieldPath::Element(_)))
+        {
+            return Err(invalid(
+                "`line.` paths need `each`, e.g. each = \"data.lines\"".into(),
+            ));
+        }
+        let is_money = |path: &FieldPath| match path {
+            FieldPath::Data(member) => self.events.iter().any(|name| {
+                EventType::parse(name).is_some_and(|event_type| {
+                    event_type
+                        .fields()
+                        .iter()
+                        .any(|field| field.name == member && field.kind == FieldKind::Money)
+                })
+            }),
+            FieldPath::Element(member) => sightline_model::catalogue::LINE_FIELDS
+                .iter()
+                .any(|field| field.name == member && field.kind == FieldKind::Money),
+            FieldPath::Attribute(_) => false,
+        };
+        let sums_are_money = sums
+            .iter()
+            .map(|(_, factors)| factors.iter().any(is_money))
+            .collect();
         let quantiles = self
             .quantiles
             .clone()
@@ -389,6 +471,14 @@ impl KpiDefinition {
             exclude: self.exclude.clone(),
             deadline,
             done: self.done.clone(),
+            each,
+            sort_sum: self
+                .sort_by
+                .as_ref()
+                .and_then(|name| sums.iter().position(|(sum, _)| sum == name))
+                .unwrap_or(0),
+            sums,
+            sums_are_money,
         })
     }
 }

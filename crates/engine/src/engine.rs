@@ -14,6 +14,7 @@ use crate::definition::{AggregateKind, CompiledKpi, CompiledSide, FieldPath};
 use crate::extract::{FieldSet, as_decimal, as_label, extract};
 use crate::watermark::{Lateness, TimePolicy, Watermark};
 use crate::window::WindowSpec;
+use sightline_model::json::{for_each_field, for_each_item};
 
 /// Configuration the engine needs beyond the KPI definitions.
 #[derive(Debug, Clone)]
@@ -102,6 +103,9 @@ struct KpiSlots {
     delta: Option<usize>,
     key: Option<usize>,
     deadline: Option<usize>,
+    /// The array read element by element (`each`), and each sum's factors.
+    each: Option<usize>,
+    sums: Vec<Vec<usize>>,
 }
 
 #[derive(Debug, Default)]
@@ -132,8 +136,7 @@ impl KpiSlots {
         };
         KpiSlots {
             value: kpi.value.as_ref().map(|path| fields.slot(path)),
-            currency: kpi
-                .value_is_money
+            currency: (kpi.value_is_money || kpi.sums_are_money.iter().any(|money| *money))
                 .then(|| fields.slot(&FieldPath::Data("currency".into()))),
             group: kpi.group_by.iter().map(|path| fields.slot(path)).collect(),
             filter: kpi
@@ -147,6 +150,12 @@ impl KpiSlots {
             delta: kpi.delta.as_ref().map(|path| fields.slot(path)),
             key: kpi.key.as_ref().map(|path| fields.slot(path)),
             deadline: kpi.deadline.as_ref().map(|path| fields.slot(path)),
+            each: kpi.each.as_ref().map(|path| fields.slot(path)),
+            sums: kpi
+                .sums
+                .iter()
+                .map(|(_, factors)| factors.iter().map(|path| fields.slot(path)).collect())
+                .collect(),
         }
     }
 }
@@ -224,26 +233,33 @@ impl Engine {
             self.too_late += 1;
             return Observation::TooLate;
         }
+        let mut contributions: Vec<(GroupKey, Input)> = Vec::new();
         for &index in kpi_indices {
             let runtime = &mut self.kpis[index];
-            let Some((group, input)) =
+            contributions.clear();
+            if runtime.kpi.each.is_some() {
+                runtime.read_each(&event_type, &slots, &self.options, &mut contributions);
+            } else if let Some(contribution) =
                 runtime.read(&event_type, event_time_us, &slots, &self.options)
-            else {
-                continue;
-            };
-            for window in &mut runtime.windows {
-                let pane = window.pane_of(event_time_us);
-                if !window.panes.contains_key(&pane) {
-                    // A new pane may be older than every other (a late event).
-                    window.next_close_at = window.next_close_at.min(window.first_window_end(pane));
+            {
+                contributions.push(contribution);
+            }
+            for (group, input) in contributions.drain(..) {
+                for window in &mut runtime.windows {
+                    let pane = window.pane_of(event_time_us);
+                    if !window.panes.contains_key(&pane) {
+                        // A new pane may be older than every other (a late event).
+                        window.next_close_at =
+                            window.next_close_at.min(window.first_window_end(pane));
+                    }
+                    window
+                        .panes
+                        .entry(pane)
+                        .or_default()
+                        .entry(group.clone())
+                        .or_insert_with(|| Accumulator::new(&runtime.kpi))
+                        .add(&input);
                 }
-                window
-                    .panes
-                    .entry(pane)
-                    .or_default()
-                    .entry(group.clone())
-                    .or_insert_with(|| Accumulator::new(&runtime.kpi))
-                    .add(&input);
             }
         }
         self.evict_if_due();
@@ -429,6 +445,38 @@ impl KpiRuntime {
                     value,
                 }
             }
+            AggregateKind::Sums => {
+                let rate = match kpi_slots.currency {
+                    Some(slot) => match rate_of(field(slot), options) {
+                        Some(rate) => rate,
+                        None => {
+                            self.skip("no rate for data.currency".to_owned());
+                            return None;
+                        }
+                    },
+                    None => Decimal::ONE,
+                };
+                let mut values = Vec::with_capacity(kpi_slots.sums.len());
+                for (index, factor_slots) in kpi_slots.sums.iter().enumerate() {
+                    let mut product = Decimal::ONE;
+                    for slot in factor_slots {
+                        let Some(factor) = field(*slot).and_then(as_decimal) else {
+                            self.skip(format!(
+                                "missing or non-numeric field in values.{}",
+                                self.kpi.sums[index].0
+                            ));
+                            return None;
+                        };
+                        product *= factor;
+                    }
+                    values.push(if self.kpi.sums_are_money[index] {
+                        product * rate
+                    } else {
+                        product
+                    });
+                }
+                Input::Sums(values)
+            }
             AggregateKind::StateCounts | AggregateKind::Deadlines => {
                 let key = kpi_slots.key.and_then(field).map(as_label);
                 let state = kpi_slots.value.and_then(field).map(as_label);
@@ -499,6 +547,87 @@ impl KpiRuntime {
         Some((group, input))
     }
 
+    /// For a KPI with `each`: one contribution per element of the array (order lines),
+    /// grouped and summed with the element's members (`line.x`) and the event's fields.
+    fn read_each(
+        &mut self,
+        event_type: &str,
+        slots: &[Option<&RawValue>],
+        options: &EngineOptions,
+        out: &mut Vec<(GroupKey, Input)>,
+    ) {
+        let Some(kpi_slots) = self.slots_by_type.get(event_type) else {
+            return;
+        };
+        let field = |slot: usize| slots.get(slot).copied().flatten();
+        if let Some(filter) = &self.kpi.filter
+            && !filter.matches(|clause| field(kpi_slots.filter[clause]))
+        {
+            return;
+        }
+        let Some(array) = kpi_slots.each.and_then(field) else {
+            return;
+        };
+        let rate = match kpi_slots.currency {
+            Some(slot) => rate_of(field(slot), options),
+            None => Some(Decimal::ONE),
+        };
+        let mut skipped: Option<String> = None;
+        let kpi = &self.kpi;
+        let _ = for_each_item(array.get(), |_, element| {
+            let mut members: Vec<(std::borrow::Cow<'_, str>, &RawValue)> = Vec::with_capacity(4);
+            let _ = for_each_field(element.get(), |name, value| {
+                members.push((name, value));
+                Ok::<(), ()>(())
+            });
+            let value_of = |path: &FieldPath, slot: usize| -> Option<&RawValue> {
+                match path {
+                    FieldPath::Element(name) => members
+                        .iter()
+                        .find(|(member, _)| member == name)
+                        .map(|(_, value)| *value),
+                    _ => field(slot),
+                }
+            };
+            let mut group = Vec::with_capacity(kpi.group_by.len());
+            for (path, slot) in kpi.group_by.iter().zip(&kpi_slots.group) {
+                match value_of(path, *slot) {
+                    Some(value) => group.push(as_label(value)),
+                    None => {
+                        skipped = Some(format!("missing {path}"));
+                        return Ok::<(), ()>(());
+                    }
+                }
+            }
+            let mut values = Vec::with_capacity(kpi.sums.len());
+            for (index, ((name, factors), factor_slots)) in
+                kpi.sums.iter().zip(&kpi_slots.sums).enumerate()
+            {
+                let mut product = Decimal::ONE;
+                for (path, slot) in factors.iter().zip(factor_slots) {
+                    let Some(factor) = value_of(path, *slot).and_then(as_decimal) else {
+                        skipped = Some(format!("missing or non-numeric field in values.{name}"));
+                        return Ok(());
+                    };
+                    product *= factor;
+                }
+                if kpi.sums_are_money[index] {
+                    let Some(rate) = rate else {
+                        skipped = Some("no rate for data.currency".to_owned());
+                        return Ok(());
+                    };
+                    product *= rate;
+                }
+                values.push(product);
+            }
+            out.push((group, Input::Sums(values)));
+            Ok(())
+        });
+        if let Some(reason) = skipped {
+            self.skip(reason);
+        }
+    }
+
     fn skip(&mut self, reason: String) {
         *self.skipped.entry(reason).or_default() += 1;
     }
@@ -511,6 +640,15 @@ impl KpiRuntime {
             .map(|(path, value)| (group_label(path), value.clone()))
             .collect()
     }
+}
+
+/// The rate that converts the event's `data.currency` into the reporting currency.
+fn rate_of(currency: Option<&RawValue>, options: &EngineOptions) -> Option<Decimal> {
+    let code = as_label(currency?);
+    if code == options.reporting_currency {
+        return Some(Decimal::ONE);
+    }
+    options.rates.get(&code).copied()
 }
 
 /// Whether, and how, an event counts on one side of a ratio.
@@ -538,7 +676,9 @@ fn side_hit<'a>(
 /// The name a group field has in results: `gateway` for `data.gateway`.
 fn group_label(path: &FieldPath) -> String {
     match path {
-        FieldPath::Attribute(name) | FieldPath::Data(name) => name.clone(),
+        FieldPath::Attribute(name) | FieldPath::Data(name) | FieldPath::Element(name) => {
+            name.clone()
+        }
     }
 }
 

@@ -12,6 +12,9 @@ use sightline_model::json::{JsonKind, KeySeed, for_each_field, raw_str};
 
 use crate::definition::FieldPath;
 
+/// The slot number of a path that has none (an array element's member).
+pub const NO_SLOT: usize = usize::MAX;
+
 /// The fields wanted from events of one type, each with a slot number.
 #[derive(Debug, Clone, Default)]
 pub struct FieldSet {
@@ -26,6 +29,8 @@ impl FieldSet {
         let (list, name) = match path {
             FieldPath::Attribute(name) => (&mut self.attributes, name),
             FieldPath::Data(name) => (&mut self.data, name),
+            // Members of array elements are read per element, not into slots.
+            FieldPath::Element(_) => return NO_SLOT,
         };
         if let Some((_, slot)) = list.iter().find(|(known, _)| known == name) {
             return *slot;

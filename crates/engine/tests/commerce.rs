@@ -95,13 +95,13 @@ fn every_kpi_of_the_pack_over_a_small_day() {
         &mut engine,
         "2026-11-27T10:05:00Z",
         "order.created",
-        r#"{"order_id":"o1","total":"84.50","currency":"EUR","session_id":"s1","region":"DE-BY","channel":"web","segment":"returning"}"#,
+        r#"{"order_id":"o1","total":"84.50","currency":"EUR","session_id":"s1","region":"DE-BY","channel":"web","segment":"returning","lines":[{"sku":"MUG","quantity":2,"price":"12.25"},{"sku":"TEE","quantity":1,"price":"60.00"}]}"#,
     );
     feed(
         &mut engine,
         "2026-11-27T10:05:10Z",
         "order.created",
-        r#"{"order_id":"o2","total":"31.00","currency":"USD","region":"US-CA","channel":"pos","segment":"new"}"#,
+        r#"{"order_id":"o2","total":"31.00","currency":"USD","region":"US-CA","channel":"pos","segment":"new","lines":[{"sku":"MUG","quantity":1,"price":31}]}"#,
     );
     feed(
         &mut engine,
@@ -230,7 +230,31 @@ fn every_kpi_of_the_pack_over_a_small_day() {
     );
     assert_eq!(
         value(&engine, "orders_by_region_today", "day", now, "US-CA"),
-        "15.5"
+        r#"{"count":1,"revenue":15.5}"#
+    );
+    // MUG: 2 × 12.25 EUR + 1 × 31 USD at 0.5 = 40 EUR over 3 units; TEE: 60 EUR, 1 unit.
+    let day = parse_rfc3339(now).expect("time");
+    let top = engine
+        .windows("top_products_today", day, day + 1)
+        .expect("known");
+    let ranked: Vec<(String, String)> = top[0]
+        .values
+        .iter()
+        .map(|(group, value)| (group[0].1.clone(), value.to_json()))
+        .collect();
+    assert_eq!(
+        ranked,
+        vec![
+            (
+                "TEE".to_owned(),
+                r#"{"count":1,"revenue":60,"units":1}"#.to_owned()
+            ),
+            (
+                "MUG".to_owned(),
+                r#"{"count":2,"revenue":40,"units":3}"#.to_owned()
+            ),
+        ],
+        "ordered by revenue, largest first"
     );
     // One of three viewing sessions ordered; one of two carting sessions ordered.
     assert_eq!(
