@@ -15,30 +15,60 @@ const MAX_LIMIT: usize = 1_000;
 /// Raw input shown per item; the store keeps up to 1 MiB of it.
 const MAX_RAW_SHOWN: usize = 64 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Params {
+    /// Only these: a code exactly (`missing_field`, `late`), the field path a reason
+    /// starts with (`data.total`), or the start of the reason text.
     reason: Option<String>,
+    /// At most this many items (default 100).
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 1000)]
     limit: Option<String>,
 }
 
-#[derive(Serialize)]
+/// Dead letters, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = DeadLetters)]
 pub struct Listing {
+    /// Dead letters matching `reason`, of which `items` shows the newest `limit`.
     total: u64,
     items: Vec<Item>,
 }
 
-#[derive(Serialize)]
+/// One event that was rejected or arrived too late.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = DeadLetter)]
 struct Item {
+    /// What was wrong, naming the field; begins with `late` for too-late events.
     reason: String,
+    /// The reason as a stable code (`missing_field`, `late`, …).
     code: String,
+    /// When the event was dead-lettered.
+    #[schema(format = DateTime)]
     time: String,
+    /// Where it came from: `http`, `import` or `engine`.
     origin: String,
+    /// The event as received (the first 64 KiB).
     raw: String,
+    /// Present and true when `raw` was cut.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     raw_truncated: bool,
 }
 
+/// Rejected and too-late events, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/dead-letters",
+    operation_id = "list_dead_letters",
+    tag = "ingest",
+    params(Params),
+    responses(
+        (status = 200, description = "The newest dead letters", body = Listing),
+        (status = 400, description = "An unknown parameter or a bad `limit`", body = super::openapi::ErrorBody),
+        (status = 500, description = "The dead-letter store could not be read", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,

@@ -23,25 +23,76 @@ const MAX_EVENTS_PER_REQUEST: usize = 200_000;
 /// Rejections listed one by one in an answer; the rest are counted.
 const MAX_REJECTIONS_LISTED: usize = 1_000;
 
-#[derive(Serialize)]
+/// The per-event answer: how many events are now durable, how many were already stored,
+/// and why each rejected one was rejected.
+#[derive(Serialize, utoipa::ToSchema)]
 struct IngestAnswer {
+    /// Events now durable in the log.
     accepted: usize,
+    /// Events whose `source` and `id` were already stored; not stored again.
     duplicates: usize,
+    /// The rejected events, in request order (at most 1,000 are listed).
     rejected: Vec<RejectedAnswer>,
     /// Present when more events were rejected than are listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     rejected_total: Option<usize>,
+    /// Present (with status 400) when every event in the request was rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RejectedAnswer {
+    /// Counts from 0: the array element or the NDJSON line.
     index: usize,
+    /// The event's `id`, when it could be read.
+    #[schema(required = true)]
     id: Option<String>,
+    /// What was wrong, naming the field.
     reason: String,
 }
 
+/// The two shapes of a 400 answer (documentation only; each is built where it arises).
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum IngestBadRequest {
+    /// Every event was rejected: the per-event answer, with `error`.
+    Rejected(IngestAnswer),
+    /// The body could not be read at all (not JSON, bad gzip, bad `ce-*` headers).
+    Unreadable(super::openapi::ErrorBody),
+}
+
+/// Ingests CloudEvents in structured, batch, binary or NDJSON mode (events.md), and
+/// answers once every accepted event is durable. One bad event is rejected alone; the
+/// rest of the request is accepted.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    operation_id = "post_events",
+    tag = "ingest",
+    params(
+        ("Content-Encoding" = Option<String>, Header, description = "`gzip` (or `x-gzip`) or `identity`; the body limit applies after decompression"),
+        ("ce-specversion" = Option<String>, Header, description = "Binary mode: its presence selects binary mode, with the other attributes as `ce-*` headers (percent-encoded) and `data` as the application/json body"),
+    ),
+    request_body(
+        description = "CloudEvents in one of four modes, chosen by Content-Type",
+        content(
+            (Object = "application/cloudevents+json"),
+            ([Object] = "application/cloudevents-batch+json"),
+            (String = "application/x-ndjson"),
+            (Value = "application/json"),
+        )
+    ),
+    responses(
+        (status = 200, description = "Some or all events are durable; `rejected` lists the others", body = IngestAnswer),
+        (status = 400, description = "Every event was rejected (the per-event answer, with `error`), or the body could not be read", body = IngestBadRequest),
+        (status = 408, description = "The body did not arrive within server.body_timeout", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body, after decompression, is over server.max_body (default 16 MiB), or holds more than 200,000 events", body = super::openapi::ErrorBody),
+        (status = 415, description = "Unknown Content-Type or Content-Encoding; the answer lists the accepted ones", body = super::openapi::UnsupportedBody),
+        (status = 503, description = "Storage failed; nothing in the request was acknowledged, retry later", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn post_events(
     State(state): State<AppState>,
     request: Request,

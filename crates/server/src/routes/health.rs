@@ -3,22 +3,57 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use serde::Serialize;
 
 use crate::state::AppState;
 
+/// The answer of `/healthz` and `/readyz`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok` (`/healthz`), `ready` or `not ready` (`/readyz`).
+    status: &'static str,
+    /// Why the server is not ready; only with `not ready`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// Liveness: the process answers HTTP.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses((status = 200, description = "The server is alive", body = Health))
+)]
 pub async fn healthz() -> impl IntoResponse {
     (
         StatusCode::OK,
-        axum::Json(serde_json::json!({ "status": "ok" })),
+        axum::Json(Health {
+            status: "ok",
+            reason: None,
+        }),
     )
 }
 
 /// Ready when the log accepts writes and the engine has caught up with the log.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The log accepts writes and the KPI engine has caught up", body = Health),
+        (status = 503, description = "Not ready; `reason` says why", body = Health),
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let not_ready = |reason: String| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "status": "not ready", "reason": reason })),
+            axum::Json(Health {
+                status: "not ready",
+                reason: Some(reason),
+            }),
         )
     };
     if !state.ingest.is_healthy() {
@@ -34,10 +69,21 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
     (
         StatusCode::OK,
-        axum::Json(serde_json::json!({ "status": "ready" })),
+        axum::Json(Health {
+            status: "ready",
+            reason: None,
+        }),
     )
 }
 
+/// The Prometheus text exposition of the ingest, HTTP and engine metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8"))
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::with_capacity(8192);
     state.ingest.metrics().render(&mut out);

@@ -9,6 +9,14 @@ use sightline_model::RejectionCode;
 
 use crate::state::AppState;
 
+/// A status page for people: what the server has ingested, and where to go next.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "home",
+    tag = "operations",
+    responses((status = 200, description = "An HTML status page", body = String, content_type = "text/html; charset=utf-8"))
+)]
 pub async fn home(State(state): State<AppState>) -> Html<String> {
     let metrics = state.ingest.metrics();
     let rejected: u64 = RejectionCode::ALL

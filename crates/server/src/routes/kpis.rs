@@ -14,52 +14,103 @@ use crate::state::AppState;
 
 const DAY_US: i64 = 86_400_000_000;
 
-#[derive(Serialize)]
+/// Every KPI with its definition and its current values.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KpiList {
     kpis: Vec<KpiSummary>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct KpiSummary {
     name: String,
     description: String,
+    /// Event types read (CloudEvents `type`).
     events: Vec<String>,
+    /// The aggregate, e.g. `count`, `sum`, `mean`, `distinct`, `quantiles`, `ratio`.
     aggregate: String,
+    /// Field path of the value (`data.total`); null for a count.
+    #[schema(required = true)]
     value: Option<String>,
+    /// Field paths whose values split the KPI into groups.
     group_by: Vec<String>,
+    /// The window definitions: `5m` (tumbling), `1h/5m` (sliding, size/slide), `day`, `current`.
     windows: Vec<String>,
     /// The newest window of each window definition.
     current: Vec<WindowAnswer>,
 }
 
-#[derive(Serialize)]
+/// The windows of one KPI that overlap `[from, to)`, oldest first.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KpiWindows {
     name: String,
     windows: Vec<WindowAnswer>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WindowAnswer {
+    /// The window definition this window belongs to, as in `KpiSummary.windows`.
     window: String,
+    #[schema(format = DateTime)]
     start: String,
+    #[schema(format = DateTime)]
     end: String,
+    /// True once the watermark has passed `end`: the values will not change.
     #[serde(rename = "final")]
     is_final: bool,
     values: Vec<GroupValue>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct GroupValue {
+    /// The group-by fields and their values; empty for an ungrouped KPI.
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     group: serde_json::Map<String, serde_json::Value>,
+    #[schema(schema_with = kpi_value_schema)]
     value: Box<RawValue>,
 }
 
-#[derive(Deserialize)]
+/// A KPI value, as `AggregateValue::to_json` writes it.
+fn kpi_value_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let of = |kind: Type, description: &str| {
+        ObjectBuilder::new()
+            .schema_type(kind)
+            .description(Some(description))
+    };
+    let one_of = OneOfBuilder::new()
+        .description(Some(
+            "The window's value for the group, exact (never through a float)",
+        ))
+        .item(of(Type::Number, "most aggregates (count, sum, mean, …)"))
+        .item(of(Type::String, "`latest` of a text field"))
+        .item(of(
+            Type::Object,
+            "multi-valued KPIs: quantiles `{\"p50\": …, \"p95\": …, \"p99\": …}`, counts per state or funnel step, `{\"count\": …, \"revenue\": …}`, overdue `{\"count\": …, \"oldest\": […]}`",
+        ))
+        .item(of(Type::Null, "no value yet (a mean, min, max or ratio over nothing)"))
+        .build();
+    Schema::OneOf(one_of)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Range {
+    /// Start of the range (RFC 3339), inclusive; default `to` minus one day.
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// End of the range (RFC 3339), exclusive; default now plus one day.
+    #[param(format = DateTime)]
     to: Option<String>,
 }
 
+/// Every KPI with its definition and its current values.
+#[utoipa::path(
+    get,
+    path = "/v1/kpis",
+    operation_id = "list_kpis",
+    tag = "kpis",
+    responses((status = 200, description = "Every KPI", body = KpiList))
+)]
 pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
     let engine = state.kpis.engine();
     let now = now_micros();
@@ -99,6 +150,22 @@ pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
     Json(KpiList { kpis })
 }
 
+/// The windows of one KPI that overlap `[from, to)`, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/kpis/{name}",
+    operation_id = "kpi_windows",
+    tag = "kpis",
+    params(
+        ("name" = String, Path, description = "The KPI's name, as listed by GET /v1/kpis"),
+        Range,
+    ),
+    responses(
+        (status = 200, description = "The KPI's windows in the range", body = KpiWindows),
+        (status = 400, description = "A bad `from` or `to`, or `from` not before `to`", body = super::openapi::ErrorBody),
+        (status = 404, description = "No KPI has this name; the error lists the KPIs", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn windows(
     State(state): State<AppState>,
     Path(name): Path<String>,

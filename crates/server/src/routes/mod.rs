@@ -1,24 +1,57 @@
+//! Every route of the HTTP API. `ROUTES` is the list the router is built from, and the
+//! OpenAPI document (`openapi.rs`) is checked against it in a unit test below, so what
+//! is served, what is listed and what is documented cannot drift apart.
+
 mod dead_letters;
 mod events;
 mod health;
 mod home;
 mod kpis;
+mod openapi;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 use crate::state::AppState;
 
+/// Every `(method, path)` the server answers, in the router's path syntax (which is also
+/// OpenAPI's). The router is built from this list.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("POST", "/v1/events"),
+    ("GET", "/v1/dead-letters"),
+    ("GET", "/v1/kpis"),
+    ("GET", "/v1/kpis/{name}"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+];
+
+/// The handler of one entry of `ROUTES`; `None` for a pair that has none (a unit test
+/// checks that every entry has one).
+fn endpoint(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
+    Some(match (method, path) {
+        ("GET", "/") => get(home::home),
+        ("POST", "/v1/events") => post(events::post_events),
+        ("GET", "/v1/dead-letters") => get(dead_letters::list),
+        ("GET", "/v1/kpis") => get(kpis::list),
+        ("GET", "/v1/kpis/{name}") => get(kpis::windows),
+        ("GET", "/v1/openapi.json") => get(openapi::document),
+        ("GET", "/healthz") => get(health::healthz),
+        ("GET", "/readyz") => get(health::readyz),
+        ("GET", "/metrics") => get(health::metrics),
+        _ => return None,
+    })
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(home::home))
-        .route("/v1/events", post(events::post_events))
-        .route("/v1/dead-letters", get(dead_letters::list))
-        .route("/v1/kpis", get(kpis::list))
-        .route("/v1/kpis/{name}", get(kpis::windows))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+    ROUTES
+        .iter()
+        .filter_map(|&(method, path)| Some((path, endpoint(method, path)?)))
+        .fold(Router::new(), |router, (path, endpoint)| {
+            router.route(path, endpoint)
+        })
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -32,7 +65,7 @@ async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> crate::e
     crate::error::ApiError::new(
         axum::http::StatusCode::NOT_FOUND,
         format!(
-            "no such endpoint: {method} {}; the API is described in spec/api.md",
+            "no such endpoint: {method} {}; every endpoint is listed in GET /v1/openapi.json",
             uri.path()
         ),
     )
@@ -46,4 +79,55 @@ async fn method_not_allowed(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         format!("{method} is not allowed on {}", uri.path()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use utoipa::OpenApi as _;
+
+    use super::*;
+
+    #[test]
+    fn every_listed_route_has_a_handler() {
+        for &(method, path) in ROUTES {
+            assert!(
+                endpoint(method, path).is_some(),
+                "{method} {path} is in ROUTES but has no handler, so it is not served"
+            );
+        }
+        let unique: BTreeSet<_> = ROUTES.iter().collect();
+        assert_eq!(unique.len(), ROUTES.len(), "ROUTES lists a route twice");
+    }
+
+    #[test]
+    fn the_openapi_document_describes_exactly_the_served_routes() {
+        let document = serde_json::to_value(openapi::ApiDoc::openapi())
+            .expect("the OpenAPI document serializes");
+        let paths = document["paths"]
+            .as_object()
+            .expect("the document has paths");
+        const METHODS: &[&str] = &[
+            "get", "put", "post", "delete", "options", "head", "patch", "trace", "query",
+        ];
+        let documented: BTreeSet<(String, String)> = paths
+            .iter()
+            .flat_map(|(path, item)| {
+                METHODS
+                    .iter()
+                    .filter(|method| item.get(**method).is_some())
+                    .map(move |method| (method.to_uppercase(), path.clone()))
+            })
+            .collect();
+        let served: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|&(method, path)| (method.to_owned(), path.to_owned()))
+            .collect();
+        assert_eq!(
+            documented, served,
+            "the OpenAPI document and ROUTES disagree: document the new handler with \
+             #[utoipa::path] and list it in ApiDoc, or drop the stale entry"
+        );
+    }
 }
