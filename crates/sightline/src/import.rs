@@ -50,7 +50,7 @@ struct Summary {
     rejected_by_code: BTreeMap<&'static str, u64>,
     examples: Vec<String>,
     /// Events the engine found behind the watermark by more than the allowed lateness.
-    late: u64,
+    late: Option<u64>,
     /// Group commits and the time spent writing and syncing them.
     syncs: (u64, std::time::Duration),
 }
@@ -60,6 +60,7 @@ pub fn run(
     data_dir: &Path,
     files: &[PathBuf],
     progress: bool,
+    with_kpis: bool,
 ) -> anyhow::Result<()> {
     let total_bytes: u64 = files
         .iter()
@@ -75,15 +76,19 @@ pub fn run(
     // The engine follows the log as it grows, as in the server: the import runs the whole
     // KPI pipeline, judges lateness, and leaves the late dead letters written once.
     let engine = crate::kpis::build_engine(config)?;
-    let kpis = KpiService::start(
-        engine,
-        ingest.log().clone(),
-        Arc::clone(ingest.dead_letters()),
-        Arc::clone(ingest.metrics()),
-        Some(data_dir.join("engine")),
-        config.engine.checkpoint_interval.0,
-    )
-    .context("cannot start the KPI engine thread")?;
+    let kpis = with_kpis
+        .then(|| {
+            KpiService::start(
+                engine,
+                ingest.log().clone(),
+                Arc::clone(ingest.dead_letters()),
+                Arc::clone(ingest.metrics()),
+                Some(data_dir.join("engine")),
+                config.engine.checkpoint_interval.0,
+            )
+        })
+        .transpose()
+        .context("cannot start the KPI engine thread")?;
     let bar = progress_bar(total_bytes, progress);
     let started = Instant::now();
 
@@ -120,17 +125,21 @@ pub fn run(
             .join()
             .map_err(|_| anyhow::anyhow!("a parse worker panicked"))?;
     }
-    kpis.wait_for_position(ingest.log().durable_end());
-    kpis.shutdown();
+    if let Some(kpis) = &kpis {
+        kpis.wait_for_position(ingest.log().durable_end());
+        kpis.shutdown();
+    }
     ingest.shutdown();
     bar.finish_and_clear();
     read_outcome?;
     let mut summary = summary?;
     let fsyncs = &ingest.metrics().fsync_seconds;
     summary.syncs = (fsyncs.count(), fsyncs.sum());
-    summary.late = ingest
-        .metrics()
-        .rejected(sightline_model::RejectionCode::Late);
+    summary.late = kpis.is_some().then(|| {
+        ingest
+            .metrics()
+            .rejected(sightline_model::RejectionCode::Late)
+    });
     print_summary(&summary, started.elapsed());
     Ok(())
 }
@@ -321,10 +330,14 @@ fn print_summary(summary: &Summary, elapsed: std::time::Duration) {
     for example in &summary.examples {
         println!("    e.g. {example}");
     }
-    println!(
-        "  late        {} (not counted by KPIs; see /v1/dead-letters?reason=late)",
-        summary.late
-    );
+    match summary.late {
+        Some(late) => {
+            println!("  late        {late} (not counted by KPIs; see /v1/dead-letters?reason=late)")
+        }
+        None => println!(
+            "  late        not judged (--no-kpis: the server judges lateness when it replays the log)"
+        ),
+    }
     println!("  events/s    {:.0}", summary.read as f64 / seconds);
     println!(
         "  durable     {} group commits, {:.2} s writing and syncing",

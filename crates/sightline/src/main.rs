@@ -45,6 +45,11 @@ enum Command {
         /// Do not draw a progress bar (it is also off when stderr is not a terminal).
         #[arg(long)]
         no_progress: bool,
+        /// Only store the events: skip the KPI engine during the import (the server then
+        /// computes the KPIs when it starts, replaying what was imported). Faster for big
+        /// backfills; the summary cannot count late events.
+        #[arg(long)]
+        no_kpis: bool,
     },
     /// Validate a configuration and print what it defines.
     Check {
@@ -67,8 +72,9 @@ fn main() -> ExitCode {
             data_dir,
             files,
             no_progress,
+            no_kpis,
         } => load_config(config.as_deref())
-            .and_then(|config| import::run(&config, &data_dir, &files, !no_progress)),
+            .and_then(|config| import::run(&config, &data_dir, &files, !no_progress, !no_kpis)),
         Command::Check { config } => check::run(config.as_deref()),
     };
     match outcome {

@@ -170,3 +170,51 @@ fn a_small_dedup_bound_still_remembers_the_current_minute() {
     assert_eq!(summary_value(&second, "accepted"), 0, "{second}");
     assert_eq!(summary_value(&second, "duplicates"), 1500);
 }
+
+#[test]
+fn an_import_without_kpis_leaves_them_to_the_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let file = dir.path().join("orders.ndjson");
+    let body: String = (0..20)
+        .map(|index| {
+            format!(
+                r#"{{"specversion":"1.0","id":"o-{index}","source":"test/cli","type":"order.created","time":"2026-11-27T09:00:{index:02}Z","data":{{"order_id":"o-{index}","total":"1.00","currency":"EUR"}}}}"#
+            ) + "\n"
+        })
+        .collect();
+    std::fs::write(&file, body).expect("write");
+    let output = sightline(&[
+        "import",
+        "--no-kpis",
+        "--data-dir",
+        data_dir.to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(summary_value(&stdout, "accepted"), 20, "{stdout}");
+    assert!(stdout.contains("late        not judged"), "{stdout}");
+
+    let server = common::Server::start(&data_dir, None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.get("/readyz").status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never caught up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let orders = server
+        .get("/v1/kpis/orders?from=2026-11-27T09:00:00Z&to=2026-11-27T10:00:00Z")
+        .json();
+    let hour = orders["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .find(|window| window["window"] == "1h")
+        .expect("the 09:00 hour");
+    assert_eq!(
+        hour["values"][0]["value"], 20,
+        "the server replayed the imported events"
+    );
+}
