@@ -116,6 +116,15 @@ struct SideSlots {
     distinct: Option<usize>,
 }
 
+/// The slots of a filter's clauses, in clause order.
+fn filter_slots(filter: Option<&crate::filter::Filter>, fields: &mut FieldSet) -> Vec<usize> {
+    filter
+        .iter()
+        .flat_map(|filter| &filter.clauses)
+        .map(|clause| fields.slot(&clause.path))
+        .collect()
+}
+
 impl KpiSlots {
     fn assign(kpi: &CompiledKpi, event_type: &str, fields: &mut FieldSet) -> KpiSlots {
         let side = |side: Option<&CompiledSide>, fields: &mut FieldSet| match side {
@@ -125,12 +134,7 @@ impl KpiSlots {
                     .events
                     .as_ref()
                     .is_none_or(|events| events.iter().any(|name| name == event_type)),
-                filter: side
-                    .filter
-                    .iter()
-                    .flat_map(|filter| &filter.clauses)
-                    .map(|clause| fields.slot(&clause.path))
-                    .collect(),
+                filter: filter_slots(side.filter.as_ref(), fields),
                 distinct: side.distinct.as_ref().map(|path| fields.slot(path)),
             },
         };
@@ -139,12 +143,7 @@ impl KpiSlots {
             currency: (kpi.value_is_money || kpi.sums_are_money.iter().any(|money| *money))
                 .then(|| fields.slot(&FieldPath::Data("currency".into()))),
             group: kpi.group_by.iter().map(|path| fields.slot(path)).collect(),
-            filter: kpi
-                .filter
-                .iter()
-                .flat_map(|filter| &filter.clauses)
-                .map(|clause| fields.slot(&clause.path))
-                .collect(),
+            filter: filter_slots(kpi.filter.as_ref(), fields),
             numerator: side(kpi.ratio.as_ref().map(|ratio| &ratio.numerator), fields),
             denominator: side(kpi.ratio.as_ref().map(|ratio| &ratio.denominator), fields),
             delta: kpi.delta.as_ref().map(|path| fields.slot(path)),

@@ -196,23 +196,11 @@ fn an_import_without_kpis_leaves_them_to_the_server() {
     assert!(stdout.contains("late        not judged"), "{stdout}");
 
     let server = common::Server::start(&data_dir, None);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while server.get("/readyz").status != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the server never caught up"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let orders = server
-        .get("/v1/kpis/orders?from=2026-11-27T09:00:00Z&to=2026-11-27T10:00:00Z")
-        .json();
-    let hour = orders["windows"]
-        .as_array()
-        .expect("windows")
-        .iter()
-        .find(|window| window["window"] == "1h")
-        .expect("the 09:00 hour");
+    server.wait_until_ready();
+    let hour = server.kpi_window(
+        "/v1/kpis/orders?from=2026-11-27T09:00:00Z&to=2026-11-27T10:00:00Z",
+        "1h",
+    );
     assert_eq!(
         hour["values"][0]["value"], 20,
         "the server replayed the imported events"

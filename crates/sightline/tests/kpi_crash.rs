@@ -114,21 +114,11 @@ fn kpis_count_every_stored_event_once_across_sigkill() {
     }
 
     let server = Server::start(&data_dir, Some(&config));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.get("/readyz").status != 200 {
-        assert!(Instant::now() < deadline, "the engine never caught up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let orders = server
-        .get("/v1/kpis/orders?from=2026-11-27T10:00:00Z&to=2026-11-27T11:00:00Z")
-        .json();
-    let hour = orders["windows"]
-        .as_array()
-        .expect("windows")
-        .iter()
-        .find(|window| window["window"] == "1h")
-        .expect("the 10:00 hour")
-        .clone();
+    server.wait_until_ready();
+    let hour = server.kpi_window(
+        "/v1/kpis/orders?from=2026-11-27T10:00:00Z&to=2026-11-27T11:00:00Z",
+        "1h",
+    );
     let revenue = server
         .get("/v1/kpis/revenue_today?from=2026-11-27T00:00:00Z&to=2026-11-28T00:00:00Z")
         .json();

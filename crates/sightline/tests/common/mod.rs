@@ -52,6 +52,32 @@ impl Server {
         }
     }
 
+    /// Waits (up to 30 s) until `/readyz` says the log is open and the engine caught up.
+    pub fn wait_until_ready(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.get("/readyz").status != 200 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never became ready"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The window labelled `label` (e.g. `1h`) in a `GET /v1/kpis/{name}` answer.
+    pub fn kpi_window(&self, path: &str, label: &str) -> serde_json::Value {
+        let answer = self.get(path).json();
+        answer["windows"]
+            .as_array()
+            .and_then(|windows| {
+                windows
+                    .iter()
+                    .find(|window| window["window"] == label)
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("no {label} window in {answer}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
