@@ -167,6 +167,11 @@ impl Accumulator {
         match kpi.aggregate {
             AggregateKind::Count => Accumulator::Count(0),
             AggregateKind::Sum => Accumulator::Sum(Decimal::ZERO),
+            // A closed session adds its total: the window keeps their sum and count.
+            AggregateKind::Sessions => Accumulator::Mean {
+                sum: Decimal::ZERO,
+                count: 0,
+            },
             AggregateKind::Mean => Accumulator::Mean {
                 sum: Decimal::ZERO,
                 count: 0,
@@ -361,6 +366,18 @@ impl Accumulator {
     /// The window's value; `watermark_us` decides which deadlines have passed.
     pub fn value(&self, kpi: &CompiledKpi, watermark_us: i64) -> AggregateValue {
         match self {
+            Accumulator::Mean { sum, count } if kpi.aggregate == AggregateKind::Sessions => {
+                let mean = if *count == 0 {
+                    Decimal::ZERO
+                } else {
+                    (*sum / Decimal::from(*count)).round_dp(6)
+                };
+                AggregateValue::Named {
+                    count: *count,
+                    sums: vec![("mean".to_owned(), mean.normalize())],
+                    sort_sum: 0,
+                }
+            }
             Accumulator::Level(level) => AggregateValue::Decimal(level.value().normalize()),
             Accumulator::Sums { count, sums } => AggregateValue::Named {
                 count: *count,

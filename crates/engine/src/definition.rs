@@ -91,6 +91,9 @@ pub struct KpiDefinition {
     /// For `sums` with `top`: the named sum that orders the groups.
     #[serde(default)]
     pub sort_by: Option<String>,
+    /// For `sessions`: the inactivity that ends a session of a `key`.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub gap: Option<Duration>,
 }
 
 /// One side of a ratio: events of these types (default: all the KPI reads) that pass the
@@ -132,6 +135,10 @@ pub enum AggregateKind {
     Deadlines,
     /// A count and several named sums (`values`).
     Sums,
+    /// Session windows per `key` (closed after `gap` without events): each closed session
+    /// contributes the sum of its `value`s at its close; windows report the mean per
+    /// session and the session count.
+    Sessions,
 }
 
 /// `{ tumbling = "1m" }`, `{ sliding = "1h", every = "1m" }` or `{ calendar = "day" }`
@@ -229,6 +236,8 @@ pub struct CompiledKpi {
     pub sums_are_money: Vec<bool>,
     /// The sum that orders groups for `top` (index into `sums`).
     pub sort_sum: usize,
+    /// For sessions: the inactivity gap.
+    pub gap_us: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -304,8 +313,16 @@ impl KpiDefinition {
         };
         let needs_value = !matches!(
             self.aggregate,
-            AggregateKind::Count | AggregateKind::Ratio | AggregateKind::Sums
+            AggregateKind::Count
+                | AggregateKind::Ratio
+                | AggregateKind::Sums
+                | AggregateKind::Sessions
         );
+        if self.aggregate == AggregateKind::Sessions
+            && (self.key.is_none() || self.gap.is_none_or(|gap| gap.is_zero()))
+        {
+            return Err(invalid("aggregate \"sessions\" needs `key` (e.g. data.session_id) and a non-zero `gap` (e.g. \"30m\")".into()));
+        }
         if value.is_none() && needs_value {
             return Err(invalid(format!(
                 "aggregate {:?} needs a `value` field path",
@@ -479,6 +496,9 @@ impl KpiDefinition {
                 .unwrap_or(0),
             sums,
             sums_are_money,
+            gap_us: self
+                .gap
+                .map_or(0, |gap| i64::try_from(gap.as_micros()).unwrap_or(i64::MAX)),
         })
     }
 }

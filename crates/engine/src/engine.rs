@@ -89,6 +89,16 @@ struct KpiRuntime {
     slots_by_type: FxHashMap<String, KpiSlots>,
     windows: Vec<WindowState>,
     skipped: BTreeMap<String, u64>,
+    /// For a sessions KPI: the open sessions by key, and when each closes.
+    sessions: FxHashMap<String, OpenSession>,
+    session_closings: std::collections::BTreeSet<(i64, String)>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct OpenSession {
+    start_us: i64,
+    last_us: i64,
+    total: Decimal,
 }
 
 #[derive(Debug, Default)]
@@ -205,6 +215,8 @@ impl Engine {
                 slots_by_type,
                 windows,
                 skipped: BTreeMap::new(),
+                sessions: FxHashMap::default(),
+                session_closings: std::collections::BTreeSet::new(),
             });
         }
         Engine {
@@ -236,6 +248,10 @@ impl Engine {
         for &index in kpi_indices {
             let runtime = &mut self.kpis[index];
             contributions.clear();
+            if runtime.kpi.aggregate == AggregateKind::Sessions {
+                runtime.track_session(&event_type, event_time_us, &slots, &self.options);
+                continue;
+            }
             if runtime.kpi.each.is_some() {
                 runtime.read_each(&event_type, &slots, &self.options, &mut contributions);
             } else if let Some(contribution) =
@@ -261,6 +277,7 @@ impl Engine {
                 }
             }
         }
+        self.close_sessions();
         self.evict_if_due();
         match lateness {
             Lateness::Late => Observation::CountedLate,
@@ -283,6 +300,7 @@ impl Engine {
     pub fn tick(&mut self, now_wall_us: i64) -> bool {
         let moved = self.watermark.tick(now_wall_us);
         if moved {
+            self.close_sessions();
             self.evict_if_due();
         }
         moved
@@ -367,6 +385,34 @@ impl Engine {
 
     /// Moves windows that no event can change any more from panes to final results, and
     /// forgets final results older than the keep period.
+    /// Ends the sessions whose gap has passed by the watermark: each adds its total to
+    /// the windows of its close time.
+    fn close_sessions(&mut self) {
+        let watermark = self.watermark.current();
+        for runtime in &mut self.kpis {
+            while let Some((close_at, key)) = runtime.session_closings.first().cloned() {
+                if close_at > watermark {
+                    break;
+                }
+                runtime.session_closings.pop_first();
+                let Some(session) = runtime.sessions.get(&key) else {
+                    continue;
+                };
+                // Entries are queued at a session's start and not moved as it grows:
+                // re-queue one whose session has since been extended.
+                let actual_close = session.last_us.saturating_add(runtime.kpi.gap_us);
+                if actual_close > close_at {
+                    runtime.session_closings.insert((actual_close, key));
+                    continue;
+                }
+                let Some(session) = runtime.sessions.remove(&key) else {
+                    continue;
+                };
+                runtime.add_to_windows(close_at, Vec::new(), &Input::Number(session.total));
+            }
+        }
+    }
+
     fn evict_if_due(&mut self) {
         let watermark = self.watermark.event_watermark();
         let closed_before = watermark.saturating_sub(self.options.time.allowed_lateness_us);
@@ -627,6 +673,87 @@ impl KpiRuntime {
         }
     }
 
+    fn add_to_windows(&mut self, time_us: i64, group: GroupKey, input: &Input) {
+        for window in &mut self.windows {
+            let pane = window.pane_of(time_us);
+            if !window.panes.contains_key(&pane) {
+                window.next_close_at = window.next_close_at.min(window.first_window_end(pane));
+            }
+            window
+                .panes
+                .entry(pane)
+                .or_default()
+                .entry(group.clone())
+                .or_insert_with(|| Accumulator::new(&self.kpi))
+                .add(input);
+        }
+    }
+
+    /// Extends, starts or (past the gap) replaces the session of the event's key.
+    fn track_session(
+        &mut self,
+        event_type: &str,
+        event_time_us: i64,
+        slots: &[Option<&RawValue>],
+        options: &EngineOptions,
+    ) {
+        let Some(kpi_slots) = self.slots_by_type.get(event_type) else {
+            return;
+        };
+        let field = |slot: usize| slots.get(slot).copied().flatten();
+        let Some(raw_key) = kpi_slots.key.and_then(field) else {
+            self.skip("missing session key".to_owned());
+            return;
+        };
+        // Borrowed for the lookup; allocated only when a session starts.
+        let key = sightline_model::json::raw_str(raw_key)
+            .unwrap_or(std::borrow::Cow::Borrowed(raw_key.get()));
+        let mut value = kpi_slots
+            .value
+            .and_then(field)
+            .and_then(as_decimal)
+            .unwrap_or(Decimal::ZERO);
+        if !value.is_zero()
+            && let Some(currency_slot) = kpi_slots.currency
+        {
+            match rate_of(field(currency_slot), options) {
+                Some(rate) => value *= rate,
+                None => {
+                    self.skip("no rate for data.currency".to_owned());
+                    return;
+                }
+            }
+        }
+        let gap = self.kpi.gap_us;
+        if let Some(session) = self.sessions.get_mut(key.as_ref())
+            && event_time_us >= session.start_us.saturating_sub(gap)
+            && event_time_us <= session.last_us.saturating_add(gap)
+        {
+            // The closing queue entry goes stale; `close_sessions` re-queues it then.
+            session.start_us = session.start_us.min(event_time_us);
+            session.last_us = session.last_us.max(event_time_us);
+            session.total += value;
+            return;
+        }
+        let key = key.into_owned();
+        if let Some(previous) = self.sessions.remove(&key) {
+            // A gap since the key's last session: that one is over (its queue entry, if
+            // still there, finds no session and is dropped).
+            let close_at = previous.last_us.saturating_add(gap);
+            self.add_to_windows(close_at, Vec::new(), &Input::Number(previous.total));
+        }
+        self.session_closings
+            .insert((event_time_us.saturating_add(gap), key.clone()));
+        self.sessions.insert(
+            key,
+            OpenSession {
+                start_us: event_time_us,
+                last_us: event_time_us,
+                total: value,
+            },
+        );
+    }
+
     fn skip(&mut self, reason: String) {
         *self.skipped.entry(reason).or_default() += 1;
     }
@@ -790,7 +917,7 @@ mod checkpoint {
 
     /// Bumped whenever the layout below changes; an older checkpoint is ignored (the log
     /// is replayed instead).
-    const FORMAT: u32 = 1;
+    const FORMAT: u32 = 2;
 
     /// Window states by start: the open panes, or the final results.
     type Panes = BTreeMap<i64, Groups>;
@@ -809,6 +936,7 @@ mod checkpoint {
     #[derive(Serialize)]
     struct KpiStateRef<'a> {
         skipped: &'a BTreeMap<String, u64>,
+        sessions: &'a rustc_hash::FxHashMap<String, super::OpenSession>,
         windows: Vec<(&'a Panes, &'a Panes)>,
     }
 
@@ -826,6 +954,7 @@ mod checkpoint {
     #[derive(Deserialize)]
     struct KpiState {
         skipped: BTreeMap<String, u64>,
+        sessions: rustc_hash::FxHashMap<String, super::OpenSession>,
         windows: Vec<(Panes, Panes)>,
     }
 
@@ -855,6 +984,7 @@ mod checkpoint {
                     .iter()
                     .map(|runtime| KpiStateRef {
                         skipped: &runtime.skipped,
+                        sessions: &runtime.sessions,
                         windows: runtime
                             .windows
                             .iter()
@@ -889,6 +1019,17 @@ mod checkpoint {
                     ));
                 }
                 runtime.skipped = saved.skipped;
+                runtime.session_closings = saved
+                    .sessions
+                    .iter()
+                    .map(|(key, session)| {
+                        (
+                            session.last_us.saturating_add(runtime.kpi.gap_us),
+                            key.clone(),
+                        )
+                    })
+                    .collect();
+                runtime.sessions = saved.sessions;
                 for (window, (panes, finals)) in runtime.windows.iter_mut().zip(saved.windows) {
                     window.panes = panes;
                     window.finals = finals;

@@ -316,3 +316,71 @@ fn every_kpi_of_the_pack_over_a_small_day() {
     assert_eq!(delays["oldest"][1]["key"], "o3");
     assert_eq!(delays["oldest"][1]["deadline"], "2026-11-27T10:03:00.000Z");
 }
+
+#[test]
+fn sessions_close_after_the_gap_and_report_revenue_per_session() {
+    let mut engine = engine();
+    feed(
+        &mut engine,
+        "2026-11-27T10:00:00Z",
+        "page.viewed",
+        r#"{"session_id":"s1","visitor_id":"v1"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:10:00Z",
+        "order.created",
+        r#"{"order_id":"o1","total":"50.00","currency":"EUR","session_id":"s1"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:05:00Z",
+        "page.viewed",
+        r#"{"session_id":"s2","visitor_id":"v2"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:06:00Z",
+        "order.created",
+        r#"{"order_id":"o2","total":"60.00","currency":"USD","session_id":"s2"}"#,
+    );
+    // 45 minutes later s2 comes back: its first session (closed 10:36) is over.
+    feed(
+        &mut engine,
+        "2026-11-27T10:51:00Z",
+        "page.viewed",
+        r#"{"session_id":"s2","visitor_id":"v2"}"#,
+    );
+    // Nothing closes before the watermark passes: s1 closes at 10:40, s2's second at 11:21.
+    feed(
+        &mut engine,
+        "2026-11-27T11:30:00Z",
+        "queue.depth",
+        r#"{"queue":"q","depth":1}"#,
+    );
+    assert!(
+        engine
+            .windows("revenue_per_session", 0, i64::MAX / 2)
+            .expect("known")
+            .iter()
+            .all(|window| window.start_us < parse_rfc3339("2026-11-27T11:22:00Z").expect("t"))
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T11:30:00Z",
+        "page.viewed",
+        r#"{"session_id":"s9","visitor_id":"v9"}"#,
+    );
+    // Sessions closed at 10:36 (60 USD = 30 EUR), 10:40 (50 EUR) and 11:21 (nothing):
+    // the hour before 11:25 holds all three.
+    assert_eq!(
+        value(
+            &engine,
+            "revenue_per_session",
+            "1h/1m",
+            "2026-11-27T11:25:00Z",
+            ""
+        ),
+        r#"{"count":3,"mean":26.666667}"#
+    );
+}
