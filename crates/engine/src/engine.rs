@@ -260,21 +260,7 @@ impl Engine {
                 contributions.push(contribution);
             }
             for (group, input) in contributions.drain(..) {
-                for window in &mut runtime.windows {
-                    let pane = window.pane_of(event_time_us);
-                    if !window.panes.contains_key(&pane) {
-                        // A new pane may be older than every other (a late event).
-                        window.next_close_at =
-                            window.next_close_at.min(window.first_window_end(pane));
-                    }
-                    window
-                        .panes
-                        .entry(pane)
-                        .or_default()
-                        .entry(group.clone())
-                        .or_insert_with(|| Accumulator::new(&runtime.kpi))
-                        .add(&input);
-                }
+                runtime.add_to_windows(event_time_us, group, &input);
             }
         }
         self.close_sessions();
@@ -673,10 +659,12 @@ impl KpiRuntime {
         }
     }
 
+    /// Adds one contribution to the pane of `time_us` in every window of the KPI.
     fn add_to_windows(&mut self, time_us: i64, group: GroupKey, input: &Input) {
         for window in &mut self.windows {
             let pane = window.pane_of(time_us);
             if !window.panes.contains_key(&pane) {
+                // A new pane may be older than every other (a late event).
                 window.next_close_at = window.next_close_at.min(window.first_window_end(pane));
             }
             window
