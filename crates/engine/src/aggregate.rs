@@ -124,6 +124,20 @@ impl Level {
         self.changes.push((time_us, value));
     }
 
+    /// Folds changes older than `closed_before` into the absolute value: no event that
+    /// old can arrive any more, and a later absolute value replaces them anyway.
+    fn fold_before(&mut self, closed_before: i64) {
+        let (old, recent): (Vec<(i64, Decimal)>, Vec<(i64, Decimal)>) = self
+            .changes
+            .drain(..)
+            .partition(|(time_us, _)| *time_us < closed_before);
+        self.changes = recent;
+        for (time_us, change) in old {
+            let (base_time, base_value) = self.base.unwrap_or((time_us, Decimal::ZERO));
+            self.base = Some((base_time.max(time_us), base_value + change));
+        }
+    }
+
     fn value(&self) -> Decimal {
         let base = self.base.map_or(Decimal::ZERO, |(_, value)| value);
         base + self
@@ -359,6 +373,27 @@ impl Accumulator {
                     }
                 }
             }
+            _ => {}
+        }
+    }
+
+    /// Forgets what no future event can change: keys that left (an excluded or done
+    /// state) and level changes, once they are older than `closed_before` (the event
+    /// watermark less the allowed lateness: an event that old is rejected as late). Keeps
+    /// current-state KPIs bounded by what is live, not by all history.
+    pub fn compact(&mut self, kpi: &CompiledKpi, closed_before: i64) {
+        match self {
+            Accumulator::States(states) => {
+                let gone = if kpi.aggregate == AggregateKind::Deadlines {
+                    &kpi.done
+                } else {
+                    &kpi.exclude
+                };
+                states.retain(|_, entry| {
+                    entry.time_us >= closed_before || !gone.contains(&entry.state)
+                });
+            }
+            Accumulator::Level(level) => level.fold_before(closed_before),
             _ => {}
         }
     }
@@ -662,6 +697,88 @@ mod tests {
             value: LatestValue::Text("fault".into()),
         });
         assert_eq!(latest.value(&kpi, 0).to_json(), "\"fault\"");
+    }
+
+    #[test]
+    fn compaction_keeps_values_and_drops_what_cannot_change() {
+        let level_kpi = {
+            let text = "[[kpi]]\nname = \"stock\"\nevents = [\"c\", \"a\"]\naggregate = \"level\"\nset_events = [\"c\"]\nvalue = \"data.on_hand\"\ndelta = \"data.delta\"\nwindows = [{ current = true }]\n";
+            KpiPack::from_toml(text, "test")
+                .and_then(|pack| pack.compile(&Calendar::utc()))
+                .expect("valid")[0]
+                .clone()
+        };
+        let mut level = Accumulator::new(&level_kpi);
+        level.add(&Input::Level {
+            time_us: 10,
+            set: true,
+            value: decimal("40"),
+        });
+        level.add(&Input::Level {
+            time_us: 20,
+            set: false,
+            value: decimal("-3"),
+        });
+        level.add(&Input::Level {
+            time_us: 30,
+            set: false,
+            value: decimal("-2"),
+        });
+        level.compact(&level_kpi, 25);
+        assert_eq!(
+            level.value(&level_kpi, 0).to_json(),
+            "35",
+            "folding keeps the level"
+        );
+        let Accumulator::Level(inner) = &level else {
+            panic!("a level")
+        };
+        assert_eq!(
+            inner.changes.len(),
+            1,
+            "only the change after the cut is kept apart"
+        );
+        level.add(&Input::Level {
+            time_us: 40,
+            set: true,
+            value: decimal("100"),
+        });
+        assert_eq!(level.value(&level_kpi, 0).to_json(), "100");
+
+        let pipeline_kpi = {
+            let text = "[[kpi]]\nname = \"pipeline\"\nevents = [\"f\"]\naggregate = \"state_counts\"\nkey = \"data.order_id\"\nvalue = \"data.stage\"\nexclude = [\"delivered\"]\nwindows = [{ current = true }]\n";
+            KpiPack::from_toml(text, "test")
+                .and_then(|pack| pack.compile(&Calendar::utc()))
+                .expect("valid")[0]
+                .clone()
+        };
+        let mut pipeline = Accumulator::new(&pipeline_kpi);
+        for (time_us, key, state) in [
+            (10, "o1", "delivered"),
+            (11, "o2", "picking"),
+            (50, "o3", "delivered"),
+        ] {
+            pipeline.add(&Input::State {
+                time_us,
+                key: key.into(),
+                state: state.into(),
+                deadline_us: None,
+            });
+        }
+        let before = pipeline.value(&pipeline_kpi, 0);
+        pipeline.compact(&pipeline_kpi, 20);
+        assert_eq!(pipeline.value(&pipeline_kpi, 0), before, "counts unchanged");
+        let Accumulator::States(states) = &pipeline else {
+            panic!("states")
+        };
+        assert!(
+            !states.contains_key("o1"),
+            "an old delivered order is forgotten"
+        );
+        assert!(
+            states.contains_key("o2") && states.contains_key("o3"),
+            "live or recent ones stay"
+        );
     }
 
     #[test]

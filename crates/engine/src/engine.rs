@@ -411,6 +411,15 @@ impl Engine {
             for window in &mut runtime.windows {
                 window.close_windows_ending_by(closed_before);
                 window.finals = window.finals.split_off(&keep_from);
+                if window.spec == WindowSpec::Current {
+                    for accumulator in window
+                        .panes
+                        .values_mut()
+                        .flat_map(|groups| groups.values_mut())
+                    {
+                        accumulator.compact(&runtime.kpi, closed_before);
+                    }
+                }
             }
         }
     }
