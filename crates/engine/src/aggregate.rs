@@ -92,6 +92,9 @@ pub enum Accumulator {
     },
 }
 
+/// Level changes: (event time, change).
+type Changes = Vec<(i64, Decimal)>;
+
 /// The last absolute value and the changes after it, in event time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Level {
@@ -127,7 +130,7 @@ impl Level {
     /// Folds changes older than `closed_before` into the absolute value: no event that
     /// old can arrive any more, and a later absolute value replaces them anyway.
     fn fold_before(&mut self, closed_before: i64) {
-        let (old, recent): (Vec<(i64, Decimal)>, Vec<(i64, Decimal)>) = self
+        let (old, recent): (Changes, Changes) = self
             .changes
             .drain(..)
             .partition(|(time_us, _)| *time_us < closed_before);
