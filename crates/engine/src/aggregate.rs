@@ -137,7 +137,7 @@ impl Level {
         self.changes = recent;
         for (time_us, change) in old {
             let (base_time, base_value) = self.base.unwrap_or((time_us, Decimal::ZERO));
-            self.base = Some((base_time.max(time_us), base_value + change));
+            self.base = Some((base_time.max(time_us), base_value.saturating_add(change)));
         }
     }
 
@@ -152,7 +152,7 @@ impl Level {
 }
 
 /// A window's value for one group.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AggregateValue {
     Count(u64),
     Decimal(Decimal),
@@ -232,9 +232,9 @@ impl Accumulator {
     pub fn add(&mut self, input: &Input) {
         match (self, input) {
             (Accumulator::Count(count), _) => *count += 1,
-            (Accumulator::Sum(sum), Input::Number(value)) => *sum += value,
+            (Accumulator::Sum(sum), Input::Number(value)) => *sum = sum.saturating_add(*value),
             (Accumulator::Mean { sum, count }, Input::Number(value)) => {
-                *sum += value;
+                *sum = sum.saturating_add(*value);
                 *count += 1;
             }
             (Accumulator::Min(min), Input::Number(value)) => {
@@ -274,7 +274,7 @@ impl Accumulator {
             (Accumulator::Sums { count, sums }, Input::Sums(values)) => {
                 *count += 1;
                 for (sum, value) in sums.iter_mut().zip(values) {
-                    *sum += value;
+                    *sum = sum.saturating_add(*value);
                 }
             }
             (Accumulator::States(states), Input::State { time_us, key, state, deadline_us }) => {
@@ -299,7 +299,7 @@ impl Accumulator {
     pub fn merge(&mut self, other: &Accumulator) {
         match (self, other) {
             (Accumulator::Count(count), Accumulator::Count(more)) => *count += more,
-            (Accumulator::Sum(sum), Accumulator::Sum(more)) => *sum += more,
+            (Accumulator::Sum(sum), Accumulator::Sum(more)) => *sum = sum.saturating_add(*more),
             (
                 Accumulator::Mean { sum, count },
                 Accumulator::Mean {
@@ -307,7 +307,7 @@ impl Accumulator {
                     count: more_count,
                 },
             ) => {
-                *sum += more_sum;
+                *sum = sum.saturating_add(*more_sum);
                 *count += more_count;
             }
             (Accumulator::Min(min), Accumulator::Min(Some(other))) => {
@@ -347,7 +347,7 @@ impl Accumulator {
             ) => {
                 *count += more;
                 for (sum, value) in sums.iter_mut().zip(other) {
-                    *sum += value;
+                    *sum = sum.saturating_add(*value);
                 }
             }
             (Accumulator::Level(level), Accumulator::Level(other)) => {

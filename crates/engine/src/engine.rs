@@ -69,12 +69,18 @@ type GroupKey = Vec<String>;
 /// more cheaply than by sending events.
 type Groups = FxHashMap<GroupKey, Accumulator>;
 
+/// A closed window's values per group.
+type FinalValues = Vec<(GroupKey, AggregateValue)>;
+
 #[derive(Debug)]
 struct WindowState {
     spec: WindowSpec,
     panes: BTreeMap<i64, Groups>,
     /// Results of windows no event may change any more, by start.
-    finals: BTreeMap<i64, Groups>,
+    /// The values (not the mergeable state: a closed window never merges again) of the
+    /// windows no event may change any more, by start. A distinct count is a number here,
+    /// not a 16 KiB sketch.
+    finals: BTreeMap<i64, FinalValues>,
     /// The last pane looked up, `[start, end)`: consecutive events almost always share
     /// it, and a calendar day costs a time-zone lookup to compute.
     last_pane: (i64, i64),
@@ -296,6 +302,11 @@ impl Engine {
         self.watermark.current()
     }
 
+    /// The watermark from event times alone, which judges lateness.
+    pub fn event_watermark(&self) -> i64 {
+        self.watermark.event_watermark()
+    }
+
     pub fn too_late_events(&self) -> u64 {
         self.too_late
     }
@@ -326,22 +337,25 @@ impl Engine {
         for window in &runtime.windows {
             let label = window.spec.label();
             for start in window.starts_with_data(from_us, to_us) {
-                let groups = match window.finals.get(&start) {
-                    Some(groups) => groups.clone(),
-                    None => window.merge_panes(start),
+                let mut values: Vec<_> = match window.finals.get(&start) {
+                    Some(finals) => finals
+                        .iter()
+                        .map(|(key, value)| (runtime.labelled(key), value.clone()))
+                        .collect(),
+                    None => window
+                        .merge_panes(start)
+                        .iter()
+                        .map(|(key, accumulator)| {
+                            (
+                                runtime.labelled(key),
+                                accumulator.value(&runtime.kpi, watermark),
+                            )
+                        })
+                        .collect(),
                 };
-                if groups.is_empty() {
+                if values.is_empty() {
                     continue;
                 }
-                let mut values: Vec<_> = groups
-                    .iter()
-                    .map(|(key, accumulator)| {
-                        (
-                            runtime.labelled(key),
-                            accumulator.value(&runtime.kpi, watermark),
-                        )
-                    })
-                    .collect();
                 match runtime.kpi.top {
                     Some(top) => {
                         values.sort_by(|left, right| {
@@ -374,7 +388,9 @@ impl Engine {
     /// Ends the sessions whose gap has passed by the watermark: each adds its total to
     /// the windows of its close time.
     fn close_sessions(&mut self) {
-        let watermark = self.watermark.current();
+        // The event watermark, not the wall-clock one: a replay must close sessions where
+        // live arrival did.
+        let watermark = self.watermark.event_watermark();
         for runtime in &mut self.kpis {
             while let Some((close_at, key)) = runtime.session_closings.first().cloned() {
                 if close_at > watermark {
@@ -409,7 +425,7 @@ impl Engine {
         let keep_from = closed_before.saturating_sub(self.options.keep_final_for_us);
         for runtime in &mut self.kpis {
             for window in &mut runtime.windows {
-                window.close_windows_ending_by(closed_before);
+                window.close_windows_ending_by(closed_before, &runtime.kpi, watermark);
                 window.finals = window.finals.split_off(&keep_from);
                 if window.spec == WindowSpec::Current {
                     for accumulator in window
@@ -507,13 +523,24 @@ impl KpiRuntime {
                             ));
                             return None;
                         };
-                        product *= factor;
+                        // rust_decimal panics on overflow: a value past 28 digits is
+                        // skipped, never allowed to stop the engine.
+                        let Some(next) = product.checked_mul(factor) else {
+                            self.skip(OUT_OF_RANGE.to_owned());
+                            return None;
+                        };
+                        product = next;
                     }
-                    values.push(if self.kpi.sums_are_money[index] {
-                        product * rate
+                    let converted = if self.kpi.sums_are_money[index] {
+                        product.checked_mul(rate)
                     } else {
-                        product
-                    });
+                        Some(product)
+                    };
+                    let Some(converted) = converted else {
+                        self.skip(OUT_OF_RANGE.to_owned());
+                        return None;
+                    };
+                    values.push(converted);
                 }
                 Input::Sums(values)
             }
@@ -573,7 +600,11 @@ impl KpiRuntime {
                                 self.skip("no rate for data.currency".to_owned());
                                 return None;
                             };
-                            value *= rate;
+                            let Some(converted) = value.checked_mul(rate) else {
+                                self.skip(OUT_OF_RANGE.to_owned());
+                                return None;
+                            };
+                            value = converted;
                         }
                         if aggregate == AggregateKind::Quantiles {
                             Input::Sample(value.to_f64().unwrap_or(f64::NAN))
@@ -649,14 +680,22 @@ impl KpiRuntime {
                         skipped = Some(format!("missing or non-numeric field in values.{name}"));
                         return Ok(());
                     };
-                    product *= factor;
+                    let Some(next) = product.checked_mul(factor) else {
+                        skipped = Some(OUT_OF_RANGE.to_owned());
+                        return Ok(());
+                    };
+                    product = next;
                 }
                 if kpi.sums_are_money[index] {
                     let Some(rate) = rate else {
                         skipped = Some("no rate for data.currency".to_owned());
                         return Ok(());
                     };
-                    product *= rate;
+                    let Some(converted) = product.checked_mul(rate) else {
+                        skipped = Some(OUT_OF_RANGE.to_owned());
+                        return Ok(());
+                    };
+                    product = converted;
                 }
                 values.push(product);
             }
@@ -714,7 +753,13 @@ impl KpiRuntime {
             && let Some(currency_slot) = kpi_slots.currency
         {
             match rate_of(field(currency_slot), options) {
-                Some(rate) => value *= rate,
+                Some(rate) => match value.checked_mul(rate) {
+                    Some(converted) => value = converted,
+                    None => {
+                        self.skip(OUT_OF_RANGE.to_owned());
+                        return;
+                    }
+                },
                 None => {
                     self.skip("no rate for data.currency".to_owned());
                     return;
@@ -729,7 +774,7 @@ impl KpiRuntime {
             // The closing queue entry goes stale; `close_sessions` re-queues it then.
             session.start_us = session.start_us.min(event_time_us);
             session.last_us = session.last_us.max(event_time_us);
-            session.total += value;
+            session.total = session.total.saturating_add(value);
             return;
         }
         let key = key.into_owned();
@@ -764,6 +809,9 @@ impl KpiRuntime {
             .collect()
     }
 }
+
+/// Why an event is skipped when its numbers do not fit an exact decimal (28 digits).
+const OUT_OF_RANGE: &str = "value out of the exact decimal range";
 
 /// The rate that converts the event's `data.currency` into the reporting currency.
 fn rate_of(currency: Option<&RawValue>, options: &EngineOptions) -> Option<Decimal> {
@@ -868,7 +916,7 @@ impl WindowState {
 
     /// Finalises every window ending at or before `closed_before` and drops the panes only
     /// such windows needed.
-    fn close_windows_ending_by(&mut self, closed_before: i64) {
+    fn close_windows_ending_by(&mut self, closed_before: i64, kpi: &CompiledKpi, watermark: i64) {
         // Cheap common case, checked on every watermark step: the oldest pane's first
         // window is still open, so nothing can close yet.
         if closed_before < self.next_close_at {
@@ -886,7 +934,11 @@ impl WindowState {
             }
             let merged = self.merge_panes(start);
             if !merged.is_empty() {
-                self.finals.insert(start, merged);
+                let values = merged
+                    .iter()
+                    .map(|(key, accumulator)| (key.clone(), accumulator.value(kpi, watermark)))
+                    .collect();
+                self.finals.insert(start, values);
             }
         }
         // A pane is needed while any window containing it is open: the last such window
@@ -914,10 +966,11 @@ mod checkpoint {
 
     /// Bumped whenever the layout below changes; an older checkpoint is ignored (the log
     /// is replayed instead).
-    const FORMAT: u32 = 2;
+    const FORMAT: u32 = 3;
 
     /// Window states by start: the open panes, or the final results.
     type Panes = BTreeMap<i64, Groups>;
+    type Finals = BTreeMap<i64, super::FinalValues>;
 
     #[derive(Serialize)]
     struct StateRef<'a> {
@@ -934,7 +987,7 @@ mod checkpoint {
     struct KpiStateRef<'a> {
         skipped: &'a BTreeMap<String, u64>,
         sessions: &'a rustc_hash::FxHashMap<String, super::OpenSession>,
-        windows: Vec<(&'a Panes, &'a Panes)>,
+        windows: Vec<(&'a Panes, &'a Finals)>,
     }
 
     #[derive(Deserialize)]
@@ -952,18 +1005,29 @@ mod checkpoint {
     struct KpiState {
         skipped: BTreeMap<String, u64>,
         sessions: rustc_hash::FxHashMap<String, super::OpenSession>,
-        windows: Vec<(Panes, Panes)>,
+        windows: Vec<(Panes, Finals)>,
     }
 
     impl Engine {
         /// A fingerprint of the KPI definitions: a checkpoint taken under other
         /// definitions must not be restored into these.
         pub fn fingerprint(&self) -> u64 {
-            let described: Vec<String> = self
+            let mut described: Vec<String> = self
                 .kpis
                 .iter()
                 .map(|runtime| format!("{:?}", runtime.kpi))
                 .collect();
+            // Options change results too (rates, currency, lateness): a checkpoint taken
+            // under others is not restored.
+            let mut rates: Vec<_> = self.options.rates.iter().collect();
+            rates.sort();
+            described.push(format!(
+                "{:?} {} {:?} {}",
+                self.options.time,
+                self.options.reporting_currency,
+                rates,
+                self.options.keep_final_for_us
+            ));
             xxhash_rust::xxh3::xxh3_64(described.join("\n").as_bytes())
         }
 

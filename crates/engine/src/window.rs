@@ -32,7 +32,7 @@ impl WindowSpec {
             WindowSpec::Current => CURRENT_START_US,
             fixed => {
                 let pane = fixed.pane_us();
-                time_us - time_us.rem_euclid(pane)
+                time_us.saturating_sub(time_us.rem_euclid(pane))
             }
         }
     }
@@ -41,7 +41,7 @@ impl WindowSpec {
     pub fn window_end(&self, start_us: i64) -> i64 {
         match self {
             WindowSpec::Tumbling { size_us } | WindowSpec::Sliding { size_us, .. } => {
-                start_us + size_us
+                start_us.saturating_add(*size_us)
             }
             WindowSpec::Day(calendar) => calendar.next_day_start(start_us),
             WindowSpec::Current => CURRENT_END_US,
@@ -53,7 +53,7 @@ impl WindowSpec {
         match self {
             WindowSpec::Day(calendar) => calendar.next_day_start(pane_start),
             WindowSpec::Current => CURRENT_END_US,
-            fixed => pane_start + fixed.pane_us(),
+            fixed => pane_start.saturating_add(fixed.pane_us()),
         }
     }
 
@@ -71,9 +71,9 @@ impl WindowSpec {
     pub fn windows_of_pane(&self, pane_start: i64) -> Vec<i64> {
         match *self {
             WindowSpec::Sliding { size_us, slide_us } => {
-                let first = pane_start - size_us + slide_us;
+                let first = pane_start.saturating_sub(size_us).saturating_add(slide_us);
                 (0..size_us / slide_us)
-                    .map(|step| first + step * slide_us)
+                    .map(|step| first.saturating_add(step * slide_us))
                     .collect()
             }
             _ => vec![pane_start],

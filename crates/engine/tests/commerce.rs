@@ -384,3 +384,49 @@ fn sessions_close_after_the_gap_and_report_revenue_per_session() {
         r#"{"count":3,"mean":26.666667}"#
     );
 }
+
+#[test]
+fn numbers_past_the_exact_range_are_skipped_not_fatal() {
+    let mut engine = engine();
+    feed(
+        &mut engine,
+        "2026-11-27T10:00:00Z",
+        "order.created",
+        r#"{"order_id":"o1","total":"1","currency":"EUR","lines":[{"sku":"A","quantity":1000000000000,"price":"100000000000000000000"}]}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:00:01Z",
+        "order.created",
+        r#"{"order_id":"o2","total":"50000000000000000000000000000","currency":"EUR"}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:00:02Z",
+        "order.created",
+        r#"{"order_id":"o3","total":"50000000000000000000000000000","currency":"EUR"}"#,
+    );
+    assert!(
+        engine
+            .skipped()
+            .iter()
+            .any(|(kpi, reason, _)| kpi == "top_products_today"
+                && reason == "value out of the exact decimal range")
+    );
+    // Sums saturate instead of panicking; the engine keeps going.
+    assert_eq!(
+        value(&engine, "orders", "1m", "2026-11-27T10:00:02Z", ""),
+        "3"
+    );
+    let _ = engine.windows("revenue_today", 0, i64::MAX / 2);
+    let _ = engine.process(
+        i64::MAX - 1,
+        r#"{"type":"order.created","data":{"order_id":"x","total":"1","currency":"EUR"}}"#,
+        0,
+    );
+    let _ = engine.process(
+        i64::MIN + 1,
+        r#"{"type":"order.created","data":{"order_id":"y","total":"1","currency":"EUR"}}"#,
+        0,
+    );
+}

@@ -143,7 +143,12 @@ impl KpiService {
                     if engine.process(record.event_time_us, payload, now) == Observation::TooLate
                         && record.offset >= late_written_up_to
                     {
-                        late_letters.push(late_letter(record, payload, engine.watermark(), now));
+                        late_letters.push(late_letter(
+                            record,
+                            payload,
+                            engine.event_watermark(),
+                            now,
+                        ));
                     }
                 }
             }
