@@ -184,6 +184,8 @@ pub struct Engine {
     options: EngineOptions,
     /// The watermark at the last eviction, to evict once per pane step, not per event.
     evicted_at: i64,
+    /// The `closed_before` of the last compaction of current-state KPIs.
+    compacted_at: i64,
     too_late: u64,
 }
 
@@ -232,6 +234,7 @@ impl Engine {
             watermark: Watermark::new(options.time),
             options,
             evicted_at: i64::MIN,
+            compacted_at: i64::MIN,
             too_late: 0,
         }
     }
@@ -423,11 +426,23 @@ impl Engine {
         }
         self.evicted_at = closed_before;
         let keep_from = closed_before.saturating_sub(self.options.keep_final_for_us);
+        // Compacting current-state KPIs walks every tracked key: once a minute of event
+        // time is plenty, and it must not happen on every event.
+        let compact = closed_before.saturating_sub(self.compacted_at) >= COMPACT_EVERY_US;
+        if compact {
+            self.compacted_at = closed_before;
+        }
         for runtime in &mut self.kpis {
             for window in &mut runtime.windows {
                 window.close_windows_ending_by(closed_before, &runtime.kpi, watermark);
-                window.finals = window.finals.split_off(&keep_from);
-                if window.spec == WindowSpec::Current {
+                if window
+                    .finals
+                    .first_key_value()
+                    .is_some_and(|(start, _)| *start < keep_from)
+                {
+                    window.finals = window.finals.split_off(&keep_from);
+                }
+                if compact && window.spec == WindowSpec::Current {
                     for accumulator in window
                         .panes
                         .values_mut()
@@ -810,6 +825,10 @@ impl KpiRuntime {
     }
 }
 
+/// How much event time passes between compactions of current-state KPIs: stale keys
+/// linger at most this long, and a backfill of a day compacts 24 times, not 1,440.
+const COMPACT_EVERY_US: i64 = 3_600_000_000;
+
 /// Why an event is skipped when its numbers do not fit an exact decimal (28 digits).
 const OUT_OF_RANGE: &str = "value out of the exact decimal range";
 
@@ -922,12 +941,18 @@ impl WindowState {
         if closed_before < self.next_close_at {
             return;
         }
+        // Only panes that start before the cut can be in a window that ends by it.
         let closable: Vec<i64> = self
             .panes
-            .keys()
+            .range(..closed_before)
+            .map(|(pane, _)| pane)
             .flat_map(|pane| self.spec.windows_of_pane(*pane))
             .filter(|start| self.spec.window_end(*start) <= closed_before)
             .collect();
+        // A sliding window's start comes once per pane it holds: look each up once.
+        let mut closable = closable;
+        closable.sort_unstable();
+        closable.dedup();
         for start in closable {
             if self.finals.contains_key(&start) {
                 continue;
