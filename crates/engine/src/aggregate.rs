@@ -159,6 +159,11 @@ pub enum AggregateValue {
     Text(String),
     /// (label such as `p95`, value) pairs.
     Quantiles(Vec<(String, Option<f64>)>),
+    /// A level against its reorder point: `ok`, `low` or `out`.
+    Stock {
+        level: Decimal,
+        status: StockStatus,
+    },
     /// Count per state.
     Counts(Vec<(String, u64)>),
     /// A count and named sums; `sort_sum` orders groups for `top`.
@@ -174,6 +179,24 @@ pub enum AggregateValue {
     },
     /// No value (a mean, min, max or ratio over nothing).
     Empty,
+}
+
+/// A stock level against its reorder point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StockStatus {
+    Ok,
+    Low,
+    Out,
+}
+
+impl StockStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StockStatus::Ok => "ok",
+            StockStatus::Low => "low",
+            StockStatus::Out => "out",
+        }
+    }
 }
 
 /// Overdue keys listed by a deadlines KPI (the count covers all).
@@ -416,7 +439,25 @@ impl Accumulator {
                     sort_sum: 0,
                 }
             }
-            Accumulator::Level(level) => AggregateValue::Decimal(level.value().normalize()),
+            Accumulator::Level(level) => {
+                let value = level.value().normalize();
+                match kpi.low_at {
+                    None => AggregateValue::Decimal(value),
+                    Some(low_at) => {
+                        let status = if value <= Decimal::ZERO {
+                            StockStatus::Out
+                        } else if value <= low_at {
+                            StockStatus::Low
+                        } else {
+                            StockStatus::Ok
+                        };
+                        AggregateValue::Stock {
+                            level: value,
+                            status,
+                        }
+                    }
+                }
+            }
             Accumulator::Sums { count, sums } => AggregateValue::Named {
                 count: *count,
                 sums: kpi
@@ -573,6 +614,9 @@ impl AggregateValue {
                 }));
                 format!("{{{}}}", members.join(","))
             }
+            AggregateValue::Stock { level, status } => {
+                format!("{{\"level\":{level},\"status\":\"{}\"}}", status.as_str())
+            }
             AggregateValue::Counts(counts) => {
                 let members: Vec<String> = counts
                     .iter()
@@ -608,6 +652,8 @@ impl AggregateValue {
             }
             AggregateValue::Counts(counts) => counts.iter().map(|(_, count)| *count as f64).sum(),
             AggregateValue::Overdue { count, .. } => *count as f64,
+            // Lowest stock first when ranked: the most urgent on top.
+            AggregateValue::Stock { level, .. } => -level.to_f64().unwrap_or(0.0),
             AggregateValue::Named { sums, sort_sum, .. } => sums
                 .get(*sort_sum)
                 .and_then(|(_, sum)| sum.to_f64())

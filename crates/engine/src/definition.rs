@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
 use sightline_model::{EventType, FieldKind};
 
@@ -91,6 +92,10 @@ pub struct KpiDefinition {
     /// For `sums` with `top`: the named sum that orders the groups.
     #[serde(default)]
     pub sort_by: Option<String>,
+    /// For `level`: the level at or under which a group is `low` (its reorder point);
+    /// at 0 or below it is `out`. The value then reads `{level, status}`.
+    #[serde(default)]
+    pub low_at: Option<Decimal>,
     /// For `sessions`: the inactivity that ends a session of a `key`.
     #[serde(default, deserialize_with = "optional_duration")]
     pub gap: Option<Duration>,
@@ -238,6 +243,8 @@ pub struct CompiledKpi {
     pub sort_sum: usize,
     /// For sessions: the inactivity gap.
     pub gap_us: i64,
+    /// For levels: the reorder point.
+    pub low_at: Option<Decimal>,
 }
 
 #[derive(Debug, Clone)]
@@ -499,6 +506,7 @@ impl KpiDefinition {
             gap_us: self
                 .gap
                 .map_or(0, |gap| i64::try_from(gap.as_micros()).unwrap_or(i64::MAX)),
+            low_at: self.low_at,
         })
     }
 }

@@ -301,7 +301,7 @@ fn every_kpi_of_the_pack_over_a_small_day() {
     );
     assert_eq!(
         value(&engine, "inventory_on_hand", "current", now, "MUG"),
-        "37"
+        r#"{"level":37,"status":"ok"}"#
     );
     assert_eq!(
         value(&engine, "fulfillment_pipeline", "current", now, ""),
@@ -428,5 +428,43 @@ fn numbers_past_the_exact_range_are_skipped_not_fatal() {
         i64::MIN + 1,
         r#"{"type":"order.created","data":{"order_id":"y","total":"1","currency":"EUR"}}"#,
         0,
+    );
+}
+
+#[test]
+fn stock_levels_turn_low_at_the_reorder_point_and_out_at_zero() {
+    let mut engine = engine();
+    feed(
+        &mut engine,
+        "2026-11-27T10:00:00Z",
+        "inventory.counted",
+        r#"{"sku":"A","warehouse":"W","on_hand":12}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:00:00Z",
+        "inventory.counted",
+        r#"{"sku":"B","warehouse":"W","on_hand":3}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:01:00Z",
+        "inventory.adjusted",
+        r#"{"sku":"A","warehouse":"W","delta":-2}"#,
+    );
+    feed(
+        &mut engine,
+        "2026-11-27T10:01:00Z",
+        "inventory.adjusted",
+        r#"{"sku":"B","warehouse":"W","delta":-3}"#,
+    );
+    let now = "2026-11-27T10:02:00Z";
+    assert_eq!(
+        value(&engine, "inventory_on_hand", "current", now, "A"),
+        r#"{"level":10,"status":"low"}"#
+    );
+    assert_eq!(
+        value(&engine, "inventory_on_hand", "current", now, "B"),
+        r#"{"level":0,"status":"out"}"#
     );
 }
