@@ -730,13 +730,16 @@ impl KpiRuntime {
                 // A new pane may be older than every other (a late event).
                 window.next_close_at = window.next_close_at.min(window.first_window_end(pane));
             }
-            window
-                .panes
-                .entry(pane)
-                .or_default()
-                .entry(group.clone())
-                .or_insert_with(|| Accumulator::new(&self.kpi))
-                .add(input);
+            let groups = window.panes.entry(pane).or_default();
+            // The key is cloned only for a group new to the pane, not per event.
+            match groups.get_mut(&group) {
+                Some(accumulator) => accumulator.add(input),
+                None => {
+                    let mut accumulator = Accumulator::new(&self.kpi);
+                    accumulator.add(input);
+                    groups.insert(group.clone(), accumulator);
+                }
+            }
         }
     }
 
