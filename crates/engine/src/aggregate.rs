@@ -45,6 +45,11 @@ pub enum Input {
     },
     /// For named sums: one value per sum.
     Sums(Vec<Decimal>),
+    /// For status time: a state from this time on.
+    Status {
+        time_us: i64,
+        state: String,
+    },
 }
 
 /// How an event counts on one side of a ratio.
@@ -90,6 +95,8 @@ pub enum Accumulator {
         count: u64,
         sums: Vec<Decimal>,
     },
+    /// Status changes in event-time order.
+    Transitions(Vec<(i64, String)>),
 }
 
 /// Level changes: (event time, change).
@@ -164,6 +171,11 @@ pub enum AggregateValue {
         level: Decimal,
         status: StockStatus,
     },
+    /// The latest state and the minutes out of the up state.
+    Status {
+        state: String,
+        down_minutes: Decimal,
+    },
     /// Count per state.
     Counts(Vec<(String, u64)>),
     /// A count and named sums; `sort_sum` orders groups for `top`.
@@ -222,6 +234,7 @@ impl Accumulator {
             AggregateKind::Quantiles => Accumulator::Quantiles(Box::default()),
             AggregateKind::Latest => Accumulator::Latest(None),
             AggregateKind::Level => Accumulator::Level(Box::default()),
+            AggregateKind::StatusTime => Accumulator::Transitions(Vec::new()),
             AggregateKind::Sums => Accumulator::Sums {
                 count: 0,
                 sums: vec![Decimal::ZERO; kpi.sums.len()],
@@ -294,6 +307,11 @@ impl Accumulator {
                 }
             }
             (Accumulator::Level(level), Input::Level { time_us, set, value }) => level.apply(*time_us, *set, *value),
+            (Accumulator::Transitions(changes), Input::Status { time_us, state }) => {
+                // Kept in event-time order so a late change lands where it happened.
+                let at = changes.partition_point(|(time, _)| *time <= *time_us);
+                changes.insert(at, (*time_us, state.clone()));
+            }
             (Accumulator::Sums { count, sums }, Input::Sums(values)) => {
                 *count += 1;
                 for (sum, value) in sums.iter_mut().zip(values) {
@@ -360,6 +378,10 @@ impl Accumulator {
             ) => {
                 numerator.merge(top);
                 denominator.merge(bottom);
+            }
+            (Accumulator::Transitions(changes), Accumulator::Transitions(other)) => {
+                changes.extend(other.iter().cloned());
+                changes.sort_by_key(|(time, _)| *time);
             }
             (
                 Accumulator::Sums { count, sums },
@@ -437,6 +459,26 @@ impl Accumulator {
                     count: *count,
                     sums: vec![("mean".to_owned(), mean.normalize())],
                     sort_sum: 0,
+                }
+            }
+            Accumulator::Transitions(changes) => {
+                let Some((_, latest)) = changes.last() else {
+                    return AggregateValue::Empty;
+                };
+                // Down time: every interval whose state is not the up state, the last one
+                // running until the window's end or the watermark, whichever is first.
+                let mut down_us: i64 = 0;
+                for (index, (time, state)) in changes.iter().enumerate() {
+                    let until = changes
+                        .get(index + 1)
+                        .map_or(watermark_us, |(next, _)| *next);
+                    if *state != kpi.up_state {
+                        down_us += until.saturating_sub(*time).max(0);
+                    }
+                }
+                AggregateValue::Status {
+                    state: latest.clone(),
+                    down_minutes: Decimal::from(down_us) / Decimal::from(60_000_000),
                 }
             }
             Accumulator::Level(level) => {
@@ -617,6 +659,14 @@ impl AggregateValue {
             AggregateValue::Stock { level, status } => {
                 format!("{{\"level\":{level},\"status\":\"{}\"}}", status.as_str())
             }
+            AggregateValue::Status {
+                state,
+                down_minutes,
+            } => format!(
+                "{{\"status\":{},\"minutes_down\":{}}}",
+                serde_json::to_string(state).unwrap_or_default(),
+                down_minutes.round_dp(1).normalize()
+            ),
             AggregateValue::Counts(counts) => {
                 let members: Vec<String> = counts
                     .iter()
@@ -652,6 +702,7 @@ impl AggregateValue {
             }
             AggregateValue::Counts(counts) => counts.iter().map(|(_, count)| *count as f64).sum(),
             AggregateValue::Overdue { count, .. } => *count as f64,
+            AggregateValue::Status { down_minutes, .. } => down_minutes.to_f64().unwrap_or(0.0),
             // Lowest stock first when ranked: the most urgent on top.
             AggregateValue::Stock { level, .. } => -level.to_f64().unwrap_or(0.0),
             AggregateValue::Named { sums, sort_sum, .. } => sums

@@ -96,6 +96,9 @@ pub struct KpiDefinition {
     /// at 0 or below it is `out`. The value then reads `{level, status}`.
     #[serde(default)]
     pub low_at: Option<Decimal>,
+    /// For `status_time`: the state whose time is not counted as down (e.g. "running").
+    #[serde(default)]
+    pub up_state: Option<String>,
     /// For `sessions`: the inactivity that ends a session of a `key`.
     #[serde(default, deserialize_with = "optional_duration")]
     pub gap: Option<Duration>,
@@ -140,6 +143,9 @@ pub enum AggregateKind {
     Deadlines,
     /// A count and several named sums (`values`).
     Sums,
+    /// Per group: the latest `value` (a status) and the minutes spent out of `up_state`
+    /// within the window (a line's downtime today).
+    StatusTime,
     /// Session windows per `key` (closed after `gap` without events): each closed session
     /// contributes the sum of its `value`s at its close; windows report the mean per
     /// session and the session count.
@@ -245,6 +251,8 @@ pub struct CompiledKpi {
     pub gap_us: i64,
     /// For levels: the reorder point.
     pub low_at: Option<Decimal>,
+    /// For status time: the state that is not down time.
+    pub up_state: String,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +333,11 @@ impl KpiDefinition {
                 | AggregateKind::Sums
                 | AggregateKind::Sessions
         );
+        if self.aggregate == AggregateKind::StatusTime && self.up_state.is_none() {
+            return Err(invalid(
+                "aggregate \"status_time\" needs `up_state`, e.g. up_state = \"running\"".into(),
+            ));
+        }
         if self.aggregate == AggregateKind::Sessions
             && (self.key.is_none() || self.gap.is_none_or(|gap| gap.is_zero()))
         {
@@ -507,6 +520,7 @@ impl KpiDefinition {
                 .gap
                 .map_or(0, |gap| i64::try_from(gap.as_micros()).unwrap_or(i64::MAX)),
             low_at: self.low_at,
+            up_state: self.up_state.clone().unwrap_or_default(),
         })
     }
 }

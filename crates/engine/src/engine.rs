@@ -351,7 +351,10 @@ impl Engine {
                         .map(|(key, accumulator)| {
                             (
                                 runtime.labelled(key),
-                                accumulator.value(&runtime.kpi, watermark),
+                                accumulator.value(
+                                    &runtime.kpi,
+                                    watermark.min(window.spec.window_end(start)),
+                                ),
                             )
                         })
                         .collect(),
@@ -558,6 +561,23 @@ impl KpiRuntime {
                     values.push(converted);
                 }
                 Input::Sums(values)
+            }
+            AggregateKind::StatusTime => {
+                let Some(state) = kpi_slots.value.and_then(field).map(as_label) else {
+                    self.skip(format!(
+                        "missing {}",
+                        self.kpi
+                            .value
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    ));
+                    return None;
+                };
+                Input::Status {
+                    time_us: event_time_us,
+                    state,
+                }
             }
             AggregateKind::StateCounts | AggregateKind::Deadlines => {
                 let key = kpi_slots.key.and_then(field).map(as_label);
@@ -964,7 +984,12 @@ impl WindowState {
             if !merged.is_empty() {
                 let values = merged
                     .iter()
-                    .map(|(key, accumulator)| (key.clone(), accumulator.value(kpi, watermark)))
+                    .map(|(key, accumulator)| {
+                        (
+                            key.clone(),
+                            accumulator.value(kpi, watermark.min(self.spec.window_end(start))),
+                        )
+                    })
                     .collect();
                 self.finals.insert(start, values);
             }
