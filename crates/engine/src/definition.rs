@@ -152,6 +152,29 @@ pub enum AggregateKind {
     Sessions,
 }
 
+impl AggregateKind {
+    /// The name used in definitions (`state_counts`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AggregateKind::Count => "count",
+            AggregateKind::Sum => "sum",
+            AggregateKind::Mean => "mean",
+            AggregateKind::Min => "min",
+            AggregateKind::Max => "max",
+            AggregateKind::Distinct => "distinct",
+            AggregateKind::Quantiles => "quantiles",
+            AggregateKind::Ratio => "ratio",
+            AggregateKind::Latest => "latest",
+            AggregateKind::Level => "level",
+            AggregateKind::StateCounts => "state_counts",
+            AggregateKind::Deadlines => "deadlines",
+            AggregateKind::Sums => "sums",
+            AggregateKind::StatusTime => "status_time",
+            AggregateKind::Sessions => "sessions",
+        }
+    }
+}
+
 /// `{ tumbling = "1m" }`, `{ sliding = "1h", every = "1m" }` or `{ calendar = "day" }`
 /// (local midnight to midnight in the business time zone).
 #[derive(Debug, Clone, Deserialize)]
@@ -628,6 +651,34 @@ windows = [{ sliding = "1h", every = "1m" }]
         );
         assert!(kpis[1].value_is_money);
         assert_eq!(kpis[1].group_by, vec![FieldPath::Data("channel".into())]);
+    }
+
+    #[test]
+    fn aggregate_names_match_what_definitions_say() {
+        use AggregateKind::*;
+        for kind in [
+            Count,
+            Sum,
+            Mean,
+            Min,
+            Max,
+            Distinct,
+            Quantiles,
+            Ratio,
+            Latest,
+            Level,
+            StateCounts,
+            Deadlines,
+            Sums,
+            StatusTime,
+            Sessions,
+        ] {
+            let parsed: AggregateKind = toml::from_str::<
+                std::collections::BTreeMap<String, AggregateKind>,
+            >(&format!("a = \"{}\"", kind.as_str()))
+            .expect("a known name")["a"];
+            assert_eq!(parsed, kind);
+        }
     }
 
     #[test]

@@ -80,9 +80,9 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
             )
         };
         println!(
-            "    {:<26} {:?}{value}{groups} over {} [{}]",
+            "    {:<26} {}{value}{groups} over {} [{}]",
             kpi.name,
-            kpi.aggregate,
+            kpi.aggregate.as_str(),
             kpi.events.join(", "),
             windows.join(", ")
         );

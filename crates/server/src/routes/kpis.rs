@@ -139,7 +139,7 @@ pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
                 name: kpi.name.clone(),
                 description: kpi.description.clone(),
                 events: kpi.events.clone(),
-                aggregate: format!("{:?}", kpi.aggregate).to_lowercase(),
+                aggregate: kpi.aggregate.as_str().to_owned(),
                 value: kpi.value.as_ref().map(ToString::to_string),
                 group_by: kpi.group_by.iter().map(ToString::to_string).collect(),
                 windows: kpi.windows.iter().map(|spec| spec.label()).collect(),
