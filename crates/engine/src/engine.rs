@@ -623,15 +623,7 @@ impl KpiRuntime {
                             return None;
                         };
                         if let Some(currency_slot) = kpi_slots.currency {
-                            let currency = field(currency_slot).map(as_label);
-                            let rate = match currency.as_deref() {
-                                Some(code) if code == options.reporting_currency => {
-                                    Some(Decimal::ONE)
-                                }
-                                Some(code) => options.rates.get(code).copied(),
-                                None => None,
-                            };
-                            let Some(rate) = rate else {
+                            let Some(rate) = rate_of(field(currency_slot), options) else {
                                 self.skip("no rate for data.currency".to_owned());
                                 return None;
                             };

@@ -4,7 +4,6 @@ use std::borrow::Cow;
 
 use rustc_hash::FxHashMap;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
@@ -224,16 +223,7 @@ fn present(value: &RawValue) -> Option<&RawValue> {
 
 /// A field as a number: a JSON number or a decimal string, read exactly.
 pub fn as_decimal(value: &RawValue) -> Option<Decimal> {
-    let text = match JsonKind::of(value) {
-        JsonKind::Number => Cow::Borrowed(value.get()),
-        JsonKind::String => raw_str(value)?,
-        _ => return None,
-    };
-    let text = text.trim();
-    if text.contains(['e', 'E']) {
-        return Decimal::from_scientific(text).ok();
-    }
-    Decimal::from_str(text).ok()
+    sightline_model::parse_decimal(value).ok()
 }
 
 /// A field as a group label: strings as themselves, anything else as its JSON text.

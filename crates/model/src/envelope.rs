@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use crate::catalogue::{EventType, FieldKind, FieldSpec, LINE_FIELDS};
 use crate::error::{Rejection, RejectionCode};
 use crate::identity::identity_key;
-use crate::json::JsonKind;
+use crate::json::{JsonKind, KeySeed};
 use crate::money::{CurrencyCode, decimal_from_text};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
@@ -650,20 +650,6 @@ impl LinesSeed<'_> {
             self.failure,
             Rejection::invalid("data.lines", "an array of order lines", got),
         )
-    }
-}
-
-/// Deserializes an object key, borrowing it from the input when it has no escapes.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Cow<'de, str>, D::Error> {
-        match <Scalar<'de> as de::Deserialize>::deserialize(deserializer)? {
-            Scalar::Str(key) => Ok(key),
-            _ => Err(de::Error::custom("object keys are strings")),
-        }
     }
 }
 
