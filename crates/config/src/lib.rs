@@ -18,7 +18,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use error::ConfigError;
-pub use units::{ByteSize, HumanDuration};
+pub use units::{ByteSize, HumanDuration, Retention};
 
 const MIB: u64 = 1024 * 1024;
 const DAY: Duration = Duration::from_secs(86_400);
@@ -35,6 +35,7 @@ pub struct Config {
     pub time: TimeConfig,
     pub kpis: KpiConfig,
     pub engine: EngineConfig,
+    pub history: HistoryConfig,
 }
 
 /// The streaming engine's own operation.
@@ -50,6 +51,33 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             checkpoint_interval: HumanDuration(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// Final windows kept on disk (`data_dir/history`), per resolution: a window's resolution
+/// is the step between its starts (the slide of a sliding window).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Windows stepping by less than an hour (1-minute, 10-second windows).
+    pub minute_windows: Retention,
+    /// Windows stepping by an hour or more, less than a day.
+    pub hourly_windows: Retention,
+    /// Calendar days and longer.
+    pub daily_windows: Retention,
+    /// Final windows are also kept in memory this long, so recent queries do not read
+    /// the disk; the engine checkpoint grows with it.
+    pub keep_in_memory: HumanDuration,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            minute_windows: Retention::For(8 * DAY),
+            hourly_windows: Retention::For(400 * DAY),
+            daily_windows: Retention::Forever,
+            keep_in_memory: HumanDuration(Duration::from_secs(2 * 3600)),
         }
     }
 }

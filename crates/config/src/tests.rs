@@ -20,6 +20,25 @@ fn the_example_config_loads() {
     );
     assert_eq!(config.rate_to_reporting("EUR"), Some(Decimal::ONE));
     assert_eq!(config.rate_to_reporting("JPY"), None);
+    assert_eq!(config.history.daily_windows, crate::Retention::Forever);
+    assert_eq!(
+        config.history.minute_windows.as_micros(),
+        Some(8 * 86_400_000_000)
+    );
+}
+
+#[test]
+fn a_retention_is_a_duration_or_forever() {
+    let config =
+        Config::from_toml("[history]\nhourly_windows = \"forever\"\n", "x").expect("valid");
+    assert_eq!(config.history.hourly_windows, crate::Retention::Forever);
+    let error = Config::from_toml("[history]\nminute_windows = \"always\"\n", "x")
+        .expect_err("not a duration")
+        .to_string();
+    assert!(
+        error.contains("minute_windows") && error.contains("forever"),
+        "{error}"
+    );
 }
 
 #[test]

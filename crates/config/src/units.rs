@@ -101,3 +101,49 @@ impl<'de> Deserialize<'de> for HumanDuration {
             })
     }
 }
+
+/// How long something is kept: a duration, or `"forever"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    For(Duration),
+    Forever,
+}
+
+impl Retention {
+    /// The duration in microseconds, `None` for forever.
+    pub fn as_micros(&self) -> Option<i64> {
+        match self {
+            Retention::For(duration) => {
+                Some(i64::try_from(duration.as_micros()).unwrap_or(i64::MAX))
+            }
+            Retention::Forever => None,
+        }
+    }
+}
+
+impl fmt::Display for Retention {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Retention::For(duration) => {
+                write!(formatter, "{}", humantime::format_duration(*duration))
+            }
+            Retention::Forever => formatter.write_str("forever"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Retention {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Retention, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim() == "forever" {
+            return Ok(Retention::Forever);
+        }
+        humantime::parse_duration(&text)
+            .map(Retention::For)
+            .map_err(|error| {
+                de::Error::custom(format!(
+                    "expected a duration such as \"8d\" or \"forever\", got {text:?} ({error})"
+                ))
+            })
+    }
+}
