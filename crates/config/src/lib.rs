@@ -6,6 +6,7 @@
 //! same errors. Sizes take bytes or text (`"128 MiB"`), durations take text (`"7d"`, `"30s"`).
 
 mod error;
+mod sources;
 mod units;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use error::ConfigError;
+pub use sources::{Secret, SecretSource, ShopifyConfig, ShopifyShop, SourcesConfig};
 pub use units::{ByteSize, HumanDuration, Retention};
 
 const MIB: u64 = 1024 * 1024;
@@ -36,6 +38,7 @@ pub struct Config {
     pub kpis: KpiConfig,
     pub engine: EngineConfig,
     pub history: HistoryConfig,
+    pub sources: SourcesConfig,
 }
 
 /// The streaming engine's own operation.
@@ -316,6 +319,123 @@ impl Config {
                 0..0,
                 "dedup.max_keys",
                 "must be greater than 0".into(),
+            ));
+        }
+        self.validate_shopify(&invalid)
+    }
+
+    fn validate_shopify(
+        &self,
+        invalid: &dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let shopify = &self.sources.shopify;
+        let mut domains = std::collections::BTreeSet::new();
+        for (index, shop) in shopify.shops.iter().enumerate() {
+            let key = |field: &str| format!("sources.shopify.shops[{index}].{field}");
+            let domain = shop.domain.get_ref();
+            if !sources::is_shop_domain(domain) {
+                return Err(invalid(
+                    shop.domain.span(),
+                    &key("domain"),
+                    format!(
+                        "expected the shop's domain in lower case, such as \"acme.myshopify.com\", got {domain:?}"
+                    ),
+                ));
+            }
+            if !domains.insert(domain.as_str()) {
+                return Err(invalid(
+                    shop.domain.span(),
+                    &key("domain"),
+                    format!(
+                        "{domain} is configured twice; keep one [[sources.shopify.shops]] table per shop"
+                    ),
+                ));
+            }
+            let given = sources::sources_given(&shop.secret_env, &shop.secret_file, &shop.secret);
+            if given != 1 {
+                return Err(invalid(
+                    shop.domain.span(),
+                    &key("secret_env"),
+                    format!(
+                        "{domain}: give the webhook secret exactly one way: secret_env (an environment variable) or secret_file (a file); secret (inline) is for tests"
+                    ),
+                ));
+            }
+            let previous = sources::sources_given(
+                &shop.previous_secret_env,
+                &shop.previous_secret_file,
+                &shop.previous_secret,
+            );
+            if previous > 1 {
+                return Err(invalid(
+                    shop.domain.span(),
+                    &key("previous_secret_env"),
+                    format!(
+                        "{domain}: give the previous secret at most one way (previous_secret_env or previous_secret_file)"
+                    ),
+                ));
+            }
+            if let Some(until) = &shop.previous_secret_until {
+                if previous == 0 {
+                    return Err(invalid(
+                        until.span(),
+                        &key("previous_secret_until"),
+                        "there is no previous secret to expire; add previous_secret_env or remove this key".into(),
+                    ));
+                }
+                if let Err(problem) = sightline_model::time::parse_rfc3339(until.get_ref()) {
+                    return Err(invalid(
+                        until.span(),
+                        &key("previous_secret_until"),
+                        format!(
+                            "{problem} (expected an RFC 3339 time such as \"2026-12-01T00:00:00Z\")"
+                        ),
+                    ));
+                }
+            }
+            if shop.access_token_env.is_some() && shop.access_token_file.is_some() {
+                return Err(invalid(
+                    shop.domain.span(),
+                    &key("access_token_env"),
+                    format!(
+                        "{domain}: give the access token one way: access_token_env or access_token_file"
+                    ),
+                ));
+            }
+            if let Some(url) = &shop.admin_url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(invalid(
+                    shop.domain.span(),
+                    &key("admin_url"),
+                    format!("expected an http(s) URL such as \"https://{domain}\", got {url:?}"),
+                ));
+            }
+            for item in shop.inventory_skus.keys().chain(shop.locations.keys()) {
+                if item.parse::<u64>().is_err() {
+                    return Err(invalid(
+                        shop.domain.span(),
+                        &key("inventory_skus"),
+                        format!(
+                            "{domain}: keys of inventory_skus and locations are Shopify ids (digits), got {item:?}"
+                        ),
+                    ));
+                }
+            }
+        }
+        if !shopify.api_version.is_empty()
+            && !shopify
+                .api_version
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+        {
+            return Err(invalid(
+                0..0,
+                "sources.shopify.api_version",
+                format!(
+                    "expected a version such as \"2024-10\", got {:?}",
+                    shopify.api_version
+                ),
             ));
         }
         Ok(())

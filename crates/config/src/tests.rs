@@ -128,3 +128,59 @@ fn short_retention_warns() {
     let config = Config::from_toml("[log]\nretention_age = \"1d\"\n", "x").expect("valid");
     assert_eq!(config.warnings().len(), 1);
 }
+
+#[test]
+fn the_example_config_has_a_shopify_shop() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sightline.example.toml");
+    let config = Config::load(&path).expect("the shipped example is valid");
+    let shop = &config.sources.shopify.shops[0];
+    assert_eq!(shop.domain.get_ref(), "acme.myshopify.com");
+    assert_eq!(
+        shop.secret_source(),
+        Some(SecretSource::Env("SHOPIFY_ACME_SECRET".into()))
+    );
+    assert_eq!(shop.admin_base_url(), "https://acme.myshopify.com");
+    assert_eq!(config.sources.shopify.api_version, "2024-10");
+}
+
+#[test]
+fn shopify_shops_are_validated_with_their_line() {
+    let secretless = "[[sources.shopify.shops]]\ndomain = \"a.myshopify.com\"\n";
+    let error = Config::from_toml(secretless, "x")
+        .expect_err("no secret")
+        .to_string();
+    assert!(
+        error.contains("line 2") && error.contains("exactly one way"),
+        "{error}"
+    );
+    let two_ways = "[[sources.shopify.shops]]\ndomain = \"a.myshopify.com\"\nsecret_env = \"A\"\nsecret_file = \"/a\"\n";
+    assert!(Config::from_toml(two_ways, "x").is_err());
+    let upper = "[[sources.shopify.shops]]\ndomain = \"A.myshopify.com\"\nsecret_env = \"A\"\n";
+    let error = Config::from_toml(upper, "x")
+        .expect_err("upper case")
+        .to_string();
+    assert!(error.contains("lower case"), "{error}");
+    let twice = "[[sources.shopify.shops]]\ndomain = \"a.myshopify.com\"\nsecret_env = \"A\"\n\n[[sources.shopify.shops]]\ndomain = \"a.myshopify.com\"\nsecret_env = \"B\"\n";
+    let error = Config::from_toml(twice, "x")
+        .expect_err("twice")
+        .to_string();
+    assert!(
+        error.contains("line 6") && error.contains("twice"),
+        "{error}"
+    );
+    let typo = "[[sources.shopify.shops]]\ndomain = \"a.myshopify.com\"\nsecret_env = \"A\"\nsecrte = \"x\"\n";
+    let error = Config::from_toml(typo, "x").expect_err("typo").to_string();
+    assert!(error.contains("secrte"), "{error}");
+    let bad_until = "[[sources.shopify.shops]]\ndomain = \"a.myshopify.com\"\nsecret_env = \"A\"\nprevious_secret_env = \"B\"\nprevious_secret_until = \"tomorrow\"\n";
+    let error = Config::from_toml(bad_until, "x")
+        .expect_err("bad time")
+        .to_string();
+    assert!(
+        error.contains("line 5") && error.contains("previous_secret_until"),
+        "{error}"
+    );
+    let inline = "[[sources.shopify.shops]]\ndomain = \"a.myshopify.com\"\nsecret = \"hush\"\n";
+    let config = Config::from_toml(inline, "x").expect("inline secret");
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("hush"), "secrets never print: {debug}");
+}
