@@ -692,6 +692,21 @@ impl AggregateValue {
         }
     }
 
+    /// The sum of two additive values (counts, decimal sums), for adding windows up; a
+    /// value of another kind, or a sum past the decimal range, leaves `self` as it is.
+    pub fn plus(&self, other: &AggregateValue) -> AggregateValue {
+        match (self, other) {
+            (AggregateValue::Empty, other) => other.clone(),
+            (AggregateValue::Count(left), AggregateValue::Count(right)) => {
+                AggregateValue::Count(left.saturating_add(*right))
+            }
+            (AggregateValue::Decimal(left), AggregateValue::Decimal(right)) => {
+                AggregateValue::Decimal(left.checked_add(*right).unwrap_or(*left))
+            }
+            (left, _) => left.clone(),
+        }
+    }
+
     /// The number that orders groups for `top`.
     pub fn sort_key(&self) -> f64 {
         match self {

@@ -74,6 +74,20 @@ impl Calendar {
             .map(|start| start.timestamp().as_microsecond());
         next.unwrap_or(day_start_us.saturating_add(86_400_000_000))
     }
+
+    /// The same local time of day `days` local days earlier (a gap in the clocks, on a
+    /// daylight-saving day, resolves forward as jiff does).
+    pub fn days_earlier(&self, time_us: i64, days: u32) -> i64 {
+        let fallback = time_us.saturating_sub(i64::from(days) * 86_400_000_000);
+        let Ok(timestamp) = Timestamp::from_microsecond(time_us) else {
+            return fallback;
+        };
+        let local = timestamp.to_zoned_datetime(self.zone.clone());
+        local
+            .checked_sub(jiff::Span::new().days(i64::from(days)))
+            .map(|earlier| earlier.timestamp().as_microsecond())
+            .unwrap_or(fallback)
+    }
 }
 
 #[cfg(test)]
@@ -86,6 +100,20 @@ mod tests {
     }
 
     const HOUR: i64 = 3_600_000_000;
+
+    #[test]
+    fn a_week_earlier_is_the_same_local_time_across_daylight_saving() {
+        let berlin = Calendar::new("Europe/Berlin").expect("bundled zone");
+        // 2026-04-01 15:30 CEST (UTC+2) → 2026-03-25 15:30 CET (UTC+1): 7 days + 1 hour.
+        assert_eq!(
+            berlin.days_earlier(at("2026-04-01T13:30:00Z"), 7),
+            at("2026-03-25T14:30:00Z")
+        );
+        assert_eq!(
+            Calendar::utc().days_earlier(at("2026-04-01T13:30:00Z"), 7),
+            at("2026-03-25T13:30:00Z")
+        );
+    }
 
     #[test]
     fn berlin_days_across_daylight_saving_are_23_and_25_hours() {

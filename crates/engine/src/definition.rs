@@ -102,6 +102,21 @@ pub struct KpiDefinition {
     /// For `sessions`: the inactivity that ends a session of a `key`.
     #[serde(default, deserialize_with = "optional_duration")]
     pub gap: Option<Duration>,
+    /// Carry a comparison with the same time `days_back` local days earlier (the same
+    /// weekday last week for 7), up to the same time of day; for `count` and `sum`.
+    #[serde(default)]
+    pub compare: Option<CompareDefinition>,
+}
+
+/// `compare = { days_back = 7 }`: each window also reports the value of the same span
+/// that many local days earlier, cut at the same time of day while the window is open.
+/// It is summed from a hidden series of windows of `resolution` (default 1 minute).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareDefinition {
+    pub days_back: u32,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub resolution: Option<Duration>,
 }
 
 /// One side of a ratio: events of these types (default: all the KPI reads) that pass the
@@ -276,6 +291,26 @@ pub struct CompiledKpi {
     pub low_at: Option<Decimal>,
     /// For status time: the state that is not down time.
     pub up_state: String,
+    pub compare: Option<Compare>,
+}
+
+/// A compiled `compare`: the shift in local days and the series it is summed from.
+#[derive(Debug, Clone)]
+pub struct Compare {
+    pub days_back: u32,
+    pub calendar: Calendar,
+    /// The hidden tumbling series, e.g. 1 minute.
+    pub series: WindowSpec,
+}
+
+impl Compare {
+    /// The span `days_back` local days before `[start, until)`, at the same local times.
+    pub fn previous_span(&self, start_us: i64, until_us: i64) -> (i64, i64) {
+        (
+            self.calendar.days_earlier(start_us, self.days_back),
+            self.calendar.days_earlier(until_us, self.days_back),
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -512,6 +547,32 @@ impl KpiDefinition {
             }),
             _ => false,
         };
+        let compare = match &self.compare {
+            None => None,
+            Some(compare) => {
+                if !matches!(self.aggregate, AggregateKind::Count | AggregateKind::Sum) {
+                    return Err(invalid(
+                        "compare: only `count` and `sum` add up over a span; use it with one of them".into(),
+                    ));
+                }
+                if compare.days_back == 0 {
+                    return Err(invalid(
+                        "compare.days_back: at least 1, e.g. 7 for the same weekday last week"
+                            .into(),
+                    ));
+                }
+                let resolution = compare.resolution.unwrap_or(Duration::from_secs(60));
+                let step_us = i64::try_from(resolution.as_micros()).unwrap_or(i64::MAX);
+                if step_us < 1_000_000 || 86_400_000_000 % step_us != 0 {
+                    return Err(invalid("compare.resolution: a whole number of seconds that divides a day, e.g. \"1m\"".into()));
+                }
+                Some(Compare {
+                    days_back: compare.days_back,
+                    calendar: calendar.clone(),
+                    series: WindowSpec::Tumbling { size_us: step_us },
+                })
+            }
+        };
         Ok(CompiledKpi {
             name: self.name.clone(),
             description: self.description.clone(),
@@ -544,6 +605,7 @@ impl KpiDefinition {
                 .map_or(0, |gap| i64::try_from(gap.as_micros()).unwrap_or(i64::MAX)),
             low_at: self.low_at,
             up_state: self.up_state.clone().unwrap_or_default(),
+            compare,
         })
     }
 }

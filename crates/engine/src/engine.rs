@@ -51,6 +51,28 @@ pub enum Observation {
     Unused,
 }
 
+/// A window that no event can change any more, as it leaves the engine for the history
+/// store: its values are labelled and, for a `top` KPI, already cut to the top groups.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClosedWindow {
+    pub kpi: String,
+    /// The window definition's label (`1m`, `1h/1m`, `day`), or `series/1m` for the
+    /// hidden series a comparison is summed from.
+    pub window: String,
+    pub resolution: crate::window::Resolution,
+    /// The longest a window of this definition can be, so a reader knows how far before
+    /// `from` a window overlapping it may start.
+    pub max_length_us: i64,
+    pub start_us: i64,
+    pub end_us: i64,
+    pub values: Vec<(Vec<(String, String)>, AggregateValue)>,
+}
+
+/// The label of a comparison's hidden series window.
+pub fn series_label(spec: &WindowSpec) -> String {
+    format!("series/{}", spec.label())
+}
+
 /// One window of one KPI, as the query API reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowResult {
@@ -75,6 +97,8 @@ type FinalValues = Vec<(GroupKey, AggregateValue)>;
 #[derive(Debug)]
 struct WindowState {
     spec: WindowSpec,
+    /// A comparison's hidden series: summed over, not reported as a window of the KPI.
+    series: bool,
     panes: BTreeMap<i64, Groups>,
     /// Results of windows no event may change any more, by start.
     /// The values (not the mergeable state: a closed window never merges again) of the
@@ -187,6 +211,8 @@ pub struct Engine {
     /// The `closed_before` of the last compaction of current-state KPIs.
     compacted_at: i64,
     too_late: u64,
+    /// Windows closed since the last `take_closed`, for the history store.
+    closed: Vec<ClosedWindow>,
 }
 
 impl Engine {
@@ -207,11 +233,15 @@ impl Engine {
                     KpiSlots::assign(&kpi, event_type, fields),
                 );
             }
+            let series = kpi.compare.iter().map(|compare| (&compare.series, true));
             let windows = kpi
                 .windows
                 .iter()
-                .map(|spec| WindowState {
+                .map(|spec| (spec, false))
+                .chain(series)
+                .map(|(spec, series)| WindowState {
                     spec: spec.clone(),
+                    series,
                     panes: BTreeMap::new(),
                     finals: BTreeMap::new(),
                     last_pane: (0, 0),
@@ -236,6 +266,7 @@ impl Engine {
             evicted_at: i64::MIN,
             compacted_at: i64::MIN,
             too_late: 0,
+            closed: Vec::new(),
         }
     }
 
@@ -334,13 +365,50 @@ impl Engine {
     /// The windows of `kpi` that overlap `[from, to)` and hold data, oldest first (by
     /// start, then by window definition). `None` for an unknown KPI.
     pub fn windows(&self, kpi: &str, from_us: i64, to_us: i64) -> Option<Vec<WindowResult>> {
+        self.windows_where(kpi, from_us, to_us, false)
+    }
+
+    /// The windows of a comparison's hidden series (labelled `series/1m`) that overlap
+    /// `[from, to)`; empty for a KPI without `compare`, `None` for an unknown KPI.
+    pub fn series_windows(&self, kpi: &str, from_us: i64, to_us: i64) -> Option<Vec<WindowResult>> {
+        self.windows_where(kpi, from_us, to_us, true)
+    }
+
+    /// The windows closed since the last call, oldest first per window definition; the
+    /// caller persists them (they are not kept in memory beyond `keep_final_for_us`).
+    pub fn take_closed(&mut self) -> Vec<ClosedWindow> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Puts windows back that could not be persisted, to be taken again.
+    pub fn return_closed(&mut self, mut windows: Vec<ClosedWindow>) {
+        windows.append(&mut self.closed);
+        self.closed = windows;
+    }
+
+    /// How many closed windows wait for `take_closed`.
+    pub fn closed_pending(&self) -> usize {
+        self.closed.len()
+    }
+
+    fn windows_where(
+        &self,
+        kpi: &str,
+        from_us: i64,
+        to_us: i64,
+        series: bool,
+    ) -> Option<Vec<WindowResult>> {
         let runtime = self.kpis.iter().find(|runtime| runtime.kpi.name == kpi)?;
         let watermark = self.watermark.current();
         let mut results = Vec::new();
-        for window in &runtime.windows {
-            let label = window.spec.label();
+        for window in runtime
+            .windows
+            .iter()
+            .filter(|window| window.series == series)
+        {
+            let label = window.label();
             for start in window.starts_with_data(from_us, to_us) {
-                let mut values: Vec<_> = match window.finals.get(&start) {
+                let values: Vec<_> = match window.finals.get(&start) {
                     Some(finals) => finals
                         .iter()
                         .map(|(key, value)| (runtime.labelled(key), value.clone()))
@@ -362,28 +430,42 @@ impl Engine {
                 if values.is_empty() {
                     continue;
                 }
-                match runtime.kpi.top {
-                    Some(top) => {
-                        values.sort_by(|left, right| {
-                            right
-                                .1
-                                .sort_key()
-                                .total_cmp(&left.1.sort_key())
-                                .then_with(|| left.0.cmp(&right.0))
-                        });
-                        values.truncate(top);
-                    }
-                    None => values.sort_by(|left, right| left.0.cmp(&right.0)),
-                }
                 let end = window.spec.window_end(start);
                 results.push(WindowResult {
                     window: label.clone(),
                     start_us: start,
                     end_us: end,
                     is_final: end <= watermark,
-                    values,
+                    values: runtime.presented(values),
                 });
             }
+        }
+        // Closed windows already forgotten by their window state but not yet taken by
+        // the history store are still answered here, so none is ever missing.
+        let answered: std::collections::HashSet<(i64, String)> = if self.closed.is_empty() {
+            std::collections::HashSet::new()
+        } else {
+            results
+                .iter()
+                .map(|result| (result.start_us, result.window.clone()))
+                .collect()
+        };
+        for closed in &self.closed {
+            if closed.kpi != kpi
+                || closed.window.starts_with("series/") != series
+                || closed.start_us >= to_us
+                || closed.end_us <= from_us
+                || answered.contains(&(closed.start_us, closed.window.clone()))
+            {
+                continue;
+            }
+            results.push(WindowResult {
+                window: closed.window.clone(),
+                start_us: closed.start_us,
+                end_us: closed.end_us,
+                is_final: true,
+                values: closed.values.clone(),
+            });
         }
         results.sort_by_key(|result| (result.start_us, result.end_us));
         Some(results)
@@ -436,13 +518,41 @@ impl Engine {
             self.compacted_at = closed_before;
         }
         for runtime in &mut self.kpis {
-            for window in &mut runtime.windows {
-                window.close_windows_ending_by(closed_before, &runtime.kpi, watermark);
+            for index in 0..runtime.windows.len() {
+                let window = &mut runtime.windows[index];
+                let newly_closed =
+                    window.close_windows_ending_by(closed_before, &runtime.kpi, watermark);
+                for start in newly_closed {
+                    let window = &runtime.windows[index];
+                    let Some(finals) = window.finals.get(&start) else {
+                        continue;
+                    };
+                    let values = finals
+                        .iter()
+                        .map(|(key, value)| (runtime.labelled(key), value.clone()))
+                        .collect();
+                    self.closed.push(ClosedWindow {
+                        kpi: runtime.kpi.name.clone(),
+                        window: window.label(),
+                        resolution: window.spec.resolution(),
+                        max_length_us: window.spec.max_length_us(),
+                        start_us: start,
+                        end_us: window.spec.window_end(start),
+                        values: runtime.presented(values),
+                    });
+                }
+                let window = &mut runtime.windows[index];
                 if window
                     .finals
                     .first_key_value()
                     .is_some_and(|(start, _)| *start < keep_from)
                 {
+                    // A closed sliding window stays listed by the panes it shares with
+                    // open windows until the last of them closes, up to two lengths after
+                    // its start: its final result must stay as long, or it would be
+                    // closed (and handed to history) a second time.
+                    let keep_from = keep_from
+                        .min(closed_before.saturating_sub(2 * window.spec.max_length_us()));
                     window.finals = window.finals.split_off(&keep_from);
                 }
                 if compact && window.spec == WindowSpec::Current {
@@ -830,6 +940,27 @@ impl KpiRuntime {
         *self.skipped.entry(reason).or_default() += 1;
     }
 
+    /// Groups as reported: the `top` N by their value, else in group order.
+    fn presented(
+        &self,
+        mut values: Vec<(Vec<(String, String)>, AggregateValue)>,
+    ) -> Vec<(Vec<(String, String)>, AggregateValue)> {
+        match self.kpi.top {
+            Some(top) => {
+                values.sort_by(|left, right| {
+                    right
+                        .1
+                        .sort_key()
+                        .total_cmp(&left.1.sort_key())
+                        .then_with(|| left.0.cmp(&right.0))
+                });
+                values.truncate(top);
+            }
+            None => values.sort_by(|left, right| left.0.cmp(&right.0)),
+        }
+        values
+    }
+
     fn labelled(&self, key: &GroupKey) -> Vec<(String, String)> {
         self.kpi
             .group_by
@@ -950,12 +1081,19 @@ impl WindowState {
 
     /// Finalises every window ending at or before `closed_before` and drops the panes only
     /// such windows needed.
-    fn close_windows_ending_by(&mut self, closed_before: i64, kpi: &CompiledKpi, watermark: i64) {
+    /// Returns the starts of the windows it finalised (those with data).
+    fn close_windows_ending_by(
+        &mut self,
+        closed_before: i64,
+        kpi: &CompiledKpi,
+        watermark: i64,
+    ) -> Vec<i64> {
         // Cheap common case, checked on every watermark step: the oldest pane's first
         // window is still open, so nothing can close yet.
         if closed_before < self.next_close_at {
-            return;
+            return Vec::new();
         }
+        let mut newly_closed = Vec::new();
         // Only panes that start before the cut can be in a window that ends by it.
         let closable: Vec<i64> = self
             .panes
@@ -984,6 +1122,7 @@ impl WindowState {
                     })
                     .collect();
                 self.finals.insert(start, values);
+                newly_closed.push(start);
             }
         }
         // A pane is needed while any window containing it is open: the last such window
@@ -995,6 +1134,15 @@ impl WindowState {
             Some(&oldest_pane) => self.first_window_end(oldest_pane),
             None => i64::MAX,
         };
+        newly_closed
+    }
+
+    fn label(&self) -> String {
+        if self.series {
+            series_label(&self.spec)
+        } else {
+            self.spec.label()
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub const COMMERCE_PACK: &str = include_str!("../packs/commerce.toml");
 
 pub use calendar::Calendar;
 pub use definition::{AggregateKind, KpiDefinition, KpiPack, WindowDefinition};
-pub use engine::{Engine, EngineOptions, Observation, WindowResult};
+pub use engine::{ClosedWindow, Engine, EngineOptions, Observation, WindowResult, series_label};
 pub use error::EngineError;
 pub use watermark::{Lateness, TimePolicy, Watermark};
 pub use window::WindowSpec;

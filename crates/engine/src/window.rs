@@ -20,6 +20,27 @@ pub enum WindowSpec {
     Current,
 }
 
+/// The retention classes of history: windows stepping by less than an hour, by hours,
+/// by days.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum Resolution {
+    Minute,
+    Hourly,
+    Daily,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Minute => "minute",
+            Resolution::Hourly => "hourly",
+            Resolution::Daily => "daily",
+        }
+    }
+}
+
 /// The start and end reported for the current-state window.
 pub const CURRENT_START_US: i64 = 0;
 pub const CURRENT_END_US: i64 = 253_402_300_799_999_999;
@@ -109,6 +130,29 @@ impl WindowSpec {
     }
 
     /// A short label: `1m`, `1h/1m` (size/slide), `day`.
+    /// How finely the windows step, which decides how long their history is kept.
+    pub fn resolution(&self) -> Resolution {
+        const HOUR_US: i64 = 3_600_000_000;
+        const DAY_US: i64 = 86_400_000_000;
+        match self {
+            WindowSpec::Day(_) | WindowSpec::Current => Resolution::Daily,
+            fixed => match fixed.pane_us() {
+                step if step < HOUR_US => Resolution::Minute,
+                step if step < DAY_US => Resolution::Hourly,
+                _ => Resolution::Daily,
+            },
+        }
+    }
+
+    /// The longest a window can be (a calendar day: 25 hours).
+    pub fn max_length_us(&self) -> i64 {
+        match self {
+            WindowSpec::Tumbling { size_us } | WindowSpec::Sliding { size_us, .. } => *size_us,
+            WindowSpec::Day(_) => 25 * 3_600_000_000,
+            WindowSpec::Current => CURRENT_END_US,
+        }
+    }
+
     pub fn label(&self) -> String {
         match *self {
             WindowSpec::Tumbling { size_us } => short_duration(size_us),

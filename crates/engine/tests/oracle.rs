@@ -425,3 +425,48 @@ fn a_checkpoint_of_other_definitions_is_refused() {
     );
     assert!(other.restore(b"garbage").is_err());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The history hand-over loses nothing: an engine that forgets final windows at once,
+    /// whose closed windows are taken at random moments, answers — together with what
+    /// it handed over — exactly what an engine keeping everything in memory answers.
+    #[test]
+    fn closed_windows_handed_over_complete_what_the_engine_forgot(
+        orders in orders(),
+        take_every in 1usize..50,
+    ) {
+        let mut keeping = new_engine(i64::MAX / 4);
+        let mut forgetting = new_engine(0);
+        let mut handed_over: Vec<sightline_engine::ClosedWindow> = Vec::new();
+        for (index, order) in orders.iter().enumerate() {
+            keeping.process(order.time, &order_json(order), 0);
+            forgetting.process(order.time, &order_json(order), 0);
+            if index % take_every == 0 {
+                handed_over.extend(forgetting.take_closed());
+            }
+        }
+        for kpi in ["orders", "revenue", "order_value", "largest_order"] {
+            let mut combined = engine_windows(&forgetting, kpi);
+            let mut seen = std::collections::BTreeSet::new();
+            for closed in handed_over.iter().filter(|closed| closed.kpi == kpi) {
+                prop_assert!(seen.insert((closed.window.clone(), closed.start_us)), "window {} {} handed over twice", closed.window, closed.start_us);
+                let values = closed
+                    .values
+                    .iter()
+                    .map(|(group, value)| {
+                        let label = group.first().map(|(_, value)| value.clone()).unwrap_or_default();
+                        let text = match value {
+                            AggregateValue::Empty => "null".to_owned(),
+                            other => other.to_json(),
+                        };
+                        (label, text)
+                    })
+                    .collect();
+                combined.entry((closed.window.clone(), closed.start_us)).or_insert(values);
+            }
+            prop_assert_eq!(combined, engine_windows(&keeping, kpi), "KPI {}", kpi);
+        }
+    }
+}

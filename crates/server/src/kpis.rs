@@ -9,6 +9,11 @@
 //! `/readyz` reports not ready until the replay reached the end the log had at start.
 //! Late dead letters are written once: the offset up to which they were written is a
 //! committed consumer position (`engine-late`), and a replay does not write them again.
+//!
+//! Windows the engine closes go to the history store *before* the checkpoint that no
+//! longer holds them is written (see `sightline-history` for why a crash between the two
+//! loses nothing). Queries read both: history for the past, the engine for recent and
+//! open windows, the engine winning where both have a window.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use sightline_engine::{Engine, Observation};
+use sightline_engine::aggregate::AggregateValue;
+use sightline_engine::{ClosedWindow, Engine, Observation, WindowResult};
+use sightline_history::HistoryStore;
 use sightline_ingest::{DeadLetter, DeadLetterStore, IngestMetrics};
 use sightline_log::{LogError, LogHandle, StoredRecord};
 use sightline_model::RejectionCode;
@@ -27,6 +34,36 @@ const BATCH: usize = 4096;
 /// How often an idle runner lets the watermark follow the clock.
 const IDLE_TICK: Duration = Duration::from_millis(100);
 const CHECKPOINT_FILE: &str = "checkpoint";
+/// Closed windows wait for the next checkpoint to be written to history, unless this many
+/// pile up first (a backfill closes thousands a second).
+const HISTORY_FLUSH_AT: usize = 20_000;
+/// How often expired history is deleted.
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
+
+/// Where the runner keeps what survives a restart.
+#[derive(Debug, Default)]
+pub struct RunnerStorage {
+    /// The directory of the engine checkpoint; `None` replays the whole log at start.
+    pub checkpoint_dir: Option<PathBuf>,
+    pub checkpoint_every: Duration,
+    /// Closed windows; `None` keeps them only as long as the engine does.
+    pub history: Option<HistoryStore>,
+}
+
+/// One window as the query API answers it: the engine's result, and for a KPI with
+/// `compare` the same span earlier, per group.
+#[derive(Debug, Clone)]
+pub struct AnsweredWindow {
+    pub result: WindowResult,
+    pub comparison: Option<Comparison>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub from_us: i64,
+    pub to_us: i64,
+    pub values: Vec<(Vec<(String, String)>, AggregateValue)>,
+}
 
 #[derive(Debug)]
 pub struct KpiService {
@@ -37,6 +74,7 @@ pub struct KpiService {
     log: LogHandle,
     checkpoint_dir: Option<PathBuf>,
     checkpoint_every: Duration,
+    history: Option<HistoryStore>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -48,8 +86,7 @@ impl KpiService {
         log: LogHandle,
         dead_letters: Arc<DeadLetterStore>,
         metrics: Arc<IngestMetrics>,
-        checkpoint_dir: Option<PathBuf>,
-        checkpoint_every: Duration,
+        storage: RunnerStorage,
     ) -> std::io::Result<Arc<KpiService>> {
         let service = Arc::new(KpiService {
             engine: Mutex::new(engine),
@@ -57,8 +94,9 @@ impl KpiService {
             position: AtomicU64::new(log.first_offset()),
             stop: AtomicBool::new(false),
             log: log.clone(),
-            checkpoint_dir,
-            checkpoint_every,
+            checkpoint_dir: storage.checkpoint_dir,
+            checkpoint_every: storage.checkpoint_every,
+            history: storage.history,
             thread: Mutex::new(None),
         });
         let runner = Arc::clone(&service);
@@ -117,11 +155,16 @@ impl KpiService {
         let mut reader = self.log.reader(start)?;
         self.position.store(start, Ordering::Relaxed);
         let mut last_checkpoint = std::time::Instant::now();
+        let mut last_retention: Option<std::time::Instant> = None;
         let mut batch: Vec<StoredRecord> = Vec::with_capacity(BATCH);
         while !self.stop.load(Ordering::Relaxed) {
             if last_checkpoint.elapsed() >= self.checkpoint_every {
                 self.write_checkpoint(reader.position());
                 last_checkpoint = std::time::Instant::now();
+            }
+            if last_retention.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) {
+                self.enforce_history_retention();
+                last_retention = Some(std::time::Instant::now());
             }
             batch.clear();
             let count = reader.read_batch(BATCH, &mut batch)?;
@@ -151,6 +194,10 @@ impl KpiService {
                         ));
                     }
                 }
+            }
+            if self.engine().closed_pending() >= HISTORY_FLUSH_AT {
+                // Failing here only delays the windows to the next try.
+                let _ = self.flush_history();
             }
             // Progress is published only after the batch is in the engine, so "caught up"
             // never runs ahead of what queries can see.
@@ -211,9 +258,45 @@ impl KpiService {
         }
     }
 
-    /// Writes the engine state at `offset` atomically; a failure costs only replay time
-    /// at the next start, so it is logged, not fatal.
+    /// Writes the windows the engine closed to history. On failure they go back to the
+    /// engine, to be tried again, and `Err` says that no checkpoint may be written (it
+    /// would no longer hold them).
+    fn flush_history(&self) -> Result<(), ()> {
+        let Some(history) = &self.history else {
+            // Without a history store closed windows live only in memory: drop the queue.
+            drop(self.engine().take_closed());
+            return Ok(());
+        };
+        let closed = self.engine().take_closed();
+        if closed.is_empty() {
+            return Ok(());
+        }
+        if let Err(error) = history.write(&closed) {
+            tracing::warn!(%error, windows = closed.len(), "cannot write closed windows to history; retrying at the next checkpoint");
+            self.engine().return_closed(closed);
+            return Err(());
+        }
+        Ok(())
+    }
+
+    fn enforce_history_retention(&self) {
+        let Some(history) = &self.history else {
+            return;
+        };
+        match history.enforce_retention(now_micros()) {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired windows removed from history"),
+            Err(error) => tracing::warn!(%error, "cannot apply the history retention"),
+        }
+    }
+
+    /// Writes the engine state at `offset` atomically, after the windows it closed are in
+    /// history; a failure costs only replay time at the next start, so it is logged, not
+    /// fatal.
     fn write_checkpoint(&self, offset: u64) {
+        if self.flush_history().is_err() {
+            return;
+        }
         let Some(dir) = &self.checkpoint_dir else {
             return;
         };
@@ -225,6 +308,117 @@ impl KpiService {
 }
 
 impl KpiService {
+    /// The windows of `kpi` overlapping `[from, to)`, from history and from the engine,
+    /// oldest first, each with its comparison when the KPI has `compare`; `None` for an
+    /// unknown KPI.
+    pub fn windows(&self, kpi: &str, from_us: i64, to_us: i64) -> Option<Vec<AnsweredWindow>> {
+        let (mut results, compare, watermark) = {
+            let engine = self.engine();
+            let results = engine.windows(kpi, from_us, to_us)?;
+            let compare = engine
+                .kpis()
+                .find(|candidate| candidate.name == kpi)
+                .and_then(|candidate| candidate.compare.clone());
+            (results, compare, engine.watermark())
+        };
+        let stored =
+            self.history_windows(kpi, from_us, to_us, |label| !label.starts_with("series/"));
+        let in_memory: std::collections::HashSet<(String, i64)> = results
+            .iter()
+            .map(|result| (result.window.clone(), result.start_us))
+            .collect();
+        results.extend(
+            stored
+                .into_iter()
+                .filter(|window| !in_memory.contains(&(window.window.clone(), window.start_us)))
+                .map(|window| WindowResult {
+                    window: window.window,
+                    start_us: window.start_us,
+                    end_us: window.end_us,
+                    is_final: true,
+                    values: window.values,
+                }),
+        );
+        results.sort_by(|left, right| {
+            (left.start_us, left.end_us, &left.window).cmp(&(
+                right.start_us,
+                right.end_us,
+                &right.window,
+            ))
+        });
+        Some(
+            results
+                .into_iter()
+                .map(|result| {
+                    let comparison = compare.as_ref().map(|compare| {
+                        let until = result.end_us.min(watermark.max(result.start_us));
+                        let (from_us, to_us) = compare.previous_span(result.start_us, until);
+                        Comparison {
+                            from_us,
+                            to_us,
+                            values: self.series_sum(kpi, from_us, to_us),
+                        }
+                    });
+                    AnsweredWindow { result, comparison }
+                })
+                .collect(),
+        )
+    }
+
+    /// Per group, the sum of a comparison series' windows that lie wholly in
+    /// `[from, to)`: from the engine where it still has them, else from history.
+    fn series_sum(
+        &self,
+        kpi: &str,
+        from_us: i64,
+        to_us: i64,
+    ) -> Vec<(Vec<(String, String)>, AggregateValue)> {
+        let in_memory = self
+            .engine()
+            .series_windows(kpi, from_us, to_us)
+            .unwrap_or_default();
+        let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        let mut sums: std::collections::BTreeMap<Vec<(String, String)>, AggregateValue> =
+            std::collections::BTreeMap::new();
+        let mut add =
+            |start_us: i64, end_us: i64, values: &[(Vec<(String, String)>, AggregateValue)]| {
+                if start_us < from_us || end_us > to_us || !seen.insert(start_us) {
+                    return;
+                }
+                for (group, value) in values {
+                    let sum = sums.entry(group.clone()).or_insert(AggregateValue::Empty);
+                    *sum = sum.plus(value);
+                }
+            };
+        for window in &in_memory {
+            add(window.start_us, window.end_us, &window.values);
+        }
+        for window in
+            self.history_windows(kpi, from_us, to_us, |label| label.starts_with("series/"))
+        {
+            add(window.start_us, window.end_us, &window.values);
+        }
+        sums.into_iter().collect()
+    }
+
+    fn history_windows(
+        &self,
+        kpi: &str,
+        from_us: i64,
+        to_us: i64,
+        include: impl Fn(&str) -> bool,
+    ) -> Vec<ClosedWindow> {
+        let Some(history) = &self.history else {
+            return Vec::new();
+        };
+        history
+            .windows(kpi, from_us, to_us, include)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, kpi, "cannot read history; answering from memory only");
+                Vec::new()
+            })
+    }
+
     fn mark_progress(&self, position: u64, end_at_start: u64) {
         self.position.store(position, Ordering::Relaxed);
         if position >= end_at_start {

@@ -76,19 +76,19 @@ pub fn run(
     // The engine follows the log as it grows, as in the server: the import runs the whole
     // KPI pipeline, judges lateness, and leaves the late dead letters written once.
     let engine = crate::kpis::build_engine(config)?;
-    let kpis = with_kpis
-        .then(|| {
+    let kpis = match with_kpis {
+        false => None,
+        true => Some(
             KpiService::start(
                 engine,
                 ingest.log().clone(),
                 Arc::clone(ingest.dead_letters()),
                 Arc::clone(ingest.metrics()),
-                Some(data_dir.join("engine")),
-                config.engine.checkpoint_interval.0,
+                crate::kpis::runner_storage(config, data_dir)?,
             )
-        })
-        .transpose()
-        .context("cannot start the KPI engine thread")?;
+            .context("cannot start the KPI engine thread")?,
+        ),
+    };
     let bar = progress_bar(total_bytes, progress);
     let started = Instant::now();
 

@@ -1,11 +1,14 @@
 //! Building the engine from the configuration: the built-in pack plus the user's files.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use anyhow::Context;
 use sightline_config::Config;
 use sightline_engine::definition::CompiledKpi;
 use sightline_engine::{COMMERCE_PACK, Calendar, Engine, EngineOptions, KpiPack, TimePolicy};
+use sightline_history::{HistoryStore, RetentionPolicy};
+use sightline_server::kpis::RunnerStorage;
 
 /// Every KPI the configuration asks for, compiled.
 pub fn compile_kpis(config: &Config) -> anyhow::Result<Vec<CompiledKpi>> {
@@ -45,8 +48,25 @@ pub fn engine_options(config: &Config) -> EngineOptions {
             .iter()
             .map(|(code, rate)| (code.get_ref().clone(), *rate.get_ref()))
             .collect::<HashMap<_, _>>(),
-        ..EngineOptions::default()
+        keep_final_for_us: micros(config.history.keep_in_memory.0),
     }
+}
+
+/// Where the KPI runner keeps its checkpoint and history, under the data directory.
+pub fn runner_storage(config: &Config, data_dir: &Path) -> anyhow::Result<RunnerStorage> {
+    let retention = RetentionPolicy {
+        minute_us: config.history.minute_windows.as_micros(),
+        hourly_us: config.history.hourly_windows.as_micros(),
+        daily_us: config.history.daily_windows.as_micros(),
+    };
+    let history_dir = data_dir.join("history");
+    let history = HistoryStore::open(&history_dir, retention)
+        .with_context(|| format!("cannot open the KPI history in {}", history_dir.display()))?;
+    Ok(RunnerStorage {
+        checkpoint_dir: Some(data_dir.join("engine")),
+        checkpoint_every: config.engine.checkpoint_interval.0,
+        history: Some(history),
+    })
 }
 
 pub fn build_engine(config: &Config) -> anyhow::Result<Engine> {

@@ -47,8 +47,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ingest.log().clone(),
         Arc::clone(ingest.dead_letters()),
         Arc::clone(ingest.metrics()),
-        Some(config.storage.data_dir.join("engine")),
-        config.engine.checkpoint_interval.0,
+        crate::kpis::runner_storage(&config, &config.storage.data_dir)?,
     )
     .context("cannot start the KPI engine thread")?;
     let listener = sightline_server::bind(config.server.listen).await?;

@@ -203,3 +203,129 @@ fn the_kpi_list_and_query_errors() {
     let reversed = server.get("/v1/kpis/orders?from=2026-11-28T00:00:00Z&to=2026-11-27T00:00:00Z");
     assert_eq!(reversed.status, 400);
 }
+
+/// Windows closed long ago are answered from the history store, also after a restart,
+/// and `revenue_today` carries the same weekday one week earlier up to the same time.
+#[test]
+fn past_windows_come_from_history_and_revenue_today_compares_with_last_week() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Final windows stay in memory for one minute only: older ones must come from disk.
+    let config = common::write_config(
+        dir.path(),
+        "[time]\nidle_timeout = \"1h\"\n[history]\nkeep_in_memory = \"1m\"\nminute_windows = \"forever\"\n",
+    );
+    let data_dir = dir.path().join("data");
+    let server = Server::start(&data_dir, Some(&config));
+    let body = [
+        // Friday 2026-11-13: 30.00 before noon, 120.00 after.
+        order("w-1", "2026-11-13T09:00:00Z", "10.00", "web"),
+        order("w-2", "2026-11-13T11:59:30Z", "20.00", "web"),
+        order("w-3", "2026-11-13T12:00:30Z", "40.00", "web"),
+        order("w-4", "2026-11-13T18:00:00Z", "80.00", "web"),
+        // Friday 2026-11-20, up to 12:00:10 (the watermark: 12:00:05).
+        order("t-1", "2026-11-20T08:00:00Z", "5.00", "web"),
+        order("t-2", "2026-11-20T12:00:10Z", "7.00", "pos"),
+    ]
+    .join("\n");
+    assert_eq!(
+        server.post("application/x-ndjson", body.as_bytes()).json()["accepted"],
+        6
+    );
+    let last_week = "/v1/kpis/orders?from=2026-11-13T00:00:00Z&to=2026-11-14T00:00:00Z";
+    let orders = wait_for(&server, last_week, |json| {
+        window(json, "1h", "2026-11-13T18:00:00.000Z").is_some()
+    });
+    let minutes: Vec<(&str, bool)> = orders["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .filter(|window| window["window"] == "1m")
+        .map(|window| {
+            (
+                window["start"].as_str().expect("start"),
+                window["final"].as_bool().expect("final"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        minutes,
+        vec![
+            ("2026-11-13T09:00:00.000Z", true),
+            ("2026-11-13T11:59:00.000Z", true),
+            ("2026-11-13T12:00:00.000Z", true),
+            ("2026-11-13T18:00:00.000Z", true),
+        ]
+    );
+
+    let today = "/v1/kpis/revenue_today?from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z";
+    let revenue = wait_for(&server, today, |json| {
+        window(json, "day", "2026-11-20T00:00:00.000Z")
+            .is_some_and(|window| window["values"][0]["value"] == 12.0)
+    });
+    let day = window(&revenue, "day", "2026-11-20T00:00:00.000Z").expect("today");
+    assert_eq!(day["final"], false);
+    let compare = &day["values"][0]["compare"];
+    assert_eq!(compare["from"], "2026-11-13T00:00:00.000Z");
+    assert_eq!(
+        compare["to"], "2026-11-13T12:00:05.000Z",
+        "up to the same time of day: the watermark, a week earlier"
+    );
+    assert_eq!(
+        compare["value"], 30.0,
+        "last Friday up to 12:00: 10 + 20, not the 12:00:30 order"
+    );
+    assert_eq!(compare["change"], -0.6);
+    let list = server.get("/v1/kpis").json();
+    let listed = list["kpis"]
+        .as_array()
+        .expect("kpis")
+        .iter()
+        .find(|kpi| kpi["name"] == "revenue_today")
+        .expect("revenue_today");
+    assert_eq!(listed["compare_days_back"], 7);
+
+    server.stop();
+    let server = Server::start(&data_dir, Some(&config));
+    server.wait_until_ready();
+    assert_eq!(
+        server.get(last_week).json(),
+        orders,
+        "history serves the same past windows after a restart"
+    );
+    let last_friday = server
+        .get("/v1/kpis/revenue_today?from=2026-11-13T00:00:00Z&to=2026-11-14T00:00:00Z")
+        .json();
+    let closed_day = window(&last_friday, "day", "2026-11-13T00:00:00.000Z").expect("last Friday");
+    assert_eq!(closed_day["final"], true);
+    assert_eq!(closed_day["values"][0]["value"], 150.0);
+    assert_eq!(closed_day["values"][0]["compare"]["value"], 0);
+    assert_eq!(
+        closed_day["values"][0]["compare"]["to"],
+        "2026-11-07T00:00:00.000Z"
+    );
+    assert!(closed_day["values"][0]["compare"]["change"].is_null());
+    let today_again = server.get(today).json();
+    assert_eq!(
+        window(&today_again, "day", "2026-11-20T00:00:00.000Z").expect("today")["values"][0]["compare"]
+            ["value"],
+        30.0
+    );
+
+    // Under the default retention (minute windows 8 days, hourly 400) the minute windows
+    // of a fortnight ago are deleted at start, the hourly ones kept.
+    server.stop();
+    let config = common::write_config(
+        dir.path(),
+        "[time]\nidle_timeout = \"1h\"\n[history]\nkeep_in_memory = \"1m\"\n",
+    );
+    let server = Server::start(&data_dir, Some(&config));
+    server.wait_until_ready();
+    let expired = server.get(last_week).json();
+    let labels: Vec<&str> = expired["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .map(|window| window["window"].as_str().expect("label"))
+        .collect();
+    assert_eq!(labels, vec!["1h", "1h", "1h", "1h"]);
+}

@@ -5,11 +5,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use sightline_engine::WindowResult;
 use sightline_engine::aggregate::AggregateValue;
 use sightline_model::time::{format_rfc3339, now_micros, parse_rfc3339};
 
 use crate::error::ApiError;
+use crate::kpis::AnsweredWindow;
 use crate::state::AppState;
 
 const DAY_US: i64 = 86_400_000_000;
@@ -37,6 +37,10 @@ struct KpiSummary {
     windows: Vec<String>,
     /// The newest window of each window definition.
     current: Vec<WindowAnswer>,
+    /// For a KPI with `compare`: how many local days back each window is compared with
+    /// (7: the same weekday last week, up to the same time of day).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compare_days_back: Option<u32>,
 }
 
 /// The windows of one KPI that overlap `[from, to)`, oldest first.
@@ -67,6 +71,26 @@ struct GroupValue {
     group: serde_json::Map<String, serde_json::Value>,
     #[schema(schema_with = kpi_value_schema)]
     value: Box<RawValue>,
+    /// For a KPI with `compare`: the same span `compare_days_back` local days earlier,
+    /// up to the same time of day while the window is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compare: Option<CompareAnswer>,
+}
+
+/// A window's value over an earlier span, and the change to it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct CompareAnswer {
+    #[schema(format = DateTime)]
+    from: String,
+    #[schema(format = DateTime)]
+    to: String,
+    /// The value over `[from, to)` (0 when nothing happened then).
+    #[schema(value_type = f64)]
+    value: Box<RawValue>,
+    /// (value − earlier) ÷ earlier, as a fraction (0.12 = +12 %); null when the earlier
+    /// value is 0.
+    #[schema(value_type = Option<f64>, required = true)]
+    change: Option<f64>,
 }
 
 /// A KPI value, as `AggregateValue::to_json` writes it.
@@ -112,12 +136,13 @@ pub struct Range {
     responses((status = 200, description = "Every KPI", body = KpiList))
 )]
 pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
-    let engine = state.kpis.engine();
     let now = now_micros();
-    let kpis = engine
-        .kpis()
+    let definitions: Vec<_> = state.kpis.engine().kpis().cloned().collect();
+    let kpis = definitions
+        .iter()
         .map(|kpi| {
-            let recent = engine
+            let recent = state
+                .kpis
                 .windows(&kpi.name, now - DAY_US, i64::MAX / 2)
                 .unwrap_or_default();
             let current = kpi
@@ -127,11 +152,13 @@ pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
                     let label = spec.label();
                     // Of the windows that contain now, the one ending soonest covers the
                     // last `size` (for sliding windows); else the newest window.
-                    let of_spec = || recent.iter().filter(|window| window.window == label);
+                    let of_spec = || recent.iter().filter(|window| window.result.window == label);
                     of_spec()
-                        .filter(|window| window.start_us <= now && now < window.end_us)
-                        .min_by_key(|window| window.start_us)
-                        .or_else(|| of_spec().max_by_key(|window| window.start_us))
+                        .filter(|window| {
+                            window.result.start_us <= now && now < window.result.end_us
+                        })
+                        .min_by_key(|window| window.result.start_us)
+                        .or_else(|| of_spec().max_by_key(|window| window.result.start_us))
                         .map(answer)
                 })
                 .collect();
@@ -144,6 +171,7 @@ pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
                 group_by: kpi.group_by.iter().map(ToString::to_string).collect(),
                 windows: kpi.windows.iter().map(|spec| spec.label()).collect(),
                 current,
+                compare_days_back: kpi.compare.as_ref().map(|compare| compare.days_back),
             }
         })
         .collect();
@@ -182,9 +210,13 @@ pub async fn windows(
             "from: must be before `to`",
         ));
     }
-    let engine = state.kpis.engine();
-    let Some(results) = engine.windows(&name, from, to) else {
-        let known: Vec<String> = engine.kpis().map(|kpi| kpi.name.clone()).collect();
+    let Some(results) = state.kpis.windows(&name, from, to) else {
+        let known: Vec<String> = state
+            .kpis
+            .engine()
+            .kpis()
+            .map(|kpi| kpi.name.clone())
+            .collect();
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no KPI named {name:?}; the KPIs are: {}", known.join(", ")),
@@ -208,7 +240,8 @@ fn parse_time(text: Option<&str>, parameter: &str, default: i64) -> Result<i64, 
     })
 }
 
-fn answer(window: &WindowResult) -> WindowAnswer {
+fn answer(answered: &AnsweredWindow) -> WindowAnswer {
+    let window = &answered.result;
     WindowAnswer {
         window: window.window.clone(),
         start: format_rfc3339(window.start_us),
@@ -223,9 +256,41 @@ fn answer(window: &WindowResult) -> WindowAnswer {
                     .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
                     .collect(),
                 value: raw_number(value),
+                compare: answered.comparison.as_ref().map(|comparison| {
+                    let earlier = comparison
+                        .values
+                        .iter()
+                        .find(|(earlier_group, _)| earlier_group == group)
+                        .map(|(_, earlier)| earlier.clone())
+                        .unwrap_or_else(|| zero_like(value));
+                    CompareAnswer {
+                        from: format_rfc3339(comparison.from_us),
+                        to: format_rfc3339(comparison.to_us),
+                        change: change(value, &earlier),
+                        value: raw_number(&earlier),
+                    }
+                }),
             })
             .collect(),
     }
+}
+
+/// Nothing, in the kind of `value` (a count 0 or a decimal 0).
+fn zero_like(value: &AggregateValue) -> AggregateValue {
+    match value {
+        AggregateValue::Count(_) => AggregateValue::Count(0),
+        _ => AggregateValue::Decimal(rust_decimal::Decimal::ZERO),
+    }
+}
+
+fn change(now: &AggregateValue, earlier: &AggregateValue) -> Option<f64> {
+    let (now, earlier) = (now.sort_key(), earlier.sort_key());
+    if earlier == 0.0 || !now.is_finite() || !earlier.is_finite() {
+        return None;
+    }
+    let change = (now - earlier) / earlier;
+    // Four decimals are plenty for a percentage and keep the JSON short.
+    Some((change * 10_000.0).round() / 10_000.0)
 }
 
 /// Exact decimal digits as a JSON number (never through a float).
