@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use sightline_config::Config;
 use sightline_ingest::IngestService;
+use sightline_sources::shopify::{ShopifyReceiver, Shops};
 
 use crate::kpis::KpiService;
 use crate::metrics::HttpMetrics;
@@ -15,16 +16,39 @@ pub struct AppState {
     pub http_metrics: Arc<HttpMetrics>,
     pub max_body_bytes: usize,
     pub body_timeout: Duration,
+    /// The Shopify webhook receiver; `None` when it could not start (its route answers 503).
+    pub shopify: Option<Arc<ShopifyReceiver>>,
 }
 
 impl AppState {
     pub fn new(ingest: Arc<IngestService>, kpis: Arc<KpiService>, config: &Config) -> AppState {
-        AppState {
+        let state = AppState {
             ingest,
             kpis,
             http_metrics: Arc::new(HttpMetrics::default()),
             max_body_bytes: config.server.max_body.0 as usize,
             body_timeout: config.server.body_timeout.0,
+            shopify: open_shopify(config).map(Arc::new),
+        };
+        crate::routes::sources::recover_pending_carts(&state);
+        state
+    }
+}
+
+/// The Shopify receiver with its state under `data_dir/sources/shopify`. `sightline serve`
+/// checks the shops' secrets before it gets here, so a failure is a storage problem.
+fn open_shopify(config: &Config) -> Option<ShopifyReceiver> {
+    let opened = Shops::from_config(&config.sources.shopify).and_then(|shops| {
+        ShopifyReceiver::open(
+            shops,
+            &config.storage.data_dir.join("sources").join("shopify"),
+        )
+    });
+    match opened {
+        Ok(receiver) => Some(receiver),
+        Err(error) => {
+            tracing::error!(%error, "the Shopify source is off: POST /v1/sources/shopify answers 503");
+            None
         }
     }
 }

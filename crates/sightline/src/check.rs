@@ -87,6 +87,48 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
             windows.join(", ")
         );
     }
+    let shopify = &config.sources.shopify;
+    println!(
+        "  sources           {}",
+        if shopify.shops.is_empty() {
+            "none".to_owned()
+        } else {
+            format!(
+                "{} Shopify shop(s) at POST /v1/sources/shopify",
+                shopify.shops.len()
+            )
+        }
+    );
+    for shop in &shopify.shops {
+        let secret = shop
+            .secret_source()
+            .map_or_else(|| "no secret".to_owned(), |source| source.to_string());
+        let rotation = shop
+            .previous_secret_source()
+            .map_or(String::new(), |source| {
+                let until = shop.previous_secret_until.as_ref().map_or_else(
+                    || "until removed".to_owned(),
+                    |until| format!("until {}", until.get_ref()),
+                );
+                format!(", previous secret from {source} {until}")
+            });
+        let token = shop.access_token_source().map_or_else(
+            || "no access token (reconcile off)".to_owned(),
+            |source| format!("access token from {source}"),
+        );
+        println!(
+            "    shopify         {} (source shopify/{}): secret from {secret}{rotation}; {token}; Admin API {} {}; test orders {}",
+            shop.domain.get_ref(),
+            shop.domain.get_ref(),
+            shop.admin_base_url(),
+            shopify.api_version,
+            if shop.include_test_orders {
+                "counted"
+            } else {
+                "kept apart"
+            },
+        );
+    }
     for warning in config.warnings() {
         println!("  warning: {warning}");
     }

@@ -4,6 +4,7 @@ mod check;
 mod import;
 mod kpis;
 mod serve;
+mod shopify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,31 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Shopify: recover orders whose webhooks never arrived.
+    Shopify {
+        #[command(subcommand)]
+        command: ShopifyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShopifyCommand {
+    /// Read the orders updated since a time from each shop's Admin API and post the events
+    /// the webhooks would have produced to the running server; the ones that did arrive
+    /// are duplicates and are not counted again.
+    Reconcile {
+        /// RFC 3339 time, e.g. the start of an outage: 2026-11-27T08:00:00Z.
+        #[arg(long)]
+        since: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only this shop (its domain) [default: every configured shop].
+        #[arg(long)]
+        shop: Option<String>,
+        /// The running server [default: from server.listen].
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,7 +92,13 @@ fn main() -> ExitCode {
             config,
             data_dir,
             listen,
-        } => load_config(config.as_deref()).and_then(|config| serve::run(config, data_dir, listen)),
+        } => load_config(config.as_deref())
+            .and_then(|config| {
+                // Fail before binding when a shop's webhook secret cannot be read.
+                sightline_sources::shopify::Shops::from_config(&config.sources.shopify)?;
+                Ok(config)
+            })
+            .and_then(|config| serve::run(config, data_dir, listen)),
         Command::Import {
             config,
             data_dir,
@@ -76,6 +108,17 @@ fn main() -> ExitCode {
         } => load_config(config.as_deref())
             .and_then(|config| import::run(&config, &data_dir, &files, !no_progress, !no_kpis)),
         Command::Check { config } => check::run(config.as_deref()),
+        Command::Shopify {
+            command:
+                ShopifyCommand::Reconcile {
+                    since,
+                    config,
+                    shop,
+                    url,
+                },
+        } => load_config(config.as_deref()).and_then(|config| {
+            shopify::reconcile(&config, &since, shop.as_deref(), url.as_deref())
+        }),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ use serde_json::Value;
 const EXPECTED: &[(&str, &str)] = &[
     ("get", "/"),
     ("post", "/v1/events"),
+    ("post", "/v1/sources/shopify"),
     ("get", "/v1/dead-letters"),
     ("get", "/v1/kpis"),
     ("get", "/v1/kpis/{name}"),

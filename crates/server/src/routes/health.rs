@@ -89,6 +89,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.ingest.metrics().render(&mut out);
     state.http_metrics.render(&mut out);
     render_engine(&state, &mut out);
+    if let Some(shopify) = &state.shopify {
+        shopify.render_metrics(&mut out);
+    }
     (
         [(
             header::CONTENT_TYPE,

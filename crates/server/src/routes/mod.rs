@@ -8,6 +8,7 @@ mod health;
 mod home;
 mod kpis;
 mod openapi;
+pub(crate) mod sources;
 
 use axum::Router;
 use axum::routing::{MethodRouter, get, post};
@@ -19,6 +20,7 @@ use crate::state::AppState;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("POST", "/v1/events"),
+    ("POST", "/v1/sources/shopify"),
     ("GET", "/v1/dead-letters"),
     ("GET", "/v1/kpis"),
     ("GET", "/v1/kpis/{name}"),
@@ -34,6 +36,7 @@ fn endpoint(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
     Some(match (method, path) {
         ("GET", "/") => get(home::home),
         ("POST", "/v1/events") => post(events::post_events),
+        ("POST", "/v1/sources/shopify") => post(sources::post_shopify),
         ("GET", "/v1/dead-letters") => get(dead_letters::list),
         ("GET", "/v1/kpis") => get(kpis::list),
         ("GET", "/v1/kpis/{name}") => get(kpis::windows),

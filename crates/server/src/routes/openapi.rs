@@ -19,6 +19,7 @@ use crate::error::ApiError;
     paths(
         super::home::home,
         super::events::post_events,
+        super::sources::post_shopify,
         super::dead_letters::list,
         super::kpis::list,
         super::kpis::windows,

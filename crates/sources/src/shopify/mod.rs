@@ -51,6 +51,16 @@ pub struct Shop {
 impl Shop {
     /// Resolves the shop's secrets (environment or file) from its configuration.
     pub fn from_config(config: &ShopifyShop) -> Result<Shop, SourceError> {
+        let keys = Shop::signing_keys(config)?;
+        Ok(Shop::without_keys(config, keys))
+    }
+
+    /// The shop for reconciliation, which needs the access token, not the webhook secrets.
+    pub fn for_reconcile(config: &ShopifyShop) -> Shop {
+        Shop::without_keys(config, Vec::new())
+    }
+
+    fn signing_keys(config: &ShopifyShop) -> Result<Vec<SigningKey>, SourceError> {
         let domain = config.domain.get_ref().clone();
         let mut keys = Vec::new();
         let current = config
@@ -75,7 +85,12 @@ impl Shop {
                 until,
             ));
         }
-        Ok(Shop {
+        Ok(keys)
+    }
+
+    fn without_keys(config: &ShopifyShop, keys: Vec<SigningKey>) -> Shop {
+        let domain = config.domain.get_ref().clone();
+        Shop {
             source: format!("shopify/{domain}"),
             include_test_orders: config.include_test_orders,
             configured_skus: config
@@ -92,7 +107,7 @@ impl Shop {
             access_token: config.access_token_source(),
             keys,
             domain,
-        })
+        }
     }
 
     /// A shop for tests and benchmarks, with one inline secret.

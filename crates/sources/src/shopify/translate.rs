@@ -795,10 +795,12 @@ fn money(raw: &Money, path: &str) -> Result<Decimal, TranslateError> {
     let raw = raw
         .as_deref()
         .ok_or_else(|| TranslateError::missing(path))?;
-    let value = parse_decimal(raw).map_err(|problem| {
+    let value = parse_decimal(raw).map_err(|_| {
+        let text = raw.get();
+        let shown: String = text.chars().take(40).collect();
         TranslateError::invalid(
             path.to_owned(),
-            format!("expected a decimal amount such as \"19.99\", {problem}"),
+            format!("expected a decimal amount such as \"19.99\", got {shown}"),
         )
     })?;
     if value.is_sign_negative() && !value.is_zero() {
