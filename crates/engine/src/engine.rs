@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::aggregate::{Accumulator, AggregateValue, Input, LatestValue, SideHit};
 use crate::definition::{AggregateKind, CompiledKpi, CompiledSide, FieldPath};
-use crate::extract::{FieldSet, as_decimal, as_label, extract};
+use crate::extract::{FieldSet, as_decimal, as_label, extract, label_text};
 use crate::watermark::{Lateness, TimePolicy, Watermark};
 use crate::window::WindowSpec;
 use sightline_model::json::{for_each_field, for_each_item};
@@ -213,6 +213,16 @@ pub struct Engine {
     too_late: u64,
     /// Windows closed since the last `take_closed`, for the history store.
     closed: Vec<ClosedWindow>,
+    /// Per-event buffers, kept to be reused (see `recycle`).
+    slot_buffer: Vec<Option<&'static RawValue>>,
+    contribution_buffer: Vec<(GroupKey, Input)>,
+}
+
+/// An empty vector of slots for another event's lifetime, in the same allocation (the
+/// standard library collects a mapped `into_iter` in place when the layouts match).
+fn recycle<'to>(mut slots: Vec<Option<&RawValue>>) -> Vec<Option<&'to RawValue>> {
+    slots.clear();
+    slots.into_iter().map(|_| None).collect()
 }
 
 impl Engine {
@@ -267,13 +277,38 @@ impl Engine {
             compacted_at: i64::MIN,
             too_late: 0,
             closed: Vec::new(),
+            slot_buffer: Vec::new(),
+            contribution_buffer: Vec::new(),
         }
     }
 
     /// Processes one stored event.
     pub fn process(&mut self, event_time_us: i64, payload: &str, now_wall_us: i64) -> Observation {
-        let mut slots = Vec::new();
-        let Some(event_type) = extract(payload, &self.fields_by_type, &mut slots) else {
+        // The per-event buffers are kept between events: no allocation per event.
+        let mut slots = recycle(std::mem::take(&mut self.slot_buffer));
+        let mut contributions = std::mem::take(&mut self.contribution_buffer);
+        let observation = self.process_with(
+            event_time_us,
+            payload,
+            now_wall_us,
+            &mut slots,
+            &mut contributions,
+        );
+        self.slot_buffer = recycle(slots);
+        contributions.clear();
+        self.contribution_buffer = contributions;
+        observation
+    }
+
+    fn process_with<'a>(
+        &mut self,
+        event_time_us: i64,
+        payload: &'a str,
+        now_wall_us: i64,
+        slots: &mut Vec<Option<&'a RawValue>>,
+        contributions: &mut Vec<(GroupKey, Input)>,
+    ) -> Observation {
+        let Some(event_type) = extract(payload, &self.fields_by_type, slots) else {
             return Observation::Unused;
         };
         let Some(kpi_indices) = self.kpis_by_type.get(event_type.as_ref()) else {
@@ -284,18 +319,17 @@ impl Engine {
             self.too_late += 1;
             return Observation::TooLate;
         }
-        let mut contributions: Vec<(GroupKey, Input)> = Vec::new();
         for &index in kpi_indices {
             let runtime = &mut self.kpis[index];
             contributions.clear();
             if runtime.kpi.aggregate == AggregateKind::Sessions {
-                runtime.track_session(&event_type, event_time_us, &slots, &self.options);
+                runtime.track_session(&event_type, event_time_us, slots, &self.options);
                 continue;
             }
             if runtime.kpi.each.is_some() {
-                runtime.read_each(&event_type, &slots, &self.options, &mut contributions);
+                runtime.read_each(&event_type, slots, &self.options, contributions);
             } else if let Some(contribution) =
-                runtime.read(&event_type, event_time_us, &slots, &self.options)
+                runtime.read(&event_type, event_time_us, slots, &self.options)
             {
                 contributions.push(contribution);
             }
@@ -699,7 +733,7 @@ impl KpiRuntime {
                 let deadline_us = kpi_slots
                     .deadline
                     .and_then(field)
-                    .and_then(|raw| sightline_model::time::parse_rfc3339(&as_label(raw)).ok());
+                    .and_then(|raw| sightline_model::time::parse_rfc3339(&label_text(raw)).ok());
                 Input::State {
                     time_us: event_time_us,
                     key,
@@ -719,7 +753,7 @@ impl KpiRuntime {
                     return None;
                 };
                 match aggregate {
-                    AggregateKind::Distinct => Input::Distinct(xxh3_64(as_label(raw).as_bytes())),
+                    AggregateKind::Distinct => Input::Distinct(xxh3_64(label_text(raw).as_bytes())),
                     AggregateKind::Latest => Input::Latest {
                         time_us: event_time_us,
                         value: match as_decimal(raw) {
@@ -980,11 +1014,11 @@ const OUT_OF_RANGE: &str = "value out of the exact decimal range";
 
 /// The rate that converts the event's `data.currency` into the reporting currency.
 fn rate_of(currency: Option<&RawValue>, options: &EngineOptions) -> Option<Decimal> {
-    let code = as_label(currency?);
+    let code = label_text(currency?);
     if code == options.reporting_currency {
         return Some(Decimal::ONE);
     }
-    options.rates.get(&code).copied()
+    options.rates.get(code.as_ref()).copied()
 }
 
 /// Whether, and how, an event counts on one side of a ratio.
@@ -1004,7 +1038,7 @@ fn side_hit<'a>(
     match slots.distinct {
         None => Some(SideHit::Event),
         Some(slot) => {
-            field(slot).map(|value| SideHit::Distinct(xxh3_64(as_label(value).as_bytes())))
+            field(slot).map(|value| SideHit::Distinct(xxh3_64(label_text(value).as_bytes())))
         }
     }
 }

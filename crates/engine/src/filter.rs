@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
 use crate::definition::FieldPath;
-use crate::extract::{as_decimal, as_label};
+use crate::extract::{as_decimal, label_text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Comparison {
@@ -76,7 +76,7 @@ impl Clause {
                 Some(actual) => actual.cmp(expected),
                 None => return false,
             },
-            Literal::Text(expected) => as_label(value).as_str().cmp(expected.as_str()),
+            Literal::Text(expected) => label_text(value).as_ref().cmp(expected.as_str()),
             Literal::Bool(expected) => match value.get() {
                 "true" => true.cmp(expected),
                 "false" => false.cmp(expected),

@@ -28,6 +28,7 @@ pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod filter;
+pub mod scan;
 pub mod sketch;
 pub mod watermark;
 pub mod window;
