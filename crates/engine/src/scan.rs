@@ -1,11 +1,11 @@
 //! A fast walk over the members of a JSON object, for events read back from the log.
 //!
 //! Stored events were validated when they were accepted, so the engine only needs to find
-//! members and the extent of their values, not to check them: this skips unwanted values
-//! with `memchr` instead of serde's visitor, which is most of the engine's cost per event
-//! otherwise. It still never panics and reports anything it does not understand as
-//! malformed, so a damaged record is skipped, not misread. A wanted value is handed on as
-//! a `&RawValue` (parsed from its own slice only), so callers read it as before.
+//! members and the extent of their values, not to check them: unwanted values are skipped
+//! byte by byte, and only the wanted ones are parsed (as a `&RawValue`, from their own
+//! slice, so callers read them as before). A nested `data` object is walked in place, so
+//! its bytes are read once. The walk never panics, and reports anything it does not
+//! understand as malformed, so a damaged record is skipped, not misread.
 
 use std::borrow::Cow;
 
