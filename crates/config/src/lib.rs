@@ -218,6 +218,12 @@ pub struct KpiConfig {
     /// More KPI definition files (TOML with `[[kpi]]` tables), relative to the working
     /// directory.
     pub files: Vec<PathBuf>,
+    /// Reorder points by SKU (for level KPIs with `low_at_by`, such as
+    /// `inventory_on_hand`): `"SKU-00042" = 25`. SKUs not listed use the KPI's `low_at`.
+    pub reorder_points: BTreeMap<String, Decimal>,
+    /// More reorder points from a CSV file of `sku,point` lines (a header line is
+    /// allowed); the table above wins where both name a SKU.
+    pub reorder_points_file: Option<PathBuf>,
 }
 
 impl Default for KpiConfig {
@@ -225,7 +231,53 @@ impl Default for KpiConfig {
         KpiConfig {
             builtin_pack: true,
             files: Vec::new(),
+            reorder_points: BTreeMap::new(),
+            reorder_points_file: None,
         }
+    }
+}
+
+impl KpiConfig {
+    /// Every configured reorder point: the CSV file's, then the table's. Errors name the
+    /// file and line.
+    pub fn load_reorder_points(&self) -> Result<BTreeMap<String, Decimal>, String> {
+        let mut points = BTreeMap::new();
+        if let Some(path) = &self.reorder_points_file {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                format!(
+                    "kpis.reorder_points_file: cannot read {}: {error}",
+                    path.display()
+                )
+            })?;
+            for (index, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let (sku, point) = line.split_once(',').unwrap_or((line, ""));
+                let (sku, point) = (sku.trim().trim_matches('"'), point.trim().trim_matches('"'));
+                match point.parse::<Decimal>() {
+                    Ok(point) if !sku.is_empty() => {
+                        points.insert(sku.to_owned(), point);
+                    }
+                    // A header such as `sku,reorder_point`.
+                    Err(_) if index == 0 => {}
+                    _ => {
+                        return Err(format!(
+                            "{} line {}: expected `sku,point` with a number such as `SKU-00042,25`, got {line:?}",
+                            path.display(),
+                            index + 1
+                        ));
+                    }
+                }
+            }
+        }
+        points.extend(
+            self.reorder_points
+                .iter()
+                .map(|(sku, point)| (sku.clone(), *point)),
+        );
+        Ok(points)
     }
 }
 

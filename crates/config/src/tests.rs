@@ -184,3 +184,34 @@ fn shopify_shops_are_validated_with_their_line() {
     let debug = format!("{config:?}");
     assert!(!debug.contains("hush"), "secrets never print: {debug}");
 }
+
+#[test]
+fn reorder_points_come_from_the_table_and_a_csv_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("points.csv");
+    std::fs::write(&csv, "sku,reorder_point\nSKU-1,25\n\"SKU-2\", 7.5\n").expect("write");
+    let text = format!(
+        "[kpis]\nreorder_points_file = {:?}\n[kpis.reorder_points]\n\"SKU-2\" = 9\n\"SKU-3\" = \"40\"\n",
+        csv.display().to_string()
+    );
+    let config = Config::from_toml(&text, "x").expect("valid");
+    let points = config.kpis.load_reorder_points().expect("readable");
+    let listed: Vec<(String, String)> = points
+        .iter()
+        .map(|(sku, point)| (sku.clone(), point.to_string()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            ("SKU-1".to_owned(), "25".to_owned()),
+            ("SKU-2".to_owned(), "9".to_owned()),
+            ("SKU-3".to_owned(), "40".to_owned()),
+        ]
+    );
+    std::fs::write(&csv, "SKU-1,25\nSKU-2,lots\n").expect("write");
+    let error = config.kpis.load_reorder_points().expect_err("bad line");
+    assert!(
+        error.contains("line 2") && error.contains("SKU-2,lots"),
+        "{error}"
+    );
+}

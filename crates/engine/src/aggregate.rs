@@ -202,6 +202,19 @@ pub enum StockStatus {
 }
 
 impl StockStatus {
+    /// Out at or under 0, low at or under the reorder point, else ok.
+    pub fn of(level: Decimal, reorder_point: Decimal) -> StockStatus {
+        if level <= Decimal::ZERO {
+            StockStatus::Out
+        } else if level <= reorder_point {
+            StockStatus::Low
+        } else {
+            StockStatus::Ok
+        }
+    }
+}
+
+impl StockStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             StockStatus::Ok => "ok",
@@ -485,19 +498,10 @@ impl Accumulator {
                 let value = level.value().normalize();
                 match kpi.low_at {
                     None => AggregateValue::Decimal(value),
-                    Some(low_at) => {
-                        let status = if value <= Decimal::ZERO {
-                            StockStatus::Out
-                        } else if value <= low_at {
-                            StockStatus::Low
-                        } else {
-                            StockStatus::Ok
-                        };
-                        AggregateValue::Stock {
-                            level: value,
-                            status,
-                        }
-                    }
+                    Some(low_at) => AggregateValue::Stock {
+                        level: value,
+                        status: StockStatus::of(value, low_at),
+                    },
                 }
             }
             Accumulator::Sums { count, sums } => AggregateValue::Named {

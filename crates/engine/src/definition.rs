@@ -96,6 +96,10 @@ pub struct KpiDefinition {
     /// at 0 or below it is `out`. The value then reads `{level, status}`.
     #[serde(default)]
     pub low_at: Option<Decimal>,
+    /// For `level` with `low_at`: the group-by field whose value picks a configured
+    /// reorder point (`[kpis.reorder_points]`), `low_at` being the default.
+    #[serde(default)]
+    pub low_at_by: Option<String>,
     /// For `status_time`: the state whose time is not counted as down (e.g. "running").
     #[serde(default)]
     pub up_state: Option<String>,
@@ -289,6 +293,8 @@ pub struct CompiledKpi {
     pub gap_us: i64,
     /// For levels: the reorder point.
     pub low_at: Option<Decimal>,
+    /// For levels: which group-by field's value picks a configured reorder point.
+    pub low_at_by: Option<usize>,
     /// For status time: the state that is not down time.
     pub up_state: String,
     pub compare: Option<Compare>,
@@ -547,6 +553,23 @@ impl KpiDefinition {
             }),
             _ => false,
         };
+        let low_at_by = match &self.low_at_by {
+            None => None,
+            Some(text) => {
+                if self.aggregate != AggregateKind::Level || self.low_at.is_none() {
+                    return Err(invalid(
+                        "low_at_by: goes with aggregate \"level\" and a default `low_at`".into(),
+                    ));
+                }
+                let position = group_by
+                    .iter()
+                    .position(|path| FieldPath::parse(text).as_ref() == Some(path))
+                    .ok_or_else(|| {
+                        invalid(format!("low_at_by: {text:?} must be one of `group_by`"))
+                    })?;
+                Some(position)
+            }
+        };
         let compare = match &self.compare {
             None => None,
             Some(compare) => {
@@ -604,6 +627,7 @@ impl KpiDefinition {
                 .gap
                 .map_or(0, |gap| i64::try_from(gap.as_micros()).unwrap_or(i64::MAX)),
             low_at: self.low_at,
+            low_at_by,
             up_state: self.up_state.clone().unwrap_or_default(),
             compare,
         })

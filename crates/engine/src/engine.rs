@@ -25,6 +25,10 @@ pub struct EngineOptions {
     pub rates: HashMap<String, Decimal>,
     /// How long final window results are kept in memory for queries.
     pub keep_final_for_us: i64,
+    /// Reorder points by the value of a level KPI's `low_at_by` field (a SKU); others
+    /// use the KPI's `low_at`. Read when values are reported, so changing them needs no
+    /// replay.
+    pub reorder_points: HashMap<String, Decimal>,
 }
 
 impl Default for EngineOptions {
@@ -34,6 +38,7 @@ impl Default for EngineOptions {
             reporting_currency: "EUR".to_owned(),
             rates: HashMap::new(),
             keep_final_for_us: 8 * 86_400_000_000,
+            reorder_points: HashMap::new(),
         }
     }
 }
@@ -445,18 +450,22 @@ impl Engine {
                 let values: Vec<_> = match window.finals.get(&start) {
                     Some(finals) => finals
                         .iter()
-                        .map(|(key, value)| (runtime.labelled(key), value.clone()))
+                        .map(|(key, value)| {
+                            (
+                                runtime.labelled(key),
+                                runtime.against_reorder_point(key, value.clone(), &self.options),
+                            )
+                        })
                         .collect(),
                     None => window
                         .merge_panes(start)
                         .iter()
                         .map(|(key, accumulator)| {
+                            let value = accumulator
+                                .value(&runtime.kpi, watermark.min(window.spec.window_end(start)));
                             (
                                 runtime.labelled(key),
-                                accumulator.value(
-                                    &runtime.kpi,
-                                    watermark.min(window.spec.window_end(start)),
-                                ),
+                                runtime.against_reorder_point(key, value, &self.options),
                             )
                         })
                         .collect(),
@@ -563,7 +572,12 @@ impl Engine {
                     };
                     let values = finals
                         .iter()
-                        .map(|(key, value)| (runtime.labelled(key), value.clone()))
+                        .map(|(key, value)| {
+                            (
+                                runtime.labelled(key),
+                                runtime.against_reorder_point(key, value.clone(), &self.options),
+                            )
+                        })
                         .collect();
                     self.closed.push(ClosedWindow {
                         kpi: runtime.kpi.name.clone(),
@@ -972,6 +986,29 @@ impl KpiRuntime {
 
     fn skip(&mut self, reason: String) {
         *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// A stock value judged against its group's configured reorder point.
+    fn against_reorder_point(
+        &self,
+        key: &GroupKey,
+        value: AggregateValue,
+        options: &EngineOptions,
+    ) -> AggregateValue {
+        let (Some(position), Some(default), AggregateValue::Stock { level, .. }) =
+            (self.kpi.low_at_by, self.kpi.low_at, &value)
+        else {
+            return value;
+        };
+        let point = key
+            .get(position)
+            .and_then(|group| options.reorder_points.get(group))
+            .copied()
+            .unwrap_or(default);
+        AggregateValue::Stock {
+            level: *level,
+            status: crate::aggregate::StockStatus::of(*level, point),
+        }
     }
 
     /// Groups as reported: the `top` N by their value, else in group order.

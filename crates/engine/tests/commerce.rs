@@ -9,6 +9,10 @@ use sightline_engine::{
 use sightline_model::time::parse_rfc3339;
 
 fn engine() -> Engine {
+    engine_with_reorder_points(HashMap::new())
+}
+
+fn engine_with_reorder_points(reorder_points: HashMap<String, rust_decimal::Decimal>) -> Engine {
     let kpis = KpiPack::from_toml(COMMERCE_PACK, "commerce")
         .and_then(|pack| pack.compile(&Calendar::utc()))
         .expect("valid pack");
@@ -19,6 +23,7 @@ fn engine() -> Engine {
             idle_timeout_us: i64::MAX / 4,
         },
         rates: HashMap::from([("USD".to_owned(), "0.5".parse().expect("decimal"))]),
+        reorder_points,
         ..EngineOptions::default()
     };
     Engine::new(kpis, options)
@@ -466,6 +471,41 @@ fn stock_levels_turn_low_at_the_reorder_point_and_out_at_zero() {
     assert_eq!(
         value(&engine, "inventory_on_hand", "current", now, "B"),
         r#"{"level":0,"status":"out"}"#
+    );
+}
+
+#[test]
+fn a_sku_with_its_own_reorder_point_is_judged_by_it() {
+    // A is low at 50 (a fast seller); B has no point of its own: the pack's 10.
+    let mut engine = engine_with_reorder_points(HashMap::from([(
+        "A".to_owned(),
+        "50".parse().expect("decimal"),
+    )]));
+    for (sku, warehouse, on_hand) in [("A", "W", 40), ("A", "V", 60), ("B", "W", 40)] {
+        feed(
+            &mut engine,
+            "2026-11-27T10:00:00Z",
+            "inventory.counted",
+            &format!(r#"{{"sku":"{sku}","warehouse":"{warehouse}","on_hand":{on_hand}}}"#),
+        );
+    }
+    let statuses: Vec<String> = engine
+        .windows("inventory_on_hand", 0, i64::MAX / 2)
+        .expect("known KPI")
+        .iter()
+        .flat_map(|window| window.values.iter())
+        .map(|(group, value)| {
+            let labels: Vec<&str> = group.iter().map(|(_, label)| label.as_str()).collect();
+            format!("{} {}", labels.join("/"), value.to_json())
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            r#"A/V {"level":60,"status":"ok"}"#,
+            r#"A/W {"level":40,"status":"low"}"#,
+            r#"B/W {"level":40,"status":"ok"}"#,
+        ]
     );
 }
 

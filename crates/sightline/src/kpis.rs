@@ -32,10 +32,14 @@ pub fn compile_kpis(config: &Config) -> anyhow::Result<Vec<CompiledKpi>> {
     Ok(pack.compile(&calendar)?)
 }
 
-pub fn engine_options(config: &Config) -> EngineOptions {
+pub fn engine_options(config: &Config) -> anyhow::Result<EngineOptions> {
     let micros =
         |duration: std::time::Duration| i64::try_from(duration.as_micros()).unwrap_or(i64::MAX);
-    EngineOptions {
+    let reorder_points = config
+        .kpis
+        .load_reorder_points()
+        .map_err(|message| anyhow::anyhow!(message))?;
+    Ok(EngineOptions {
         time: TimePolicy {
             disorder_bound_us: micros(config.time.disorder_bound.0),
             allowed_lateness_us: micros(config.time.allowed_lateness.0),
@@ -49,7 +53,8 @@ pub fn engine_options(config: &Config) -> EngineOptions {
             .map(|(code, rate)| (code.get_ref().clone(), *rate.get_ref()))
             .collect::<HashMap<_, _>>(),
         keep_final_for_us: micros(config.history.keep_in_memory.0),
-    }
+        reorder_points: reorder_points.into_iter().collect(),
+    })
 }
 
 /// Where the KPI runner keeps its checkpoint and history, under the data directory.
@@ -70,5 +75,5 @@ pub fn runner_storage(config: &Config, data_dir: &Path) -> anyhow::Result<Runner
 }
 
 pub fn build_engine(config: &Config) -> anyhow::Result<Engine> {
-    Ok(Engine::new(compile_kpis(config)?, engine_options(config)))
+    Ok(Engine::new(compile_kpis(config)?, engine_options(config)?))
 }
