@@ -85,14 +85,26 @@ impl Conn {
         content_type: &HeaderValue,
         gzip: bool,
     ) -> Result<(Bytes, u32)> {
+        let mut extra = vec![(CONTENT_TYPE, content_type.clone())];
+        if gzip {
+            extra.push((CONTENT_ENCODING, GZIP));
+        }
+        self.post_with(body, extra).await
+    }
+
+    /// POSTs `body` with these headers (beside `Host`); as [`Conn::post`].
+    pub async fn post_with(
+        &mut self,
+        body: Bytes,
+        extra: Vec<(hyper::header::HeaderName, HeaderValue)>,
+    ) -> Result<(Bytes, u32)> {
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = self.target.path.clone();
         let headers = req.headers_mut();
         headers.insert(HOST, self.target.host_header.clone());
-        headers.insert(CONTENT_TYPE, content_type.clone());
-        if gzip {
-            headers.insert(CONTENT_ENCODING, GZIP);
+        for (name, value) in extra {
+            headers.insert(name, value);
         }
         self.sender
             .ready()

@@ -6,6 +6,7 @@ mod generate;
 mod http;
 mod ingest;
 mod latency;
+mod shopify;
 mod stats;
 
 use std::path::PathBuf;
@@ -41,6 +42,27 @@ enum Command {
     Ingest(IngestArgs),
     /// Measure single-event ack latency while a paced background load runs.
     Latency(LatencyArgs),
+    /// Measure Shopify webhooks per second: signed orders/create deliveries, one per request.
+    Shopify(ShopifyArgs),
+}
+
+#[derive(Args, Debug)]
+struct ShopifyArgs {
+    /// The webhook endpoint, e.g. http://127.0.0.1:8080/v1/sources/shopify.
+    #[arg(long)]
+    url: String,
+    /// Keep-alive HTTP/1.1 connections (Shopify's deliveries arrive concurrently).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    connections: u64,
+    /// Webhooks to send.
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
+    webhooks: u64,
+    /// The shop's domain (configured on the server).
+    #[arg(long, default_value = "acme.myshopify.com")]
+    shop: String,
+    /// The shop's webhook secret, to sign with.
+    #[arg(long)]
+    secret: String,
 }
 
 /// What traffic to generate (all subcommands).
@@ -229,6 +251,10 @@ fn main() -> Result<()> {
         }
         Command::Latency(args) => {
             let (human, machine) = runtime(cli.threads)?.block_on(latency::run(&args))?;
+            report(cli.json, &human, &machine);
+        }
+        Command::Shopify(args) => {
+            let (human, machine) = runtime(cli.threads)?.block_on(shopify::run(&args))?;
             report(cli.json, &human, &machine);
         }
     }
