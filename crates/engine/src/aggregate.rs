@@ -18,6 +18,9 @@ pub enum Input {
     /// Counted, no value.
     Event,
     Number(Decimal),
+    /// Takes back a number added before (a closed session merged into another by a late
+    /// event): one fewer, and its value out of the sum.
+    Retract(Decimal),
     /// The hash of a value counted by distinct value.
     Distinct(u64),
     Sample(f64),
@@ -286,6 +289,10 @@ impl Accumulator {
                 *sum = sum.saturating_add(*value);
                 *count += 1;
             }
+            (Accumulator::Mean { sum, count }, Input::Retract(value)) => {
+                *sum = sum.saturating_sub(*value);
+                *count = count.saturating_sub(1);
+            }
             (Accumulator::Min(min), Input::Number(value)) => {
                 *min = Some(min.map_or(*value, |current| current.min(*value)))
             }
@@ -463,11 +470,11 @@ impl Accumulator {
     pub fn value(&self, kpi: &CompiledKpi, watermark_us: i64) -> AggregateValue {
         match self {
             Accumulator::Mean { sum, count } if kpi.aggregate == AggregateKind::Sessions => {
-                let mean = if *count == 0 {
-                    Decimal::ZERO
-                } else {
-                    (*sum / Decimal::from(*count)).round_dp(6)
-                };
+                // No session left (a late event merged the only one into a later one).
+                if *count == 0 {
+                    return AggregateValue::Empty;
+                }
+                let mean = (*sum / Decimal::from(*count)).round_dp(6);
                 AggregateValue::Named {
                     count: *count,
                     sums: vec![("mean".to_owned(), mean.normalize())],

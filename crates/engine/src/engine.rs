@@ -124,16 +124,21 @@ struct KpiRuntime {
     slots_by_type: FxHashMap<String, KpiSlots>,
     windows: Vec<WindowState>,
     skipped: BTreeMap<String, u64>,
-    /// For a sessions KPI: the open sessions by key, and when each closes.
-    sessions: FxHashMap<String, OpenSession>,
+    /// For a sessions KPI: by key, the sessions still open and those closed recently
+    /// enough for a late event to bridge them; and when open ones may close.
+    sessions: FxHashMap<String, Vec<Session>>,
     session_closings: std::collections::BTreeSet<(i64, String)>,
 }
 
+/// One session of a key: events no more than the gap apart.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct OpenSession {
+struct Session {
     start_us: i64,
     last_us: i64,
     total: Decimal,
+    /// Closed (its total is in the windows of its close time, `last + gap`), but kept
+    /// while a late event may still fall within the gap and merge it with another.
+    closed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -523,25 +528,50 @@ impl Engine {
         // live arrival did.
         let watermark = self.watermark.event_watermark();
         for runtime in &mut self.kpis {
+            let gap = runtime.kpi.gap_us;
+            // Closed sessions are kept while an accepted (not too late) event could still
+            // fall within their gap.
+            let bridgeable_from = watermark
+                .saturating_sub(self.options.time.allowed_lateness_us)
+                .saturating_sub(gap);
             while let Some((close_at, key)) = runtime.session_closings.first().cloned() {
                 if close_at > watermark {
                     break;
                 }
                 runtime.session_closings.pop_first();
-                let Some(session) = runtime.sessions.get(&key) else {
+                let Some(mut sessions) = runtime.sessions.remove(&key) else {
                     continue;
                 };
-                // Entries are queued at a session's start and not moved as it grows:
-                // re-queue one whose session has since been extended.
-                let actual_close = session.last_us.saturating_add(runtime.kpi.gap_us);
-                if actual_close > close_at {
-                    runtime.session_closings.insert((actual_close, key));
+                // Entries are queued when a session starts or merges, and not moved as it
+                // grows: an open session that has since been extended is re-queued.
+                let mut closing = Vec::new();
+                for session in sessions.iter_mut().filter(|session| !session.closed) {
+                    let actual_close = session.last_us.saturating_add(gap);
+                    if actual_close <= watermark {
+                        session.closed = true;
+                        closing.push((actual_close, session.total));
+                    } else if actual_close > close_at {
+                        runtime.session_closings.insert((actual_close, key.clone()));
+                    }
+                }
+                for (closed_at, total) in closing {
+                    runtime.add_to_windows(closed_at, Vec::new(), &Input::Number(total));
+                }
+                sessions.retain(|session| !session.closed || session.last_us >= bridgeable_from);
+                if sessions.is_empty() {
                     continue;
                 }
-                let Some(session) = runtime.sessions.remove(&key) else {
-                    continue;
-                };
-                runtime.add_to_windows(close_at, Vec::new(), &Input::Number(session.total));
+                // A closed session is looked at again once it can no longer be bridged,
+                // to be forgotten.
+                for session in sessions.iter().filter(|session| session.closed) {
+                    let forget_at = session
+                        .last_us
+                        .saturating_add(gap)
+                        .saturating_add(self.options.time.allowed_lateness_us)
+                        .saturating_add(1);
+                    runtime.session_closings.insert((forget_at, key.clone()));
+                }
+                runtime.sessions.insert(key, sessions);
             }
         }
     }
@@ -955,9 +985,15 @@ impl KpiRuntime {
             }
         }
         let gap = self.kpi.gap_us;
-        if let Some(session) = self.sessions.get_mut(key.as_ref())
-            && event_time_us >= session.start_us.saturating_sub(gap)
-            && event_time_us <= session.last_us.saturating_add(gap)
+        let within_gap = |session: &Session| {
+            event_time_us >= session.start_us.saturating_sub(gap)
+                && event_time_us <= session.last_us.saturating_add(gap)
+        };
+        // The common case: the event extends the key's one open session.
+        if let Some(sessions) = self.sessions.get_mut(key.as_ref())
+            && let [session] = sessions.as_mut_slice()
+            && !session.closed
+            && within_gap(session)
         {
             // The closing queue entry goes stale; `close_sessions` re-queues it then.
             session.start_us = session.start_us.min(event_time_us);
@@ -966,22 +1002,32 @@ impl KpiRuntime {
             return;
         }
         let key = key.into_owned();
-        if let Some(previous) = self.sessions.remove(&key) {
-            // A gap since the key's last session: that one is over (its queue entry, if
-            // still there, finds no session and is dropped).
-            let close_at = previous.last_us.saturating_add(gap);
-            self.add_to_windows(close_at, Vec::new(), &Input::Number(previous.total));
+        let sessions = self.sessions.remove(&key).unwrap_or_default();
+        // Every session the event falls within the gap of merges with it (a late event
+        // can bridge two). A closed one takes its total back out of the windows it was
+        // counted in, so the merged session counts once, when it closes.
+        let (bridged, mut kept): (Vec<Session>, Vec<Session>) =
+            sessions.into_iter().partition(within_gap);
+        let mut merged = Session {
+            start_us: event_time_us,
+            last_us: event_time_us,
+            total: value,
+            closed: false,
+        };
+        for session in bridged {
+            if session.closed {
+                let closed_at = session.last_us.saturating_add(gap);
+                self.add_to_windows(closed_at, Vec::new(), &Input::Retract(session.total));
+            }
+            merged.start_us = merged.start_us.min(session.start_us);
+            merged.last_us = merged.last_us.max(session.last_us);
+            merged.total = merged.total.saturating_add(session.total);
         }
         self.session_closings
-            .insert((event_time_us.saturating_add(gap), key.clone()));
-        self.sessions.insert(
-            key,
-            OpenSession {
-                start_us: event_time_us,
-                last_us: event_time_us,
-                total: value,
-            },
-        );
+            .insert((merged.last_us.saturating_add(gap), key.clone()));
+        kept.push(merged);
+        kept.sort_by_key(|session| session.start_us);
+        self.sessions.insert(key, kept);
     }
 
     fn skip(&mut self, reason: String) {
@@ -1230,7 +1276,7 @@ mod checkpoint {
 
     /// Bumped whenever the layout below changes; an older checkpoint is ignored (the log
     /// is replayed instead).
-    const FORMAT: u32 = 3;
+    const FORMAT: u32 = 4;
 
     /// Window states by start: the open panes, or the final results.
     type Panes = BTreeMap<i64, Groups>;
@@ -1250,7 +1296,7 @@ mod checkpoint {
     #[derive(Serialize)]
     struct KpiStateRef<'a> {
         skipped: &'a BTreeMap<String, u64>,
-        sessions: &'a rustc_hash::FxHashMap<String, super::OpenSession>,
+        sessions: &'a rustc_hash::FxHashMap<String, Vec<super::Session>>,
         windows: Vec<(&'a Panes, &'a Finals)>,
     }
 
@@ -1268,7 +1314,7 @@ mod checkpoint {
     #[derive(Deserialize)]
     struct KpiState {
         skipped: BTreeMap<String, u64>,
-        sessions: rustc_hash::FxHashMap<String, super::OpenSession>,
+        sessions: rustc_hash::FxHashMap<String, Vec<super::Session>>,
         windows: Vec<(Panes, Finals)>,
     }
 
@@ -1344,14 +1390,21 @@ mod checkpoint {
                     ));
                 }
                 runtime.skipped = saved.skipped;
+                let lateness = self.options.time.allowed_lateness_us;
+                let gap = runtime.kpi.gap_us;
                 runtime.session_closings = saved
                     .sessions
                     .iter()
-                    .map(|(key, session)| {
-                        (
-                            session.last_us.saturating_add(runtime.kpi.gap_us),
-                            key.clone(),
-                        )
+                    .flat_map(|(key, sessions)| {
+                        sessions.iter().map(move |session| {
+                            let close_at = session.last_us.saturating_add(gap);
+                            let at = if session.closed {
+                                close_at.saturating_add(lateness).saturating_add(1)
+                            } else {
+                                close_at
+                            };
+                            (at, key.clone())
+                        })
                     })
                     .collect();
                 runtime.sessions = saved.sessions;

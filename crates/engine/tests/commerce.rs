@@ -391,6 +391,62 @@ fn sessions_close_after_the_gap_and_report_revenue_per_session() {
 }
 
 #[test]
+fn a_late_event_bridges_two_sessions_into_one() {
+    let mut engine = engine();
+    let session = r#"{"session_id":"s3","visitor_id":"v3"}"#;
+    feed(&mut engine, "2026-11-27T10:00:00Z", "page.viewed", session);
+    feed(
+        &mut engine,
+        "2026-11-27T10:00:30Z",
+        "order.created",
+        r#"{"order_id":"o3","total":"50.00","currency":"EUR","session_id":"s3"}"#,
+    );
+    // 50 minutes on: a second session; the watermark (10:49:55) closes the first at 10:30:30.
+    feed(&mut engine, "2026-11-27T10:50:00Z", "page.viewed", session);
+    let before = value(
+        &engine,
+        "revenue_per_session",
+        "1h/1m",
+        "2026-11-27T10:31:00Z",
+        "",
+    );
+    assert_eq!(before, r#"{"count":1,"mean":50}"#);
+    // A late view at 10:25 lies within 30 minutes of both: they were one session all along.
+    feed(&mut engine, "2026-11-27T10:25:00Z", "page.viewed", session);
+    let retracted = engine
+        .windows("revenue_per_session", 0, i64::MAX / 2)
+        .expect("known")
+        .iter()
+        .filter(|window| {
+            window.start_us <= parse_rfc3339("2026-11-27T10:31:00Z").expect("t")
+                && parse_rfc3339("2026-11-27T10:31:00Z").expect("t") < window.end_us
+        })
+        .flat_map(|window| window.values.iter().map(|(_, value)| value.to_json()))
+        .collect::<Vec<_>>();
+    assert!(
+        retracted.iter().all(|value| value == "null"),
+        "the first session's close is taken back: {retracted:?}"
+    );
+    // The merged session (10:00 to 10:50) closes at 11:20, once, with its 50 EUR.
+    feed(
+        &mut engine,
+        "2026-11-27T11:30:00Z",
+        "page.viewed",
+        r#"{"session_id":"s9","visitor_id":"v9"}"#,
+    );
+    assert_eq!(
+        value(
+            &engine,
+            "revenue_per_session",
+            "1h/1m",
+            "2026-11-27T11:25:00Z",
+            ""
+        ),
+        r#"{"count":1,"mean":50}"#
+    );
+}
+
+#[test]
 fn numbers_past_the_exact_range_are_skipped_not_fatal() {
     let mut engine = engine();
     feed(

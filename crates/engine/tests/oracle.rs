@@ -225,6 +225,7 @@ fn new_engine(keep_final_for_us: i64) -> Engine {
         reporting_currency: "EUR".into(),
         rates: HashMap::from([("USD".to_owned(), Decimal::new(92, 2))]),
         keep_final_for_us,
+        reorder_points: HashMap::new(),
     };
     Engine::new(kpis, options)
 }
