@@ -70,7 +70,8 @@ pub async fn run(args: &ShopifyArgs) -> Result<(String, serde_json::Value)> {
                 if number >= total {
                     break;
                 }
-                let order_id = format!("{run_tag}{number:09}");
+                // Shopify's ids are unsigned 64-bit integers: keep within them.
+                let order_id = ((run_tag % 1_000_000) * 10_000_000_000 + number).to_string();
                 let body = template.body(&order_id);
                 let signature = HeaderValue::from_str(&shop.keys[0].sign(&body))?;
                 let event_id = HeaderValue::from_str(&format!("bench-{run_tag}-{number}"))?;

@@ -11,7 +11,11 @@ use serde_json::value::RawValue;
 use crate::error::TranslateError;
 
 /// Parses a payload; a type error names the field's path (`line_items[0].quantity`).
+/// The path is tracked only when the fast parse failed: valid payloads pay nothing for it.
 pub fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, TranslateError> {
+    if let Ok(parsed) = serde_json::from_slice(body) {
+        return Ok(parsed);
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
