@@ -128,6 +128,11 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
                 "kept apart"
             },
         );
+        // The secret is read the way `serve` reads it (never printed), so a missing
+        // variable or file shows here rather than at start-up.
+        if let Err(error) = sightline_sources::shopify::Shop::from_config(shop) {
+            println!("  warning: {error}");
+        }
     }
     for warning in config.warnings() {
         println!("  warning: {warning}");

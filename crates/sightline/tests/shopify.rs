@@ -673,3 +673,28 @@ fn reconciliation_fills_what_the_webhooks_missed_and_counts_nothing_twice() {
         ]
     );
 }
+
+#[test]
+fn serve_refuses_to_start_without_a_shops_secret() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = common::write_config(
+        dir.path(),
+        &format!(
+            "[[sources.shopify.shops]]\ndomain = \"{SHOP}\"\nsecret_env = \"SIGHTLINE_TEST_UNSET_SECRET\"\n"
+        ),
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--config")
+        .arg(&config)
+        .env_remove("SIGHTLINE_TEST_UNSET_SECRET")
+        .output()
+        .expect("the sightline binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SIGHTLINE_TEST_UNSET_SECRET") && stderr.contains("not set"),
+        "{stderr}"
+    );
+}
