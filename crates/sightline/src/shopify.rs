@@ -37,10 +37,18 @@ pub fn reconcile(
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => server_url(config),
     };
+    // Dedup remembers identities for dedup.horizon only: an event older than that may be
+    // stored and forgotten, and posting it again would store it twice. Its webhook was
+    // sent at its time, long before any outage reconciliation is for, so it is skipped.
+    let horizon_us = i64::try_from(config.dedup.horizon.0.as_micros()).unwrap_or(i64::MAX);
+    let oldest_us = sightline_model::time::now_micros()
+        .saturating_sub(horizon_us)
+        .saturating_add(3_600_000_000);
     let client = Client::new();
     for shop in &shops {
         let mut orders = 0;
         let mut skipped = 0;
+        let mut too_old = 0;
         let mut totals = PostOutcome::default();
         let pages = client
             .reconcile_orders(shop, &shopify.api_version, since, &mut |page| {
@@ -49,7 +57,14 @@ pub fn reconcile(
                     skipped += 1;
                     tracing::warn!(shop = %shop.domain, order = %position, %error, "order not reconciled");
                 }
-                let outcome = client.post_events(&base_url, &page.events)?;
+                let before = page.events.len();
+                let events: Vec<_> = page
+                    .events
+                    .into_iter()
+                    .filter(|event| event.time_us.is_none_or(|time| time >= oldest_us))
+                    .collect();
+                too_old += before - events.len();
+                let outcome = client.post_events(&base_url, &events)?;
                 totals.accepted += outcome.accepted;
                 totals.duplicates += outcome.duplicates;
                 totals.rejected += outcome.rejected;
@@ -57,7 +72,7 @@ pub fn reconcile(
             })
             .with_context(|| format!("reconciling {}", shop.domain))?;
         println!(
-            "{}: {orders} orders updated since {since} in {pages} pages; {} events stored (missed before), {} already stored, {} rejected; {skipped} orders skipped",
+            "{}: {orders} orders updated since {since} in {pages} pages; {} events stored (missed before), {} already stored, {} rejected; {skipped} orders skipped; {too_old} events older than the dedup horizon left alone",
             shop.domain, totals.accepted, totals.duplicates, totals.rejected
         );
     }

@@ -574,18 +574,28 @@ fn reconciliation_fills_what_the_webhooks_missed_and_counts_nothing_twice() {
         value["financial_status"] = json!("refunded");
         value["refunds"] = json!([refunds.clone()]);
     });
+    // Updated recently, created long ago: its events are older than any dedup horizon.
+    let ancient = order(5678901234570, &|value| {
+        value["processed_at"] = json!("1990-01-01T00:00:00Z");
+        value["financial_status"] = json!("pending");
+    });
     let api = AdminApi::start(
         "shpat_test_token",
         json!({"orders": [delivered, missed]}),
-        json!({"orders": [cancelled]}),
+        json!({"orders": [cancelled, ancient]}),
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let config = common::write_config(
         dir.path(),
-        &shop_config(&format!(
-            "access_token_env = \"SHOPIFY_ACME_TOKEN\"\nadmin_url = \"http://{}\"\n",
-            api.address
-        )),
+        &format!(
+            // The fixtures' times are fixed: a horizon of ten years keeps them inside it
+            // whatever the date the test runs on.
+            "[dedup]\nhorizon = \"3650d\"\n{}",
+            shop_config(&format!(
+                "access_token_env = \"SHOPIFY_ACME_TOKEN\"\nadmin_url = \"http://{}\"\n",
+                api.address
+            ))
+        ),
     );
     let data_dir = dir.path().join("data");
     let server = Server::start(&data_dir, Some(&config));
@@ -637,7 +647,7 @@ fn reconciliation_fills_what_the_webhooks_missed_and_counts_nothing_twice() {
     // Page 1: created+paid of the delivered order (2 duplicates) and created of the
     // pending one; page 2: created, paid, cancelled and the refund of the third.
     assert!(
-        stdout.contains("3 orders updated since 2026-11-27T00:00:00Z in 2 pages; 5 events stored (missed before), 2 already stored, 0 rejected"),
+        stdout.contains("4 orders updated since 2026-11-27T00:00:00Z in 2 pages; 5 events stored (missed before), 2 already stored, 0 rejected; 0 orders skipped; 1 events older than the dedup horizon left alone"),
         "{stdout}"
     );
     let second = reconcile(&config, &server, "shpat_test_token");

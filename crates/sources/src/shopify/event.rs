@@ -38,6 +38,8 @@ pub struct OutEvent {
     pub event_type: String,
     pub id: String,
     pub kind: EventKind,
+    /// Its `time` in microseconds since the epoch, when it has one.
+    pub time_us: Option<i64>,
     /// The structured-mode CloudEvent.
     pub json: Vec<u8>,
 }
@@ -95,6 +97,7 @@ pub fn build<D: Serialize>(
         event_type,
         id,
         kind,
+        time_us: time.and_then(|time| sightline_model::time::parse_rfc3339(time).ok()),
         json,
     }
 }
