@@ -31,4 +31,7 @@ fn main() {
         elapsed.as_secs_f64(),
         count as f64 / elapsed.as_secs_f64()
     );
+    for (kpi, reason, skipped) in engine.skipped() {
+        println!("  skipped by {kpi}: {skipped} ({reason})");
+    }
 }

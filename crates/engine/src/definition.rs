@@ -526,6 +526,12 @@ impl KpiDefinition {
                 "quantiles: each is between 0 and 1, e.g. [0.5, 0.95, 0.99]".into(),
             ));
         }
+        if self.group_by.len() > crate::engine::MAX_GROUP_BY {
+            return Err(invalid(format!(
+                "group_by: at most {} fields",
+                crate::engine::MAX_GROUP_BY
+            )));
+        }
         let group_by = self
             .group_by
             .iter()

@@ -1,6 +1,7 @@
 //! The engine: routes each event to the KPIs that read its type, keeps their panes, and
 //! answers window queries.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
@@ -91,10 +92,70 @@ pub struct WindowResult {
 }
 
 type GroupKey = Vec<String>;
+
+/// At most this many group-by fields (checked when definitions load).
+pub const MAX_GROUP_BY: usize = 8;
+
+/// A group's labels borrowed from the event: groups are looked up with it without
+/// allocating, and a `GroupKey` is made only for a group new to a pane. It hashes exactly
+/// as the `GroupKey` with the same labels (a unit test holds it to that).
+#[derive(Debug, Clone)]
+struct GroupRef<'a> {
+    labels: [Cow<'a, str>; MAX_GROUP_BY],
+    len: usize,
+}
+
+impl<'a> GroupRef<'a> {
+    fn empty() -> GroupRef<'a> {
+        GroupRef {
+            labels: Default::default(),
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, label: Cow<'a, str>) {
+        if let Some(slot) = self.labels.get_mut(self.len) {
+            *slot = label;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[Cow<'a, str>] {
+        &self.labels[..self.len]
+    }
+
+    fn to_key(&self) -> GroupKey {
+        self.as_slice()
+            .iter()
+            .map(|label| label.as_ref().to_owned())
+            .collect()
+    }
+}
+
+impl std::hash::Hash for GroupRef<'_> {
+    /// As `[String]` hashes: the length, then each label as a `str`.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len);
+        for label in self.as_slice() {
+            label.as_ref().hash(state);
+        }
+    }
+}
+
+impl hashbrown::Equivalent<GroupKey> for GroupRef<'_> {
+    fn equivalent(&self, key: &GroupKey) -> bool {
+        key.len() == self.len
+            && self
+                .as_slice()
+                .iter()
+                .zip(key)
+                .all(|(label, owned)| label.as_ref() == owned.as_str())
+    }
+}
 /// Group keys are short strings from events: FxHash is several times faster than
 /// SipHash here, and group keys do not come from an adversary who could flood one bucket
 /// more cheaply than by sending events.
-type Groups = FxHashMap<GroupKey, Accumulator>;
+type Groups = hashbrown::HashMap<GroupKey, Accumulator, rustc_hash::FxBuildHasher>;
 
 /// A closed window's values per group.
 type FinalValues = Vec<(GroupKey, AggregateValue)>;
@@ -225,7 +286,7 @@ pub struct Engine {
     closed: Vec<ClosedWindow>,
     /// Per-event buffers, kept to be reused (see `recycle`).
     slot_buffer: Vec<Option<&'static RawValue>>,
-    contribution_buffer: Vec<(GroupKey, Input)>,
+    contribution_buffer: Vec<(GroupRef<'static>, Input)>,
 }
 
 /// An empty vector of slots for another event's lifetime, in the same allocation (the
@@ -233,6 +294,17 @@ pub struct Engine {
 fn recycle<'to>(mut slots: Vec<Option<&RawValue>>) -> Vec<Option<&'to RawValue>> {
     slots.clear();
     slots.into_iter().map(|_| None).collect()
+}
+
+/// The same for contributions, whose group labels borrow from the event.
+fn recycle_contributions<'to>(
+    mut contributions: Vec<(GroupRef<'_>, Input)>,
+) -> Vec<(GroupRef<'to>, Input)> {
+    contributions.clear();
+    contributions
+        .into_iter()
+        .map(|(_, input)| (GroupRef::empty(), input))
+        .collect()
 }
 
 impl Engine {
@@ -296,7 +368,8 @@ impl Engine {
     pub fn process(&mut self, event_time_us: i64, payload: &str, now_wall_us: i64) -> Observation {
         // The per-event buffers are kept between events: no allocation per event.
         let mut slots = recycle(std::mem::take(&mut self.slot_buffer));
-        let mut contributions = std::mem::take(&mut self.contribution_buffer);
+        let mut contributions =
+            recycle_contributions(std::mem::take(&mut self.contribution_buffer));
         let observation = self.process_with(
             event_time_us,
             payload,
@@ -305,8 +378,7 @@ impl Engine {
             &mut contributions,
         );
         self.slot_buffer = recycle(slots);
-        contributions.clear();
-        self.contribution_buffer = contributions;
+        self.contribution_buffer = recycle_contributions(contributions);
         observation
     }
 
@@ -316,7 +388,7 @@ impl Engine {
         payload: &'a str,
         now_wall_us: i64,
         slots: &mut Vec<Option<&'a RawValue>>,
-        contributions: &mut Vec<(GroupKey, Input)>,
+        contributions: &mut Vec<(GroupRef<'a>, Input)>,
     ) -> Observation {
         let Some(event_type) = extract(payload, &self.fields_by_type, slots) else {
             return Observation::Unused;
@@ -344,7 +416,7 @@ impl Engine {
                 contributions.push(contribution);
             }
             for (group, input) in contributions.drain(..) {
-                runtime.add_to_windows(event_time_us, group, &input);
+                runtime.add_to_windows(event_time_us, &group, &input);
             }
         }
         self.close_sessions();
@@ -555,7 +627,7 @@ impl Engine {
                     }
                 }
                 for (closed_at, total) in closing {
-                    runtime.add_to_windows(closed_at, Vec::new(), &Input::Number(total));
+                    runtime.add_to_windows(closed_at, &GroupRef::empty(), &Input::Number(total));
                 }
                 sessions.retain(|session| !session.closed || session.last_us >= bridgeable_from);
                 if sessions.is_empty() {
@@ -650,13 +722,13 @@ impl Engine {
 impl KpiRuntime {
     /// The event's group and input for this KPI, or `None` when the filter excludes it
     /// or (counted as a reason) a field it needs is missing or unusable.
-    fn read(
+    fn read<'a>(
         &mut self,
         event_type: &str,
         event_time_us: i64,
-        slots: &[Option<&RawValue>],
+        slots: &[Option<&'a RawValue>],
         options: &EngineOptions,
-    ) -> Option<(GroupKey, Input)> {
+    ) -> Option<(GroupRef<'a>, Input)> {
         let kpi_slots = self.slots_by_type.get(event_type)?;
         let field = |slot: usize| slots.get(slot).copied().flatten();
         if let Some(filter) = &self.kpi.filter
@@ -664,10 +736,10 @@ impl KpiRuntime {
         {
             return None;
         }
-        let mut group = Vec::with_capacity(kpi_slots.group.len());
+        let mut group = GroupRef::empty();
         for (path, slot) in self.kpi.group_by.iter().zip(&kpi_slots.group) {
             match field(*slot) {
-                Some(value) => group.push(as_label(value)),
+                Some(value) => group.push(label_text(value)),
                 None => {
                     let reason = format!("missing {path}");
                     self.skip(reason);
@@ -696,8 +768,8 @@ impl KpiRuntime {
                 } else {
                     (kpi_slots.delta, self.kpi.delta.as_ref())
                 };
-                let path = path.map(ToString::to_string).unwrap_or_default();
                 let Some(value) = slot.and_then(field).and_then(as_decimal) else {
+                    let path = path.map(ToString::to_string).unwrap_or_default();
                     self.skip(format!("missing or non-numeric {path}"));
                     return None;
                 };
@@ -786,14 +858,17 @@ impl KpiRuntime {
                 }
             }
             aggregate => {
-                let path = self
-                    .kpi
-                    .value
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
+                // Named only when an event is skipped: formatting it per event would cost
+                // more than the aggregate itself.
+                let path = || {
+                    self.kpi
+                        .value
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                };
                 let Some(raw) = kpi_slots.value.and_then(field) else {
-                    self.skip(format!("missing {path}"));
+                    self.skip(format!("missing {}", path()));
                     return None;
                 };
                 match aggregate {
@@ -807,7 +882,7 @@ impl KpiRuntime {
                     },
                     _ => {
                         let Some(mut value) = as_decimal(raw) else {
-                            self.skip(format!("{path} is not a number"));
+                            self.skip(format!("{} is not a number", path()));
                             return None;
                         };
                         if let Some(currency_slot) = kpi_slots.currency {
@@ -835,12 +910,12 @@ impl KpiRuntime {
 
     /// For a KPI with `each`: one contribution per element of the array (order lines),
     /// grouped and summed with the element's members (`line.x`) and the event's fields.
-    fn read_each(
+    fn read_each<'a>(
         &mut self,
         event_type: &str,
-        slots: &[Option<&RawValue>],
+        slots: &[Option<&'a RawValue>],
         options: &EngineOptions,
-        out: &mut Vec<(GroupKey, Input)>,
+        out: &mut Vec<(GroupRef<'a>, Input)>,
     ) {
         let Some(kpi_slots) = self.slots_by_type.get(event_type) else {
             return;
@@ -875,10 +950,10 @@ impl KpiRuntime {
                     _ => field(slot),
                 }
             };
-            let mut group = Vec::with_capacity(kpi.group_by.len());
+            let mut group = GroupRef::empty();
             for (path, slot) in kpi.group_by.iter().zip(&kpi_slots.group) {
                 match value_of(path, *slot) {
-                    Some(value) => group.push(as_label(value)),
+                    Some(value) => group.push(label_text(value)),
                     None => {
                         skipped = Some(format!("missing {path}"));
                         return Ok::<(), ()>(());
@@ -923,7 +998,7 @@ impl KpiRuntime {
     }
 
     /// Adds one contribution to the pane of `time_us` in every window of the KPI.
-    fn add_to_windows(&mut self, time_us: i64, group: GroupKey, input: &Input) {
+    fn add_to_windows(&mut self, time_us: i64, group: &GroupRef<'_>, input: &Input) {
         for window in &mut self.windows {
             let pane = window.pane_of(time_us);
             if !window.panes.contains_key(&pane) {
@@ -932,12 +1007,12 @@ impl KpiRuntime {
             }
             let groups = window.panes.entry(pane).or_default();
             // The key is cloned only for a group new to the pane, not per event.
-            match groups.get_mut(&group) {
+            match groups.get_mut(group) {
                 Some(accumulator) => accumulator.add(input),
                 None => {
                     let mut accumulator = Accumulator::new(&self.kpi);
                     accumulator.add(input);
-                    groups.insert(group.clone(), accumulator);
+                    groups.insert(group.to_key(), accumulator);
                 }
             }
         }
@@ -1002,7 +1077,21 @@ impl KpiRuntime {
             return;
         }
         let key = key.into_owned();
-        let sessions = self.sessions.remove(&key).unwrap_or_default();
+        let Some(sessions) = self.sessions.remove(&key) else {
+            // The key's first session (the usual case for a new visitor).
+            self.session_closings
+                .insert((event_time_us.saturating_add(gap), key.clone()));
+            self.sessions.insert(
+                key,
+                vec![Session {
+                    start_us: event_time_us,
+                    last_us: event_time_us,
+                    total: value,
+                    closed: false,
+                }],
+            );
+            return;
+        };
         // Every session the event falls within the gap of merges with it (a late event
         // can bridge two). A closed one takes its total back out of the windows it was
         // counted in, so the merged session counts once, when it closes.
@@ -1017,7 +1106,11 @@ impl KpiRuntime {
         for session in bridged {
             if session.closed {
                 let closed_at = session.last_us.saturating_add(gap);
-                self.add_to_windows(closed_at, Vec::new(), &Input::Retract(session.total));
+                self.add_to_windows(
+                    closed_at,
+                    &GroupRef::empty(),
+                    &Input::Retract(session.total),
+                );
             }
             merged.start_us = merged.start_us.min(session.start_us);
             merged.last_us = merged.last_us.max(session.last_us);
@@ -1159,7 +1252,7 @@ impl WindowState {
 
     fn merge_panes(&self, start: i64) -> Groups {
         let end = self.spec.window_end(start);
-        let mut merged: Groups = FxHashMap::default();
+        let mut merged: Groups = Groups::default();
         for groups in self.panes.range(start..end).map(|(_, groups)| groups) {
             for (key, accumulator) in groups {
                 match merged.get_mut(key) {
@@ -1424,5 +1517,41 @@ mod checkpoint {
             self.evicted_at = i64::MIN;
             Ok(state.offset)
         }
+    }
+}
+
+#[cfg(test)]
+mod group_ref_tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn a_borrowed_group_hashes_and_compares_as_its_owned_key() {
+        let hasher = rustc_hash::FxBuildHasher;
+        for labels in [
+            vec![],
+            vec!["stripe"],
+            vec!["SKU-1", "W-2"],
+            vec!["", "a\u{e9}"],
+        ] {
+            let mut group = GroupRef::empty();
+            for label in &labels {
+                group.push(Cow::Borrowed(label));
+            }
+            let key: GroupKey = labels.iter().map(|label| (*label).to_owned()).collect();
+            assert_eq!(hasher.hash_one(&group), hasher.hash_one(&key), "{labels:?}");
+            assert!(hashbrown::Equivalent::equivalent(&group, &key));
+            assert_eq!(group.to_key(), key);
+        }
+        let mut other = GroupRef::empty();
+        other.push(Cow::Borrowed("SKU-1"));
+        assert!(!hashbrown::Equivalent::equivalent(
+            &other,
+            &vec!["SKU-1".to_owned(), "W-2".to_owned()]
+        ));
+        let mut groups = Groups::default();
+        groups.insert(vec!["SKU-1".to_owned()], Accumulator::Count(3));
+        assert!(groups.get(&other).is_some());
     }
 }
