@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rustc_hash::FxHashMap;
-use serde_json::value::RawValue;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::aggregate::{Accumulator, AggregateValue, Input, LatestValue, SideHit};
@@ -285,13 +284,13 @@ pub struct Engine {
     /// Windows closed since the last `take_closed`, for the history store.
     closed: Vec<ClosedWindow>,
     /// Per-event buffers, kept to be reused (see `recycle`).
-    slot_buffer: Vec<Option<&'static RawValue>>,
+    slot_buffer: Vec<Option<&'static str>>,
     contribution_buffer: Vec<(GroupRef<'static>, Input)>,
 }
 
 /// An empty vector of slots for another event's lifetime, in the same allocation (the
 /// standard library collects a mapped `into_iter` in place when the layouts match).
-fn recycle<'to>(mut slots: Vec<Option<&RawValue>>) -> Vec<Option<&'to RawValue>> {
+fn recycle<'to>(mut slots: Vec<Option<&str>>) -> Vec<Option<&'to str>> {
     slots.clear();
     slots.into_iter().map(|_| None).collect()
 }
@@ -387,7 +386,7 @@ impl Engine {
         event_time_us: i64,
         payload: &'a str,
         now_wall_us: i64,
-        slots: &mut Vec<Option<&'a RawValue>>,
+        slots: &mut Vec<Option<&'a str>>,
         contributions: &mut Vec<(GroupRef<'a>, Input)>,
     ) -> Observation {
         let Some(event_type) = extract(payload, &self.fields_by_type, slots) else {
@@ -726,7 +725,7 @@ impl KpiRuntime {
         &mut self,
         event_type: &str,
         event_time_us: i64,
-        slots: &[Option<&'a RawValue>],
+        slots: &[Option<&'a str>],
         options: &EngineOptions,
     ) -> Option<(GroupRef<'a>, Input)> {
         let kpi_slots = self.slots_by_type.get(event_type)?;
@@ -913,7 +912,7 @@ impl KpiRuntime {
     fn read_each<'a>(
         &mut self,
         event_type: &str,
-        slots: &[Option<&'a RawValue>],
+        slots: &[Option<&'a str>],
         options: &EngineOptions,
         out: &mut Vec<(GroupRef<'a>, Input)>,
     ) {
@@ -935,13 +934,13 @@ impl KpiRuntime {
         };
         let mut skipped: Option<String> = None;
         let kpi = &self.kpi;
-        let _ = for_each_item(array.get(), |_, element| {
-            let mut members: Vec<(std::borrow::Cow<'_, str>, &RawValue)> = Vec::with_capacity(4);
+        let _ = for_each_item(array, |_, element| {
+            let mut members: Vec<(std::borrow::Cow<'_, str>, &str)> = Vec::with_capacity(4);
             let _ = for_each_field(element.get(), |name, value| {
-                members.push((name, value));
+                members.push((name, value.get()));
                 Ok::<(), ()>(())
             });
-            let value_of = |path: &FieldPath, slot: usize| -> Option<&RawValue> {
+            let value_of = |path: &FieldPath, slot: usize| -> Option<&str> {
                 match path {
                     FieldPath::Element(name) => members
                         .iter()
@@ -1023,7 +1022,7 @@ impl KpiRuntime {
         &mut self,
         event_type: &str,
         event_time_us: i64,
-        slots: &[Option<&RawValue>],
+        slots: &[Option<&str>],
         options: &EngineOptions,
     ) {
         let Some(kpi_slots) = self.slots_by_type.get(event_type) else {
@@ -1035,8 +1034,7 @@ impl KpiRuntime {
             return;
         };
         // Borrowed for the lookup; allocated only when a session starts.
-        let key = sightline_model::json::raw_str(raw_key)
-            .unwrap_or(std::borrow::Cow::Borrowed(raw_key.get()));
+        let key = label_text(raw_key);
         let mut value = kpi_slots
             .value
             .and_then(field)
@@ -1189,7 +1187,7 @@ const COMPACT_EVERY_US: i64 = 3_600_000_000;
 const OUT_OF_RANGE: &str = "value out of the exact decimal range";
 
 /// The rate that converts the event's `data.currency` into the reporting currency.
-fn rate_of(currency: Option<&RawValue>, options: &EngineOptions) -> Option<Decimal> {
+fn rate_of(currency: Option<&str>, options: &EngineOptions) -> Option<Decimal> {
     let code = label_text(currency?);
     if code == options.reporting_currency {
         return Some(Decimal::ONE);
@@ -1201,7 +1199,7 @@ fn rate_of(currency: Option<&RawValue>, options: &EngineOptions) -> Option<Decim
 fn side_hit<'a>(
     side: &CompiledSide,
     slots: &SideSlots,
-    field: &impl Fn(usize) -> Option<&'a RawValue>,
+    field: &impl Fn(usize) -> Option<&'a str>,
 ) -> Option<SideHit> {
     if !slots.counts {
         return None;

@@ -5,8 +5,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap;
 
 use rust_decimal::Decimal;
-use serde_json::value::RawValue;
-use sightline_model::json::raw_str;
+use sightline_model::json::raw_str_text;
 
 use crate::definition::FieldPath;
 use crate::scan::{ObjectWalk, for_each_member};
@@ -48,8 +47,8 @@ impl FieldSet {
     }
 }
 
-/// A field's raw JSON value, borrowed from the event.
-pub type RawField<'a> = &'a RawValue;
+/// A field's raw JSON text (one JSON value, never `null`), borrowed from the event.
+pub type RawField<'a> = &'a str;
 
 /// Top-level members kept until `type` is known; more than this are not looked at (a
 /// KPI grouping by an attribute that comes after sixteen others before `type` is rare).
@@ -133,18 +132,15 @@ pub fn extract<'a>(
     Some(event_type)
 }
 
-/// A wanted value as a `&RawValue`, `None` for null (or, defensively, for text that is
-/// not one JSON value).
-fn raw(value: &str) -> Option<&RawValue> {
-    if value == "null" {
-        return None;
-    }
-    serde_json::from_str::<&RawValue>(value).ok()
+/// A wanted value's raw text, `None` for null. The walk found where the value ends;
+/// the event was validated as JSON when it was accepted.
+fn raw(value: &str) -> Option<&str> {
+    (value != "null").then_some(value)
 }
 
 /// A string value's text (unescaped only when it holds escapes).
 fn text_of(value: &str) -> Option<Cow<'_, str>> {
-    raw_str(raw(value)?)
+    raw_str_text(raw(value)?)
 }
 
 impl FieldSet {
@@ -164,23 +160,20 @@ impl FieldSet {
 }
 
 /// A field as a number: a JSON number or a decimal string, read exactly.
-pub fn as_decimal(value: &RawValue) -> Option<Decimal> {
-    sightline_model::parse_decimal(value).ok()
+pub fn as_decimal(value: &str) -> Option<Decimal> {
+    sightline_model::parse_decimal_text(value).ok()
 }
 
 /// A field's text, borrowed where it holds no escapes: strings as themselves, anything
 /// else as its JSON text. For comparing and hashing without allocating.
-pub fn label_text(value: &RawValue) -> Cow<'_, str> {
-    match raw_str(value) {
+pub fn label_text(value: &str) -> Cow<'_, str> {
+    match raw_str_text(value) {
         Some(text) => text,
-        None => Cow::Borrowed(value.get()),
+        None => Cow::Borrowed(value),
     }
 }
 
 /// A field as a group label: strings as themselves, anything else as its JSON text.
-pub fn as_label(value: &RawValue) -> String {
-    match raw_str(value) {
-        Some(text) => text.into_owned(),
-        None => value.get().to_owned(),
-    }
+pub fn as_label(value: &str) -> String {
+    label_text(value).into_owned()
 }

@@ -78,8 +78,13 @@ impl<'a> ObjectWalk<'a> {
         if bytes.get(at) != Some(&b'"') {
             return Err(Malformed);
         }
-        let key_end = string_end(bytes, at)?;
-        let name = key_text(self.text.get(at + 1..key_end - 1).ok_or(Malformed)?)?;
+        let (key_end, escaped) = string_end_escaped(bytes, at)?;
+        let inner = self.text.get(at + 1..key_end - 1).ok_or(Malformed)?;
+        let name = if escaped {
+            key_text(inner)?
+        } else {
+            Cow::Borrowed(inner)
+        };
         at = skip_whitespace(bytes, key_end);
         if bytes.get(at) != Some(&b':') {
             return Err(Malformed);
@@ -123,9 +128,6 @@ impl<'a> ObjectWalk<'a> {
 }
 
 fn key_text(inner: &str) -> Result<Cow<'_, str>, Malformed> {
-    if !inner.contains('\\') {
-        return Ok(Cow::Borrowed(inner));
-    }
     // An escaped key (`"t\u0079pe"`) means what it decodes to, as validation read it.
     serde_json::from_str::<String>(&format!("\"{inner}\""))
         .map(Cow::Owned)
@@ -139,19 +141,56 @@ fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// The index just past the string that starts with the quote at `start`. A plain loop:
-/// event strings are short, where a vectorised search costs more to set up than it saves.
+/// The index just past the string that starts with the quote at `start`.
 fn string_end(bytes: &[u8], start: usize) -> Result<usize, Malformed> {
+    string_end_escaped(bytes, start).map(|(end, _)| end)
+}
+
+/// The index just past the string that starts with the quote at `start`, and whether it
+/// holds escapes.
+fn string_end_escaped(bytes: &[u8], start: usize) -> Result<(usize, bool), Malformed> {
     let mut at = start + 1;
-    while let Some(&byte) = bytes.get(at) {
-        match byte {
-            b'"' => return Ok(at + 1),
-            // A backslash escapes the next byte (for \uXXXX the rest are plain hex).
-            b'\\' => at += 2,
-            _ => at += 1,
+    let mut escaped = false;
+    while let Some(found) = quote_or_backslash(bytes, at) {
+        if bytes[found] == b'"' {
+            return Ok((found + 1, escaped));
         }
+        // A backslash escapes the next byte (for \uXXXX the rest are plain hex).
+        escaped = true;
+        at = found + 2;
     }
     Err(Malformed)
+}
+
+/// The first `"` or `\\` at or after `from`, eight bytes at a time: event strings are
+/// short, where a vectorised search costs more to set up than it saves, and a byte loop
+/// costs several instructions a byte.
+fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(chunk);
+        let quotes = word ^ (ONES * u64::from(b'"'));
+        let backslashes = word ^ (ONES * u64::from(b'\\'));
+        // A zero byte in either marks a match; the lowest flag is the first match.
+        let zero = |value: u64| value.wrapping_sub(ONES) & !value & HIGHS;
+        let hits = zero(quotes) | zero(backslashes);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'"' || byte == b'\\' {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
 }
 
 /// The index just past the value that starts at `start`.
@@ -223,6 +262,26 @@ mod tests {
             ]
         );
         assert_eq!(members("{}").expect("empty"), vec![]);
+    }
+
+    #[test]
+    fn quotes_and_backslashes_are_found_at_every_offset() {
+        for length in 0..40 {
+            for position in 0..length {
+                for special in [b'"', b'\\'] {
+                    let mut bytes = vec![b'a'; length];
+                    bytes[position] = special;
+                    // Bytes above 0x80 (UTF-8) next to the match must not confuse it.
+                    if position + 1 < length {
+                        bytes[position + 1] = 0xC3;
+                    }
+                    for from in 0..=position {
+                        assert_eq!(quote_or_backslash(&bytes, from), Some(position));
+                    }
+                    assert_eq!(quote_or_backslash(&bytes, position + 1), None);
+                }
+            }
+        }
     }
 
     #[test]

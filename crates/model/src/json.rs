@@ -23,7 +23,12 @@ pub enum JsonKind {
 
 impl JsonKind {
     pub fn of(raw: &RawValue) -> JsonKind {
-        match raw.get().as_bytes().first() {
+        JsonKind::of_text(raw.get())
+    }
+
+    /// The kind of a value given as its raw JSON text (already known to be one value).
+    pub fn of_text(text: &str) -> JsonKind {
+        match text.as_bytes().first() {
             Some(b'"') => JsonKind::String,
             Some(b'{') => JsonKind::Object,
             Some(b'[') => JsonKind::Array,
@@ -49,7 +54,11 @@ impl JsonKind {
 /// The content of a JSON string value, borrowed unless it holds escapes.
 /// Returns `None` when the value is not a string.
 pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
+    raw_str_text(raw.get())
+}
+
+/// [`raw_str`] over a value's raw JSON text.
+pub fn raw_str_text(text: &str) -> Option<Cow<'_, str>> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     if !inner.contains('\\') {
         return Some(Cow::Borrowed(inner));

@@ -23,4 +23,4 @@ pub use catalogue::{EventType, FieldKind, FieldSpec};
 pub use envelope::{CurrencyPolicy, ValidEvent, validate_event};
 pub use error::{Rejection, RejectionCode};
 pub use identity::identity_key;
-pub use money::{CurrencyCode, parse_decimal};
+pub use money::{CurrencyCode, parse_decimal, parse_decimal_text};

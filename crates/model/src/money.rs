@@ -10,7 +10,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde_json::value::RawValue;
 
-use crate::json::{JsonKind, raw_str};
+use crate::json::{JsonKind, raw_str_text};
 
 /// A three-letter upper-case currency code such as `EUR`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,16 +46,20 @@ impl fmt::Debug for CurrencyCode {
 /// Parses a money amount given as a decimal string (`"199.90"`) or a JSON number
 /// (`199.9`, `1.999e2`). Returns a description of the problem on failure.
 pub fn parse_decimal(raw: &RawValue) -> Result<Decimal, String> {
-    let kind = JsonKind::of(raw);
-    let text = match kind {
-        JsonKind::String => match raw_str(raw) {
-            Some(text) => text.into_owned(),
+    parse_decimal_text(raw.get())
+}
+
+/// [`parse_decimal`] over a value's raw JSON text.
+pub fn parse_decimal_text(raw: &str) -> Result<Decimal, String> {
+    let text = match JsonKind::of_text(raw) {
+        JsonKind::String => match raw_str_text(raw) {
+            Some(text) => text,
             None => return Err("a decimal string".into()),
         },
-        JsonKind::Number => raw.get().to_owned(),
+        JsonKind::Number => std::borrow::Cow::Borrowed(raw),
         other => return Err(format!("got {}", other.described())),
     };
-    decimal_from_text(text.trim()).ok_or_else(|| format!("got {:?}", raw.get()))
+    decimal_from_text(text.trim()).ok_or_else(|| format!("got {raw:?}"))
 }
 
 /// Parses decimal text (`199.90`, `1.999e2`) exactly; `None` if it is not a decimal.
