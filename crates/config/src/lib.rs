@@ -6,6 +6,7 @@
 //! same errors. Sizes take bytes or text (`"128 MiB"`), durations take text (`"7d"`, `"30s"`).
 
 mod error;
+mod odoo;
 mod sources;
 mod units;
 
@@ -19,6 +20,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use error::ConfigError;
+pub use odoo::{ODOO_MODELS, OdooConfig, OdooPoller, OdooPostgres, OdooWebhook};
 pub use sources::{Secret, SecretSource, ShopifyConfig, ShopifyShop, SourcesConfig};
 pub use units::{ByteSize, HumanDuration, Retention};
 
@@ -373,7 +375,8 @@ impl Config {
                 "must be greater than 0".into(),
             ));
         }
-        self.validate_shopify(&invalid)
+        self.validate_shopify(&invalid)?;
+        odoo::validate(&self.sources.odoo, &invalid)
     }
 
     fn validate_shopify(
@@ -520,7 +523,7 @@ impl Config {
     }
 }
 
-fn is_currency_code(text: &str) -> bool {
+pub(crate) fn is_currency_code(text: &str) -> bool {
     text.len() == 3 && text.bytes().all(|byte| byte.is_ascii_uppercase())
 }
 

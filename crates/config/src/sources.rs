@@ -16,6 +16,7 @@ use toml::Spanned;
 #[serde(deny_unknown_fields, default)]
 pub struct SourcesConfig {
     pub shopify: ShopifyConfig,
+    pub odoo: crate::odoo::OdooConfig,
 }
 
 /// Shopify webhooks at `POST /v1/sources/shopify`, and `sightline shopify reconcile`.
@@ -119,7 +120,7 @@ impl ShopifyShop {
     }
 }
 
-fn one_source(
+pub(crate) fn one_source(
     env: &Option<String>,
     file: &Option<PathBuf>,
     inline: &Option<Secret>,

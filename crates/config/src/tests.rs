@@ -215,3 +215,89 @@ fn reorder_points_come_from_the_table_and_a_csv_file() {
         "{error}"
     );
 }
+
+#[test]
+fn the_example_config_has_an_odoo_source() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sightline.example.toml");
+    let config = Config::load(&path).expect("the shipped example is valid");
+    let odoo = &config.sources.odoo;
+    assert_eq!(odoo.source(), "odoo/prod");
+    let webhook = odoo.webhook.as_ref().expect("webhook");
+    assert_eq!(
+        webhook.token_source(),
+        Some(SecretSource::Env("ODOO_WEBHOOK_TOKEN".into()))
+    );
+    let poller = odoo.poller.as_ref().expect("poller");
+    assert!(!poller.uses_json2());
+    assert_eq!(poller.overlap.0, Duration::from_secs(300));
+    assert_eq!(poller.model_names(), crate::ODOO_MODELS);
+    let postgres = odoo.postgres.as_ref().expect("postgres");
+    assert_eq!(
+        postgres.connection_source(),
+        Some(SecretSource::Env("ODOO_OUTBOX_DSN".into()))
+    );
+    assert_eq!(postgres.batch, 1000);
+}
+
+#[test]
+fn odoo_settings_are_validated_with_key_and_line() {
+    assert!(!Config::default().sources.odoo.is_enabled());
+    let tokenless = "[sources.odoo]\ninstance = \"prod\"\n\n[sources.odoo.webhook]\n";
+    let error = Config::from_toml(tokenless, "x")
+        .expect_err("no token")
+        .to_string();
+    assert!(
+        error.contains("line 2: sources.odoo.webhook.token_env")
+            && error.contains("exactly one way"),
+        "{error}"
+    );
+    let bad_version = "[sources.odoo.poller]\nurl = \"https://odoo.example.com\"\ndb = \"prod\"\nversion = 15\nuid = 2\npassword_env = \"P\"\n";
+    let error = Config::from_toml(bad_version, "x")
+        .expect_err("Odoo 15")
+        .to_string();
+    assert!(
+        error.contains("line 4: sources.odoo.poller.version"),
+        "{error}"
+    );
+    let no_user = "[sources.odoo.poller]\nurl = \"https://odoo.example.com\"\ndb = \"prod\"\nversion = 17\npassword_env = \"P\"\n";
+    let error = Config::from_toml(no_user, "x")
+        .expect_err("no uid")
+        .to_string();
+    assert!(error.contains("uid") && error.contains("login"), "{error}");
+    let json2 = "[sources.odoo.poller]\nurl = \"https://odoo.example.com\"\ndb = \"prod\"\nversion = 19\npassword_env = \"ODOO_KEY\"\nmodels = [\"sale.order\"]\noverlap = \"2m\"\n";
+    let config = Config::from_toml(json2, "x").expect("JSON-2 needs no uid");
+    let poller = config.sources.odoo.poller.as_ref().expect("poller");
+    assert!(poller.uses_json2());
+    assert_eq!(poller.overlap.0, Duration::from_secs(120));
+    let bad_model = "[sources.odoo.poller]\nurl = \"https://odoo.example.com\"\ndb = \"prod\"\nversion = 19\npassword_env = \"K\"\nmodels = [\"sale.order\",\n  \"res.partner\"]\n";
+    let error = Config::from_toml(bad_model, "x")
+        .expect_err("unknown model")
+        .to_string();
+    assert!(
+        error.contains("line 7") && error.contains("res.partner"),
+        "{error}"
+    );
+    let typo = "[sources.odoo.postgres]\nconnection_env = \"DSN\"\nbatchh = 5\n";
+    let error = Config::from_toml(typo, "x").expect_err("typo").to_string();
+    assert!(
+        error.contains("line 3") && error.contains("batchh"),
+        "{error}"
+    );
+    let bad_currency = "[sources.odoo]\ncurrency = \"euro\"\n";
+    let error = Config::from_toml(bad_currency, "x")
+        .expect_err("bad code")
+        .to_string();
+    assert!(error.contains("line 2: sources.odoo.currency"), "{error}");
+    let bad_map = "[sources.odoo.locations]\nstock = \"berlin\"\n";
+    let error = Config::from_toml(bad_map, "x")
+        .expect_err("not an id")
+        .to_string();
+    assert!(error.contains("sources.odoo.locations.stock"), "{error}");
+    let inline = "[sources.odoo.webhook]\ntoken = \"hush-odoo\"\n\n[sources.odoo.postgres]\nconnection = \"host=db password=hush-pg\"\n";
+    let config = Config::from_toml(inline, "x").expect("inline secrets");
+    let debug = format!("{config:?}");
+    assert!(
+        !debug.contains("hush-odoo") && !debug.contains("hush-pg"),
+        "secrets never print: {debug}"
+    );
+}
