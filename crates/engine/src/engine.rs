@@ -12,9 +12,12 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::aggregate::{Accumulator, AggregateValue, Input, LatestValue, SideHit};
 use crate::definition::{AggregateKind, CompiledKpi, CompiledSide, FieldPath};
 use crate::extract::{FieldSet, as_decimal, as_label, extract, label_text};
+use crate::scan::{for_each_element, for_each_member};
 use crate::watermark::{Lateness, TimePolicy, Watermark};
 use crate::window::WindowSpec;
-use sightline_model::json::{for_each_field, for_each_item};
+
+/// Members of an array element (an order line) looked at, at most.
+const LINE_MEMBERS: usize = 12;
 
 /// Configuration the engine needs beyond the KPI definitions.
 #[derive(Debug, Clone)]
@@ -92,8 +95,9 @@ pub struct WindowResult {
 
 type GroupKey = Vec<String>;
 
-/// At most this many group-by fields (checked when definitions load).
-pub const MAX_GROUP_BY: usize = 8;
+/// At most this many group-by fields (checked when definitions load): kept small because
+/// a group's labels are carried inline, per event and KPI.
+pub const MAX_GROUP_BY: usize = 4;
 
 /// A group's labels borrowed from the event: groups are looked up with it without
 /// allocating, and a `GroupKey` is made only for a group new to a pane. It hashes exactly
@@ -409,12 +413,12 @@ impl Engine {
             }
             if runtime.kpi.each.is_some() {
                 runtime.read_each(&event_type, slots, &self.options, contributions);
-            } else if let Some(contribution) =
+                for (group, input) in contributions.drain(..) {
+                    runtime.add_to_windows(event_time_us, &group, &input);
+                }
+            } else if let Some((group, input)) =
                 runtime.read(&event_type, event_time_us, slots, &self.options)
             {
-                contributions.push(contribution);
-            }
-            for (group, input) in contributions.drain(..) {
                 runtime.add_to_windows(event_time_us, &group, &input);
             }
         }
@@ -934,18 +938,25 @@ impl KpiRuntime {
         };
         let mut skipped: Option<String> = None;
         let kpi = &self.kpi;
-        let _ = for_each_item(array, |_, element| {
-            let mut members: Vec<(std::borrow::Cow<'_, str>, &str)> = Vec::with_capacity(4);
-            let _ = for_each_field(element.get(), |name, value| {
-                members.push((name, value.get()));
-                Ok::<(), ()>(())
+        let _ = for_each_element(array, |element| {
+            // An order line has a handful of members: kept inline, looked up by name.
+            let mut members: [Option<(Cow<'_, str>, &str)>; LINE_MEMBERS] = Default::default();
+            let mut count = 0;
+            let _ = for_each_member(element, |name, value| {
+                if let Some(member) = members.get_mut(count) {
+                    *member = Some((name, value));
+                    count += 1;
+                }
+                true
             });
             let value_of = |path: &FieldPath, slot: usize| -> Option<&str> {
                 match path {
                     FieldPath::Element(name) => members
                         .iter()
+                        .flatten()
                         .find(|(member, _)| member == name)
-                        .map(|(_, value)| *value),
+                        .map(|(_, value)| *value)
+                        .filter(|value| *value != "null"),
                     _ => field(slot),
                 }
             };
@@ -955,7 +966,7 @@ impl KpiRuntime {
                     Some(value) => group.push(label_text(value)),
                     None => {
                         skipped = Some(format!("missing {path}"));
-                        return Ok::<(), ()>(());
+                        return;
                     }
                 }
             }
@@ -967,29 +978,28 @@ impl KpiRuntime {
                 for (path, slot) in factors.iter().zip(factor_slots) {
                     let Some(factor) = value_of(path, *slot).and_then(as_decimal) else {
                         skipped = Some(format!("missing or non-numeric field in values.{name}"));
-                        return Ok(());
+                        return;
                     };
                     let Some(next) = product.checked_mul(factor) else {
                         skipped = Some(OUT_OF_RANGE.to_owned());
-                        return Ok(());
+                        return;
                     };
                     product = next;
                 }
                 if kpi.sums_are_money[index] {
                     let Some(rate) = rate else {
                         skipped = Some("no rate for data.currency".to_owned());
-                        return Ok(());
+                        return;
                     };
                     let Some(converted) = product.checked_mul(rate) else {
                         skipped = Some(OUT_OF_RANGE.to_owned());
-                        return Ok(());
+                        return;
                     };
                     product = converted;
                 }
                 values.push(product);
             }
             out.push((group, Input::Sums(values)));
-            Ok(())
         });
         if let Some(reason) = skipped {
             self.skip(reason);

@@ -167,6 +167,14 @@ pub fn as_decimal(value: &str) -> Option<Decimal> {
 /// A field's text, borrowed where it holds no escapes: strings as themselves, anything
 /// else as its JSON text. For comparing and hashing without allocating.
 pub fn label_text(value: &str) -> Cow<'_, str> {
+    // The common case, a string without escapes, borrowed after one fast scan.
+    if value.len() >= 2
+        && value.starts_with('"')
+        && crate::scan::quote_or_backslash(value.as_bytes(), 1) == Some(value.len() - 1)
+        && let Some(inner) = value.get(1..value.len() - 1)
+    {
+        return Cow::Borrowed(inner);
+    }
     match raw_str_text(value) {
         Some(text) => text,
         None => Cow::Borrowed(value),

@@ -26,6 +26,33 @@ pub fn for_each_member<'a>(
     Ok(())
 }
 
+/// Calls `on_element(value)` for every element of the array `text`, in order, each as
+/// its raw JSON text. `Err` when `text` is not an array.
+pub fn for_each_element<'a>(
+    text: &'a str,
+    mut on_element: impl FnMut(&'a str),
+) -> Result<(), Malformed> {
+    let bytes = text.as_bytes();
+    let mut at = skip_whitespace(bytes, 0);
+    if bytes.get(at) != Some(&b'[') {
+        return Err(Malformed);
+    }
+    at = skip_whitespace(bytes, at + 1);
+    if bytes.get(at) == Some(&b']') {
+        return Ok(());
+    }
+    loop {
+        let end = value_end(bytes, at)?;
+        on_element(text.get(at..end).ok_or(Malformed)?);
+        at = skip_whitespace(bytes, end);
+        match bytes.get(at) {
+            Some(b',') => at = skip_whitespace(bytes, at + 1),
+            Some(b']') => return Ok(()),
+            _ => return Err(Malformed),
+        }
+    }
+}
+
 /// The text is not the JSON object the walk expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Malformed;
@@ -165,7 +192,7 @@ fn string_end_escaped(bytes: &[u8], start: usize) -> Result<(usize, bool), Malfo
 /// The first `"` or `\\` at or after `from`, eight bytes at a time: event strings are
 /// short, where a vectorised search costs more to set up than it saves, and a byte loop
 /// costs several instructions a byte.
-fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
+pub fn quote_or_backslash(bytes: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut at = from;
@@ -281,6 +308,24 @@ mod tests {
                     assert_eq!(quote_or_backslash(&bytes, position + 1), None);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn elements_of_an_array() {
+        let mut found = Vec::new();
+        for_each_element(r#" [ {"a":[1,"]"]}, 2 ,"x" ] "#, |element| {
+            found.push(element.to_owned())
+        })
+        .expect("an array");
+        assert_eq!(found, vec![r#"{"a":[1,"]"]}"#, "2", r#""x""#]);
+        assert_eq!(for_each_element("[]", |_| {}), Ok(()));
+        for broken in ["", "{}", "[1", "[1,", "[1 2]"] {
+            assert_eq!(
+                for_each_element(broken, |_| {}),
+                Err(Malformed),
+                "{broken:?}"
+            );
         }
     }
 
