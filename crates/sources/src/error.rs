@@ -46,6 +46,44 @@ pub enum SourceError {
     AdminApi { url: String, message: String },
     #[error("Admin API answer from {url} is not the documented orders shape: {message}")]
     AdminApiShape { url: String, message: String },
+    #[error(
+        "Odoo source: the {what} is read from environment variable {name}, which is not set; export it before starting Sightline"
+    )]
+    OdooSecretEnvMissing { what: &'static str, name: String },
+    #[error(
+        "Odoo source: cannot read the {what} from {path}: {source}; check the path and its permissions"
+    )]
+    OdooSecretFile {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("Odoo source: the {what} is empty; set it in [sources.odoo]")]
+    OdooSecretEmpty { what: &'static str },
+    #[error("Odoo API request {url} failed: {message}")]
+    OdooApi { url: String, message: String },
+    #[error("Odoo API answer from {url} is not the documented shape: {message}")]
+    OdooApiShape { url: String, message: String },
+    #[error(
+        "Odoo refused {what} at {url}: {message}; check [sources.odoo.poller] db, user and password or API key"
+    )]
+    OdooAuth {
+        what: &'static str,
+        url: String,
+        message: String,
+    },
+    #[error("cannot {action} the Odoo poll cursors {path}: {source}; check the data directory")]
+    OdooCursor {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the Odoo outbox in PostgreSQL: {message}")]
+    OdooOutbox { message: String },
+    #[error(
+        "committing Odoo events failed: {message}; nothing was acknowledged, it is tried again"
+    )]
+    Commit { message: String },
 }
 
 /// Why a verified delivery's body cannot be translated; the message starts with the path

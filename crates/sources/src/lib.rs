@@ -11,6 +11,8 @@
 //! diffs and inventory-item SKUs need (`shopify/journal.rs`).
 
 pub mod error;
+pub mod metrics;
+pub mod odoo;
 pub mod shopify;
 
 pub use error::{SourceError, TranslateError};

@@ -5,10 +5,10 @@
 //! at most [`MAX_TOPICS_PER_SHOP`] per shop (then `other`).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 
 use super::event::EventKind;
+use crate::metrics::{Family, MetricFamilies, escape};
 
 const MAX_TOPICS_PER_SHOP: usize = 64;
 
@@ -85,69 +85,58 @@ impl ShopifyMetrics {
     }
 
     pub fn render(&self, out: &mut String) {
+        let mut families = MetricFamilies::default();
+        self.collect(&mut families);
+        families.render(out);
+    }
+
+    /// Adds this source's samples to the shared `sightline_source_*` families.
+    pub fn collect(&self, families: &mut MetricFamilies) {
         let inner = self.lock();
-        let _ = writeln!(
-            out,
-            "# HELP sightline_source_received_total Source deliveries received and verified, per shop and topic.\n# TYPE sightline_source_received_total counter"
-        );
         for ((shop, topic), count) in &inner.received {
-            let _ = writeln!(
-                out,
-                "sightline_source_received_total{{source=\"shopify\",shop=\"{}\",topic=\"{}\"}} {count}",
-                escape(shop),
-                escape(topic)
+            families.add(
+                Family::Received,
+                format!(
+                    "source=\"shopify\",shop=\"{}\",topic=\"{}\"",
+                    escape(shop),
+                    escape(topic)
+                ),
+                count,
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP sightline_source_rejected_total Source deliveries refused, per shop and reason.\n# TYPE sightline_source_rejected_total counter"
-        );
         for ((shop, reason), count) in &inner.rejected {
-            let _ = writeln!(
-                out,
-                "sightline_source_rejected_total{{source=\"shopify\",shop=\"{}\",reason=\"{reason}\"}} {count}",
-                escape(shop)
+            families.add(
+                Family::Rejected,
+                format!(
+                    "source=\"shopify\",shop=\"{}\",reason=\"{reason}\"",
+                    escape(shop)
+                ),
+                count,
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP sightline_source_duplicates_total Source events already stored (retries, repeated deliveries, reconciled events), per shop.\n# TYPE sightline_source_duplicates_total counter"
-        );
         for (shop, count) in &inner.duplicates {
-            let _ = writeln!(
-                out,
-                "sightline_source_duplicates_total{{source=\"shopify\",shop=\"{}\"}} {count}",
-                escape(shop)
+            families.add(
+                Family::Duplicates,
+                format!("source=\"shopify\",shop=\"{}\"", escape(shop)),
+                count,
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP sightline_source_events_total Source events stored, per shop and kind (catalogue, extension: shopify.<topic>, test: test orders).\n# TYPE sightline_source_events_total counter"
-        );
         for ((shop, kind), count) in &inner.stored {
-            let _ = writeln!(
-                out,
-                "sightline_source_events_total{{source=\"shopify\",shop=\"{}\",kind=\"{kind}\"}} {count}",
-                escape(shop)
+            families.add(
+                Family::Events,
+                format!(
+                    "source=\"shopify\",shop=\"{}\",kind=\"{kind}\"",
+                    escape(shop)
+                ),
+                count,
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP sightline_source_lag_seconds Receive time minus the source's trigger time, of the latest delivery per shop.\n# TYPE sightline_source_lag_seconds gauge"
-        );
         for (shop, lag) in &inner.lag_seconds {
-            let _ = writeln!(
-                out,
-                "sightline_source_lag_seconds{{source=\"shopify\",shop=\"{}\"}} {lag}",
-                escape(shop)
+            families.add(
+                Family::Lag,
+                format!("source=\"shopify\",shop=\"{}\"", escape(shop)),
+                lag,
             );
         }
     }
-}
-
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }

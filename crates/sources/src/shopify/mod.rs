@@ -10,7 +10,7 @@
 
 pub mod cart_state;
 pub mod event;
-mod journal;
+pub(crate) mod journal;
 pub mod metrics;
 pub mod payload;
 pub mod reconcile;

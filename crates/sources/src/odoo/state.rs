@@ -1,0 +1,269 @@
+//! The state the Odoo mappings need, in journals under `data/sources/odoo/` (the same
+//! JSON-lines journal as Shopify's, `shopify/journal.rs`):
+//!
+//! - `products.journal`: product id → Internal Reference (SKU), learned from the records
+//!   that carry it (outbox rows, poller reads) so webhook payloads, which carry only the
+//!   product id, get the same SKU.
+//! - `productions.journal`: each manufacturing order's last `qty_produced`, to turn its
+//!   growth into `production.output` units.
+//!
+//! ## Production output: write-ahead
+//!
+//! An increase is journalled (fdatasync) *before* its event is committed, and a
+//! "committed" note follows. A reading advances the in-memory state at once, under the
+//! lock, so two ways in delivering two versions of one order concurrently split the
+//! growth between them instead of counting it twice. At start, growth never noted as
+//! committed is committed again under the same id (a duplicate if it had landed). A
+//! reading older than the state (`write_date`) changes nothing; the same version again
+//! (a retry, the poller's overlap, the outbox's at-least-once) re-emits the growth it
+//! produced, under the same id.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::record::Timestamp;
+use super::translate::ProductionReading;
+use crate::error::SourceError;
+use crate::shopify::journal::Journal;
+
+#[derive(Serialize, Deserialize)]
+struct ProductEntry {
+    product: i64,
+    sku: String,
+}
+
+/// Product id → SKU, learned.
+#[derive(Debug)]
+pub struct ProductStore {
+    skus: HashMap<i64, String>,
+    journal: Journal,
+}
+
+impl ProductStore {
+    pub fn open(path: &Path) -> Result<ProductStore, SourceError> {
+        let mut skus = HashMap::new();
+        let journal = Journal::open(path, |entry: ProductEntry| {
+            skus.insert(entry.product, entry.sku);
+        })?;
+        Ok(ProductStore { skus, journal })
+    }
+
+    pub fn get(&self, product: i64) -> Option<String> {
+        self.skus.get(&product).cloned()
+    }
+
+    /// Records the pairs that are new or changed; durable when it returns.
+    pub fn learn(&mut self, pairs: &[(i64, String)]) -> Result<usize, SourceError> {
+        let mut learned = 0;
+        for (product, sku) in pairs {
+            if sku.is_empty() || self.skus.get(product) == Some(sku) {
+                continue;
+            }
+            let entry = ProductEntry {
+                product: *product,
+                sku: sku.clone(),
+            };
+            self.journal.append(&entry, false)?;
+            self.skus.insert(*product, sku.clone());
+            learned += 1;
+        }
+        if learned > 0 {
+            self.journal.sync()?;
+        }
+        Ok(learned)
+    }
+}
+
+/// One manufacturing order's latest reading, as journalled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ProductionEntry {
+    production: i64,
+    line_id: String,
+    write_date: String,
+    write_date_us: i64,
+    qty: Decimal,
+    /// The growth this reading produced (an output event), if any.
+    units: Option<Decimal>,
+    /// Whether that output event is known to be durable in the log.
+    committed: bool,
+}
+
+impl ProductionEntry {
+    fn reading(&self) -> ProductionReading {
+        ProductionReading {
+            production: self.production,
+            line_id: self.line_id.clone(),
+            write_date: Timestamp {
+                text: self.write_date.clone(),
+                micros: self.write_date_us,
+            },
+            qty_produced: self.qty,
+        }
+    }
+}
+
+/// What a reading does to a manufacturing order's state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProductionStep {
+    /// Older than the state: nothing.
+    Stale,
+    /// New or the same version again: the output it stands for (`None`: no growth).
+    Output(Option<Decimal>),
+}
+
+#[derive(Debug)]
+pub struct ProductionStore {
+    latest: HashMap<i64, ProductionEntry>,
+    journal: Journal,
+}
+
+impl ProductionStore {
+    pub fn open(path: &Path) -> Result<ProductionStore, SourceError> {
+        let mut latest: HashMap<i64, ProductionEntry> = HashMap::new();
+        let mut lines = 0usize;
+        let mut journal = Journal::open(path, |entry: ProductionEntry| {
+            lines += 1;
+            latest.insert(entry.production, entry);
+        })?;
+        if lines > 1024 && lines > 2 * latest.len() {
+            let mut live: Vec<&ProductionEntry> = latest.values().collect();
+            live.sort_by_key(|entry| entry.production);
+            journal.compact(&live)?;
+        }
+        Ok(ProductionStore { latest, journal })
+    }
+
+    /// Applies a reading; growth is journalled durably before this returns.
+    pub fn step(&mut self, reading: &ProductionReading) -> Result<ProductionStep, SourceError> {
+        let previous = self.latest.get(&reading.production);
+        let units = match previous {
+            Some(entry) if reading.write_date.micros < entry.write_date_us => {
+                return Ok(ProductionStep::Stale);
+            }
+            Some(entry)
+                if reading.write_date.micros == entry.write_date_us
+                    && reading.qty_produced == entry.qty =>
+            {
+                return Ok(ProductionStep::Output(entry.units));
+            }
+            Some(entry) => reading.qty_produced - entry.qty,
+            // First seen: what it produced so far was never counted.
+            None => reading.qty_produced,
+        };
+        let units = (units > Decimal::ZERO).then_some(units);
+        let entry = ProductionEntry {
+            production: reading.production,
+            line_id: reading.line_id.clone(),
+            write_date: reading.write_date.text.clone(),
+            write_date_us: reading.write_date.micros,
+            qty: reading.qty_produced,
+            units,
+            committed: units.is_none(),
+        };
+        // Growth must survive a crash before its event can be committed; a reading
+        // without growth is only a better starting point for the next one.
+        self.journal.append(&entry, units.is_some())?;
+        self.latest.insert(reading.production, entry);
+        Ok(ProductionStep::Output(units))
+    }
+
+    /// Notes that the output of `reading` is durable in the log.
+    pub fn committed(&mut self, reading: &ProductionReading) {
+        let Some(entry) = self.latest.get_mut(&reading.production) else {
+            return;
+        };
+        if entry.committed
+            || entry.write_date_us != reading.write_date.micros
+            || entry.qty != reading.qty_produced
+        {
+            return;
+        }
+        entry.committed = true;
+        let note = entry.clone();
+        // Unsynced: losing the note only commits the same event again at start.
+        if let Err(error) = self.journal.append(&note, false) {
+            tracing::warn!(%error, "cannot note a production output as committed; it is committed again (as a duplicate) at the next start");
+        }
+    }
+
+    /// Growth journalled but never noted as committed (a crash in between).
+    pub fn uncommitted(&self) -> Vec<(ProductionReading, Decimal)> {
+        let mut pending: Vec<(ProductionReading, Decimal)> = self
+            .latest
+            .values()
+            .filter(|entry| !entry.committed)
+            .filter_map(|entry| Some((entry.reading(), entry.units?)))
+            .collect();
+        pending.sort_by_key(|(reading, _)| reading.production);
+        pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::odoo::record::parse_datetime;
+
+    fn reading(production: i64, time: &str, qty: i64) -> ProductionReading {
+        ProductionReading {
+            production,
+            line_id: "line-a".into(),
+            write_date: parse_datetime(time).expect("time"),
+            qty_produced: Decimal::from(qty),
+        }
+    }
+
+    #[test]
+    fn growth_is_counted_once_and_survives_a_crash_before_its_commit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("productions.journal");
+        let mut store = ProductionStore::open(&path).expect("opens");
+        let first = reading(7, "2026-11-27 10:00:00", 0);
+        assert_eq!(
+            store.step(&first).expect("step"),
+            ProductionStep::Output(None)
+        );
+        let second = reading(7, "2026-11-27 11:00:00", 5);
+        assert_eq!(
+            store.step(&second).expect("step"),
+            ProductionStep::Output(Some(Decimal::from(5)))
+        );
+        assert_eq!(
+            store.step(&second).expect("repeat"),
+            ProductionStep::Output(Some(Decimal::from(5))),
+            "the same version re-emits its growth (same id: a duplicate)"
+        );
+        assert_eq!(store.step(&first).expect("stale"), ProductionStep::Stale);
+        // Crash before the commit: the growth is pending after a restart.
+        drop(store);
+        let mut store = ProductionStore::open(&path).expect("reopens");
+        let pending = store.uncommitted();
+        assert_eq!(pending, vec![(second.clone(), Decimal::from(5))]);
+        store.committed(&second);
+        let third = reading(7, "2026-11-27 12:00:00", 8);
+        assert_eq!(
+            store.step(&third).expect("step"),
+            ProductionStep::Output(Some(Decimal::from(3)))
+        );
+        store.committed(&third);
+        drop(store);
+        let store = ProductionStore::open(&path).expect("reopens");
+        assert!(store.uncommitted().is_empty());
+    }
+
+    #[test]
+    fn learned_skus_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("products.journal");
+        let mut store = ProductStore::open(&path).expect("opens");
+        assert_eq!(store.learn(&[(42, "MUG-01".into())]).expect("learn"), 1);
+        assert_eq!(store.learn(&[(42, "MUG-01".into())]).expect("learn"), 0);
+        drop(store);
+        let store = ProductStore::open(&path).expect("reopens");
+        assert_eq!(store.get(42).as_deref(), Some("MUG-01"));
+        assert_eq!(store.get(43), None);
+    }
+}
