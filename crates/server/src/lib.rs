@@ -9,6 +9,7 @@ mod error;
 pub mod kpis;
 mod listener;
 mod metrics;
+pub mod odoo;
 mod routes;
 mod state;
 

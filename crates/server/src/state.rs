@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use sightline_config::Config;
 use sightline_ingest::IngestService;
+use sightline_sources::odoo::OdooReceiver;
 use sightline_sources::shopify::{ShopifyReceiver, Shops};
 
 use crate::kpis::KpiService;
@@ -18,6 +19,11 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// The Shopify webhook receiver; `None` when it could not start (its route answers 503).
     pub shopify: Option<Arc<ShopifyReceiver>>,
+    /// The Odoo source (webhook route, poller, outbox); `None` when it is not configured
+    /// or could not start (its route answers 503, 404 when not configured).
+    pub odoo: Option<Arc<OdooReceiver>>,
+    /// Whether `[sources.odoo]` is configured at all.
+    pub odoo_configured: bool,
 }
 
 impl AppState {
@@ -29,6 +35,8 @@ impl AppState {
             max_body_bytes: config.server.max_body.0 as usize,
             body_timeout: config.server.body_timeout.0,
             shopify: open_shopify(config).map(Arc::new),
+            odoo: open_odoo(config).map(Arc::new),
+            odoo_configured: config.sources.odoo.is_enabled(),
         };
         crate::routes::sources::recover_pending_carts(&state);
         state
@@ -48,6 +56,18 @@ fn open_shopify(config: &Config) -> Option<ShopifyReceiver> {
         Ok(receiver) => Some(receiver),
         Err(error) => {
             tracing::error!(%error, "the Shopify source is off: POST /v1/sources/shopify answers 503");
+            None
+        }
+    }
+}
+
+/// The Odoo source with its state under `data_dir/sources/odoo`. `sightline serve`
+/// checks its secrets before it gets here, so a failure is a storage problem.
+fn open_odoo(config: &Config) -> Option<OdooReceiver> {
+    match crate::odoo::open(config) {
+        Ok(receiver) => receiver,
+        Err(error) => {
+            tracing::error!(%error, "the Odoo source is off: POST /v1/sources/odoo answers 503, no poll, no outbox");
             None
         }
     }

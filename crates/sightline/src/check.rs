@@ -88,15 +88,22 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
         );
     }
     let shopify = &config.sources.shopify;
+    let mut sources = Vec::new();
+    if !shopify.shops.is_empty() {
+        sources.push(format!(
+            "{} Shopify shop(s) at POST /v1/sources/shopify",
+            shopify.shops.len()
+        ));
+    }
+    if config.sources.odoo.is_enabled() {
+        sources.push(format!("Odoo {}", config.sources.odoo.source()));
+    }
     println!(
         "  sources           {}",
-        if shopify.shops.is_empty() {
+        if sources.is_empty() {
             "none".to_owned()
         } else {
-            format!(
-                "{} Shopify shop(s) at POST /v1/sources/shopify",
-                shopify.shops.len()
-            )
+            sources.join("; ")
         }
     );
     for shop in &shopify.shops {
@@ -134,8 +141,81 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
             println!("  warning: {error}");
         }
     }
+    print_odoo(&config);
     for warning in config.warnings() {
         println!("  warning: {warning}");
     }
     Ok(())
+}
+
+fn print_odoo(config: &Config) {
+    let odoo = &config.sources.odoo;
+    if !odoo.is_enabled() {
+        return;
+    }
+    let mut ways = Vec::new();
+    if let Some(webhook) = &odoo.webhook {
+        let token = webhook
+            .token_source()
+            .map_or_else(|| "no token".to_owned(), |source| source.to_string());
+        let previous = webhook
+            .previous_token_source()
+            .map_or(String::new(), |source| {
+                format!(", previous token from {source}")
+            });
+        ways.push(format!(
+            "webhook at POST /v1/sources/odoo/<token> (token from {token}{previous})"
+        ));
+    }
+    if let Some(poller) = &odoo.poller {
+        let api = if poller.uses_json2() {
+            format!("JSON-2 {}/json/2", poller.base_url())
+        } else {
+            format!("JSON-RPC {}/jsonrpc", poller.base_url())
+        };
+        let user = match (poller.uid, &poller.login) {
+            (Some(uid), _) => format!("uid {uid}"),
+            (None, Some(login)) => format!("login {login}"),
+            (None, None) => "API key".to_owned(),
+        };
+        let secret = poller
+            .password_source()
+            .map_or_else(|| "no secret".to_owned(), |source| source.to_string());
+        ways.push(format!(
+            "poller of Odoo {} over {api}, database {}, {user}, secret from {secret}; every {}, overlap {}, {} per page; models {}",
+            poller.version.get_ref(),
+            poller.db,
+            poller.interval,
+            poller.overlap,
+            poller.page_size,
+            poller.model_names().join(", ")
+        ));
+    }
+    if let Some(postgres) = &odoo.postgres {
+        let connection = postgres
+            .connection_source()
+            .map_or_else(|| "nowhere".to_owned(), |source| source.to_string());
+        let built = if cfg!(feature = "postgres") {
+            ""
+        } else {
+            " (this build lacks the `postgres` feature: off)"
+        };
+        ways.push(format!(
+            "PostgreSQL outbox (connection string from {connection}), {} rows per commit, rescan every {}{built}",
+            postgres.batch, postgres.rescan
+        ));
+    }
+    println!(
+        "    odoo            {} (source {}): {} way(s) in",
+        odoo.instance.get_ref(),
+        odoo.source(),
+        ways.len()
+    );
+    for way in ways {
+        println!("      {way}");
+    }
+    // Read the way `serve` reads them (never printed).
+    if let Err(error) = sightline_sources::odoo::check_secrets(odoo) {
+        println!("  warning: {error}");
+    }
 }

@@ -3,6 +3,7 @@
 mod check;
 mod import;
 mod kpis;
+mod odoo;
 mod serve;
 mod shopify;
 
@@ -62,6 +63,34 @@ enum Command {
         #[command(subcommand)]
         command: ShopifyCommand,
     },
+    /// Odoo: poll once, or print the outbox SQL script.
+    Odoo {
+        #[command(subcommand)]
+        command: OdooCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OdooCommand {
+    /// Read what changed in Odoo since the cursors (or --since) through the external API
+    /// and store the events in the data directory, then exit. The server must be stopped
+    /// (inside `sightline serve` the poller runs on its own every `interval`).
+    Poll {
+        /// One pass, then exit (required: the continuous poller runs inside serve).
+        #[arg(long, required = true)]
+        once: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Overrides storage.data_dir.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Read rows written since this RFC 3339 time instead of the cursors (a backfill).
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Print the SQL script that installs the outbox table and triggers into Odoo's
+    /// PostgreSQL database (for [sources.odoo.postgres]).
+    OutboxSql,
 }
 
 #[derive(Subcommand)]
@@ -96,6 +125,8 @@ fn main() -> ExitCode {
             .and_then(|config| {
                 // Fail before binding when a shop's webhook secret cannot be read.
                 sightline_sources::shopify::Shops::from_config(&config.sources.shopify)?;
+                // ... or one of Odoo's tokens, password or connection string.
+                sightline_sources::odoo::check_secrets(&config.sources.odoo)?;
                 Ok(config)
             })
             .and_then(|config| serve::run(config, data_dir, listen)),
@@ -119,6 +150,19 @@ fn main() -> ExitCode {
         } => load_config(config.as_deref()).and_then(|config| {
             shopify::reconcile(&config, &since, shop.as_deref(), url.as_deref())
         }),
+        Command::Odoo {
+            command:
+                OdooCommand::Poll {
+                    once: _,
+                    config,
+                    data_dir,
+                    since,
+                },
+        } => load_config(config.as_deref())
+            .and_then(|config| odoo::poll_once(config, data_dir, since.as_deref())),
+        Command::Odoo {
+            command: OdooCommand::OutboxSql,
+        } => odoo::outbox_sql(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -59,6 +59,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("sightline listening on http://{address}");
 
     let state = AppState::new(Arc::clone(&ingest), Arc::clone(&kpis), &config);
+    sightline_server::odoo::start(&state, &config);
     sightline_server::serve(listener, &config.server, state, shutdown_signal()).await?;
     tracing::info!("stopping: making everything received durable");
     ingest.shutdown_async().await;

@@ -89,9 +89,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.ingest.metrics().render(&mut out);
     state.http_metrics.render(&mut out);
     render_engine(&state, &mut out);
+    let mut sources = sightline_sources::metrics::MetricFamilies::default();
     if let Some(shopify) = &state.shopify {
-        shopify.render_metrics(&mut out);
+        shopify.metrics.collect(&mut sources);
     }
+    if let Some(odoo) = &state.odoo {
+        odoo.collect_metrics(&mut sources);
+    }
+    sources.render(&mut out);
     (
         [(
             header::CONTENT_TYPE,

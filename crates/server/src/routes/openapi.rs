@@ -20,6 +20,7 @@ use crate::error::ApiError;
         super::home::home,
         super::events::post_events,
         super::sources::post_shopify,
+        super::sources::post_odoo,
         super::dead_letters::list,
         super::kpis::list,
         super::kpis::windows,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use serde::Serialize;
 use sightline_ingest::{Origin, RawEvent};
 use sightline_model::Rejection;
 use sightline_model::time::now_micros;
+use sightline_sources::odoo::{Batch, OdooReceiver, Refusal as OdooRefusal};
 use sightline_sources::shopify::{Accepted, DeliveryHeaders, Refusal, ShopifyReceiver};
 
 use crate::error::ApiError;
@@ -226,6 +227,192 @@ pub(crate) fn recover_pending_carts(state: &AppState) {
         }
         tracing::info!(deliveries, "cart growth recorded before a restart is committed");
     });
+}
+
+/// The answer to an Odoo webhook whose events are durable.
+#[derive(Serialize, utoipa::ToSchema)]
+struct OdooAnswer {
+    /// Events of this record now durable in the log.
+    accepted: usize,
+    /// Events already stored before (a repeated notification, or the poller or outbox
+    /// was first): not stored again.
+    duplicates: usize,
+    /// The events the record became, in order; empty for a record that stands for none
+    /// (a quotation, a receipt).
+    events: Vec<EventRef>,
+    /// Events the catalogue's validation refused (e.g. a currency without a rate), with
+    /// the reason; kept in the dead letters.
+    rejected: Vec<RejectedRef>,
+    /// Present (with status 400) when every event was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Receives Odoo's "Send Webhook Notification" (Odoo 17+ automation rules). Odoo signs
+/// nothing: the secret token in the URL authenticates, compared in constant time before
+/// the body is read. The payload (`_model`, `_id` and the chosen fields; many2one fields
+/// as ids, datetimes as naive UTC text) becomes catalogue events (`source` =
+/// `odoo/<instance>`) with the same identities as the poller's and the outbox's, and the
+/// answer comes once they are durable.
+#[utoipa::path(
+    post,
+    path = "/v1/sources/odoo/{token}",
+    operation_id = "post_odoo_webhook",
+    tag = "ingest",
+    params(("token" = String, Path, description = "The webhook token of [sources.odoo.webhook]")),
+    request_body(description = "The automation's payload: {\"_model\": \"sale.order\", \"_id\": 42, ...fields}", content((Object = "application/json"))),
+    responses(
+        (status = 200, description = "The record's events are durable (or were already stored)", body = OdooAnswer),
+        (status = 400, description = "The payload cannot be translated (the reason names the field; kept in the dead letters), or every event was refused", body = super::openapi::ErrorBody),
+        (status = 401, description = "The token is not a configured one; nothing is read or stored", body = super::openapi::ErrorBody),
+        (status = 404, description = "No Odoo webhook is configured", body = super::openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive within server.body_timeout", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is over server.max_body", body = super::openapi::ErrorBody),
+        (status = 503, description = "Storage failed or the Odoo source could not start; nothing was acknowledged", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn post_odoo(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let Some(receiver) = state.odoo.clone() else {
+        if state.odoo_configured {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the Odoo source could not start (see the server log); nothing was stored",
+            ));
+        }
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no Odoo webhook is configured; add [sources.odoo.webhook] to the configuration",
+        ));
+    };
+    if !receiver.accepts_webhooks() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no Odoo webhook is configured; add [sources.odoo.webhook] to the configuration",
+        ));
+    }
+    let now = now_micros();
+    // The token first: a stranger costs one hash, never a body read.
+    if !receiver.authenticate(&token) {
+        // Counted and logged (without the token) as any refusal is.
+        let message = match receiver.receive_webhook(&token, b"", now) {
+            Err(refusal) => refusal.message,
+            Ok(_) => "the token is not a configured Odoo webhook token".to_owned(),
+        };
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, message));
+    }
+    let body = read_body(request.into_body(), &state).await?;
+    let received = {
+        let receiver = Arc::clone(&receiver);
+        let body = body.clone();
+        // Product SKUs and production growth are journalled (fsync): off the workers.
+        tokio::task::spawn_blocking(move || receiver.receive_webhook(&token, &body, now))
+            .await
+            .map_err(|_| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the webhook task failed")
+            })?
+    };
+    match received {
+        Ok(batch) => commit_odoo(&state, &receiver, batch, now).await,
+        Err(refusal) => Err(refused_odoo(&state, refusal, &body, now).await),
+    }
+}
+
+async fn commit_odoo(
+    state: &AppState,
+    receiver: &OdooReceiver,
+    batch: Batch,
+    now: i64,
+) -> Result<Response, ApiError> {
+    let raw_events: Vec<RawEvent<'_>> = batch
+        .events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| RawEvent {
+            index,
+            bytes: &event.json,
+            decode_error: None,
+        })
+        .collect();
+    let prepared = state.ingest.prepare(&raw_events, now);
+    let outcome = state
+        .ingest
+        .commit(prepared, Origin::Http)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "commit of an Odoo webhook failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{error}; nothing in this notification was acknowledged"),
+            )
+        })?;
+    let rejected: Vec<RejectedRef> = outcome
+        .rejected
+        .iter()
+        .map(|rejected| RejectedRef {
+            id: batch
+                .events
+                .get(rejected.index)
+                .map_or_else(String::new, |event| event.id.clone()),
+            reason: rejected.reason.clone(),
+        })
+        .collect();
+    receiver.committed(
+        &batch,
+        &sightline_sources::odoo::SinkOutcome {
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+            rejected: outcome
+                .rejected
+                .iter()
+                .map(|rejected| (rejected.index, rejected.reason.clone()))
+                .collect(),
+        },
+    );
+    let everything_rejected = !batch.events.is_empty() && rejected.len() == batch.events.len();
+    let mut answer = OdooAnswer {
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+        events: batch
+            .events
+            .iter()
+            .map(|event| EventRef {
+                event_type: event.event_type.clone(),
+                id: event.id.clone(),
+            })
+            .collect(),
+        rejected,
+        error: None,
+    };
+    if everything_rejected {
+        answer.error = Some(
+            "every event of this record was refused by validation; see `rejected` for each reason"
+                .into(),
+        );
+        return Ok((StatusCode::BAD_REQUEST, axum::Json(answer)).into_response());
+    }
+    Ok((StatusCode::OK, axum::Json(answer)).into_response())
+}
+
+/// An authenticated payload that cannot be translated is kept in the dead letters.
+async fn refused_odoo(state: &AppState, refusal: OdooRefusal, body: &Bytes, now: i64) -> ApiError {
+    if let Some(error) = &refusal.translate_error {
+        let rejection = Rejection::new(error.code(), refusal.message.clone());
+        let raw = [RawEvent {
+            index: 0,
+            bytes: body,
+            decode_error: Some(&rejection),
+        }];
+        let batch = state.ingest.prepare(&raw, now);
+        if let Err(error) = state.ingest.commit(batch, Origin::Http).await {
+            tracing::error!(%error, "cannot keep an untranslatable Odoo payload in the dead letters");
+        }
+    }
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+    ApiError::new(status, refusal.message)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

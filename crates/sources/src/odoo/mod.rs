@@ -175,9 +175,27 @@ pub fn read_secret(source: &SecretSource, what: &'static str) -> Result<String, 
     Ok(text)
 }
 
-/// The webhook tokens of a configuration, read now (checks them without starting).
-pub fn webhook_tokens(config: &OdooConfig) -> Result<usize, SourceError> {
-    Ok(read_tokens(config)?.len())
+/// Reads every secret the configuration names (webhook tokens, the poller's password or
+/// key, the outbox connection string), so `serve` and `check` fail or warn up front.
+pub fn check_secrets(config: &OdooConfig) -> Result<(), SourceError> {
+    read_tokens(config)?;
+    if let Some(poller) = &config.poller {
+        let source = poller
+            .password_source()
+            .ok_or(SourceError::OdooSecretEmpty {
+                what: "poller password or API key",
+            })?;
+        read_secret(&source, "poller password or API key")?;
+    }
+    if let Some(postgres) = &config.postgres {
+        let source = postgres
+            .connection_source()
+            .ok_or(SourceError::OdooSecretEmpty {
+                what: "PostgreSQL connection string",
+            })?;
+        read_secret(&source, "PostgreSQL connection string")?;
+    }
+    Ok(())
 }
 
 fn read_tokens(config: &OdooConfig) -> Result<Vec<TokenKey>, SourceError> {
