@@ -133,12 +133,16 @@ pub struct IngestService {
     currencies: CurrencyPolicy,
     max_event_bytes: usize,
     failed: Arc<AtomicBool>,
+    /// Set once the dedup identities are reloaded and writes are taken.
+    loaded: Arc<AtomicBool>,
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl IngestService {
-    /// Opens (and recovers) the event log and the dead-letter store under `data_dir`,
-    /// reloads the dedup identities of the horizon from the log, and starts the writer.
+    /// Opens (and recovers) the event log and the dead-letter store under `data_dir` and
+    /// starts the writer, which first reloads the dedup identities of the horizon from the
+    /// log (writes wait for it; `is_ready` says when it is done). The reload runs on the
+    /// writer's thread so that a restart can restore the KPI engine at the same time.
     pub fn start(data_dir: &Path, options: IngestOptions) -> Result<IngestService, IngestError> {
         std::fs::create_dir_all(data_dir).map_err(|source| IngestError::DataDir {
             path: data_dir.to_owned(),
@@ -152,36 +156,32 @@ impl IngestService {
         );
         let handle = log.handle();
 
-        let started = Instant::now();
-        let now = now_micros();
-        let mut dedup = DedupIndex::new(options.dedup_horizon, options.dedup_max_keys);
-        let since = dedup.horizon_start(now);
-        handle.scan_keys(since, &mut |key, append_time_us| {
-            if append_time_us >= since {
-                dedup.check_and_insert(key, append_time_us);
-            }
-        })?;
-        tracing::info!(
-            identities = dedup.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "dedup identities reloaded from the log"
-        );
-
         let metrics = Arc::new(IngestMetrics::default());
         let failed = Arc::new(AtomicBool::new(false));
+        let loaded = Arc::new(AtomicBool::new(false));
         let (commands, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let writer = Writer {
+        let mut writer = Writer {
             log,
-            dedup,
+            dedup: DedupIndex::new(options.dedup_horizon, options.dedup_max_keys),
             dead_letters: Arc::clone(&dead_letters),
             metrics: Arc::clone(&metrics),
             failed: Arc::clone(&failed),
             last_housekeeping: Instant::now(),
         };
-        writer.publish_gauges();
+        let writer_loaded = Arc::clone(&loaded);
         let thread = std::thread::Builder::new()
             .name("sightline-log-writer".into())
-            .spawn(move || writer.run(receiver))
+            .spawn(move || {
+                if let Err(error) = writer.reload_dedup() {
+                    // Taking writes without the identities would store duplicates.
+                    tracing::error!(%error, "cannot reload the dedup identities from the log; refusing writes");
+                    writer.failed.store(true, Ordering::Relaxed);
+                    return;
+                }
+                writer.publish_gauges();
+                writer_loaded.store(true, Ordering::Relaxed);
+                writer.run(receiver)
+            })
             .map_err(|source| IngestError::DataDir {
                 path: data_dir.to_owned(),
                 source,
@@ -194,8 +194,14 @@ impl IngestService {
             currencies: options.currencies,
             max_event_bytes: options.max_event_bytes,
             failed,
+            loaded,
             writer: std::sync::Mutex::new(Some(thread)),
         })
+    }
+
+    /// True once the writer has reloaded the dedup identities and takes writes.
+    pub fn is_ready(&self) -> bool {
+        self.loaded.load(Ordering::Relaxed) && self.is_healthy()
     }
 
     /// Validates raw events into a batch (CPU only; run it on the caller's thread).
@@ -300,6 +306,26 @@ struct GroupMember {
 }
 
 impl Writer {
+    /// Remembers every identity appended within the dedup horizon.
+    fn reload_dedup(&mut self) -> Result<(), IngestError> {
+        let started = Instant::now();
+        let since = self.dedup.horizon_start(now_micros());
+        let dedup = &mut self.dedup;
+        self.log
+            .handle()
+            .scan_keys(since, &mut |key, append_time_us| {
+                if append_time_us >= since {
+                    dedup.check_and_insert(key, append_time_us);
+                }
+            })?;
+        tracing::info!(
+            identities = self.dedup.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "dedup identities reloaded from the log"
+        );
+        Ok(())
+    }
+
     fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
         let mut shutting_down = false;
         while !shutting_down {

@@ -50,6 +50,6 @@ pub use backend::{LogRead, LogSource, LogWriter};
 pub use error::LogError;
 pub use handle::LogHandle;
 pub use log::{LogOptions, LogStats, RecoveryReport, SegmentLog, TruncatedTail, segment_file_path};
-pub use reader::LogReader;
+pub use reader::{BatchRecord, LogReader, RecordBatch};
 pub use record::{FRAME_OVERHEAD, FrameBuffer, Offset, Record, StoredRecord};
 pub use retention::{RetentionPolicy, RetentionReport};

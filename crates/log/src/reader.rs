@@ -10,6 +10,48 @@ use crate::handle::{DurableSnapshot, Shared};
 use crate::record::{Offset, StoredRecord};
 use crate::segment::{FrameCursor, SEGMENT_HEADER_LEN, SegmentFile, check_header};
 
+/// Records read in one go, their payloads in one shared buffer.
+#[derive(Debug, Default)]
+pub struct RecordBatch {
+    bytes: Vec<u8>,
+    records: Vec<BatchRecord>,
+}
+
+/// One record of a [`RecordBatch`]; its payload is `RecordBatch::payload`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchRecord {
+    pub offset: Offset,
+    pub key: u128,
+    pub event_time_us: i64,
+    pub append_time_us: i64,
+    start: usize,
+    end: usize,
+}
+
+impl RecordBatch {
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.records.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn records(&self) -> &[BatchRecord] {
+        &self.records
+    }
+
+    /// The payload of a record of this batch (empty for a record of another batch).
+    pub fn payload(&self, record: &BatchRecord) -> &[u8] {
+        self.bytes.get(record.start..record.end).unwrap_or_default()
+    }
+}
+
 /// Reads records in offset order from a position, crossing segment boundaries.
 ///
 /// It never returns data beyond the durable end, so everything it returns survives a crash;
@@ -74,18 +116,49 @@ impl LogReader {
         out: &mut Vec<StoredRecord>,
     ) -> Result<usize, LogError> {
         let mut count = 0;
-        match self.read_into(max_records, out, &mut count) {
+        let read = self.read_with(max_records, &mut count, |offset, body| {
+            out.push(body.to_stored(offset));
+        });
+        match read {
             Ok(()) => Ok(count),
             Err(_) if count > 0 => Ok(count),
             Err(error) => Err(error),
         }
     }
 
-    fn read_into(
+    /// As `read_batch`, into `batch` (cleared first): the payloads share one buffer, so a
+    /// batch costs no allocation per record once the buffers have grown.
+    pub fn read_into_batch(
         &mut self,
         max_records: usize,
-        out: &mut Vec<StoredRecord>,
+        batch: &mut RecordBatch,
+    ) -> Result<usize, LogError> {
+        batch.clear();
+        let mut count = 0;
+        let read = self.read_with(max_records, &mut count, |offset, body| {
+            let start = batch.bytes.len();
+            batch.bytes.extend_from_slice(body.payload);
+            batch.records.push(BatchRecord {
+                offset,
+                key: body.key,
+                event_time_us: body.event_time_us,
+                append_time_us: body.append_time_us,
+                start,
+                end: batch.bytes.len(),
+            });
+        });
+        match read {
+            Ok(()) => Ok(count),
+            Err(_) if count > 0 => Ok(count),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn read_with(
+        &mut self,
+        max_records: usize,
         count: &mut usize,
+        mut sink: impl FnMut(Offset, crate::record::DecodedBody<'_>),
     ) -> Result<(), LogError> {
         let snapshot = self.shared.snapshot();
         let max_body_len = self.shared.max_body_len;
@@ -104,7 +177,7 @@ impl LogReader {
             let body = open
                 .cursor
                 .next_durable_frame(byte_limit, max_body_len, self.position)?;
-            out.push(body.to_stored(self.position));
+            sink(self.position, body);
             self.position += 1;
             *count += 1;
         }

@@ -754,3 +754,32 @@ fn backend_traits_expose_partition_zero() {
     stop.store(true, Ordering::Relaxed);
     assert_eq!(tail.join().expect("thread"), 10);
 }
+
+#[test]
+fn batches_into_one_buffer_read_the_same_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = SegmentLog::open(dir.path(), small_segments()).expect("open");
+    append_range(&mut log, 0..500);
+    log.sync().expect("sync");
+    let handle = log.handle();
+    let mut reader = handle.reader(0).expect("reader");
+    let mut batch = sightline_log::RecordBatch::default();
+    let mut seen = Vec::new();
+    loop {
+        let count = reader.read_into_batch(37, &mut batch).expect("read");
+        if count == 0 {
+            break;
+        }
+        assert_eq!(count, batch.len());
+        for record in batch.records() {
+            seen.push(StoredRecord {
+                offset: record.offset,
+                key: record.key,
+                event_time_us: record.event_time_us,
+                append_time_us: record.append_time_us,
+                payload: batch.payload(record).to_vec(),
+            });
+        }
+    }
+    assert_eq!(seen, read_all(&handle, 0), "across many small segments");
+}

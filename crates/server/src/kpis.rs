@@ -25,7 +25,7 @@ use sightline_engine::aggregate::AggregateValue;
 use sightline_engine::{ClosedWindow, Engine, Observation, WindowResult};
 use sightline_history::HistoryStore;
 use sightline_ingest::{DeadLetter, DeadLetterStore, IngestMetrics};
-use sightline_log::{LogError, LogHandle, StoredRecord};
+use sightline_log::{LogError, LogHandle, RecordBatch};
 use sightline_model::RejectionCode;
 use sightline_model::time::{format_rfc3339, now_micros};
 
@@ -156,7 +156,7 @@ impl KpiService {
         self.position.store(start, Ordering::Relaxed);
         let mut last_checkpoint = std::time::Instant::now();
         let mut last_retention: Option<std::time::Instant> = None;
-        let mut batch: Vec<StoredRecord> = Vec::with_capacity(BATCH);
+        let mut batch = RecordBatch::default();
         while !self.stop.load(Ordering::Relaxed) {
             if last_checkpoint.elapsed() >= self.checkpoint_every {
                 self.write_checkpoint(reader.position());
@@ -166,8 +166,7 @@ impl KpiService {
                 self.enforce_history_retention();
                 last_retention = Some(std::time::Instant::now());
             }
-            batch.clear();
-            let count = reader.read_batch(BATCH, &mut batch)?;
+            let count = reader.read_into_batch(BATCH, &mut batch)?;
             if count == 0 {
                 self.mark_progress(reader.position(), end_at_start);
                 self.engine().tick(now_micros());
@@ -179,15 +178,15 @@ impl KpiService {
             {
                 let now = now_micros();
                 let mut engine = self.engine();
-                for record in &batch {
-                    let Ok(payload) = std::str::from_utf8(&record.payload) else {
+                for record in batch.records() {
+                    let Ok(payload) = std::str::from_utf8(batch.payload(record)) else {
                         continue;
                     };
                     if engine.process(record.event_time_us, payload, now) == Observation::TooLate
                         && record.offset >= late_written_up_to
                     {
                         late_letters.push(late_letter(
-                            record,
+                            record.event_time_us,
                             payload,
                             engine.event_watermark(),
                             now,
@@ -438,12 +437,12 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
     std::fs::File::open(dir)?.sync_all()
 }
 
-fn late_letter(record: &StoredRecord, payload: &str, watermark: i64, now: i64) -> DeadLetter {
+fn late_letter(event_time_us: i64, payload: &str, watermark: i64, now: i64) -> DeadLetter {
     DeadLetter {
         code: RejectionCode::Late.as_str().to_owned(),
         reason: format!(
             "late: event time {} is behind the watermark {} by more than the allowed lateness; not counted",
-            format_rfc3339(record.event_time_us),
+            format_rfc3339(event_time_us),
             format_rfc3339(watermark)
         ),
         time_us: now,

@@ -227,9 +227,7 @@ fn prepare_chunks(
             return;
         };
         let mut pieces = 0u64;
-        let raw_events: Vec<RawEvent<'_>> = chunk
-            .bytes
-            .split(|byte| *byte == b'\n')
+        let raw_events: Vec<RawEvent<'_>> = lines_of(&chunk.bytes)
             .enumerate()
             .inspect(|_| pieces += 1)
             .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
@@ -258,6 +256,30 @@ fn prepare_chunks(
             return;
         }
     }
+}
+
+/// The pieces of `bytes` between newlines (as `split` gives them: n newlines, n + 1
+/// pieces), found with `memchr` rather than byte by byte.
+fn lines_of(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let mut newlines = memchr::memchr_iter(b'\n', bytes);
+    let mut finished = false;
+    std::iter::from_fn(move || {
+        if finished {
+            return None;
+        }
+        match newlines.next() {
+            Some(end) => {
+                let line = &bytes[start..end];
+                start = end + 1;
+                Some(line)
+            }
+            None => {
+                finished = true;
+                Some(&bytes[start..])
+            }
+        }
+    })
 }
 
 /// Commits prepared chunks in their original order and totals the outcomes.
@@ -344,4 +366,16 @@ fn print_summary(summary: &Summary, elapsed: std::time::Duration) {
         summary.syncs.0,
         summary.syncs.1.as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lines_are_the_pieces_between_newlines() {
+        for text in ["", "a", "a\n", "a\nb", "\n\n", "ab\n\ncd\n"] {
+            let expected: Vec<&[u8]> = text.as_bytes().split(|byte| *byte == b'\n').collect();
+            let found: Vec<&[u8]> = super::lines_of(text.as_bytes()).collect();
+            assert_eq!(found, expected, "{text:?}");
+        }
+    }
 }

@@ -61,6 +61,9 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "the event log refused writes after a storage failure; restart the server".into(),
         );
     }
+    if !state.ingest.is_ready() {
+        return not_ready("reloading the dedup identities from the log".into());
+    }
     if !state.kpis.is_caught_up() {
         return not_ready(format!(
             "the KPI engine is replaying the log ({} events to go)",
