@@ -132,6 +132,40 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// GETs `path` on the same host; the body of a 2xx answer.
+    pub async fn get(&mut self, path: &str) -> Result<Bytes> {
+        let mut req = Request::new(Full::new(Bytes::new()));
+        *req.method_mut() = Method::GET;
+        *req.uri_mut() = path.parse().with_context(|| format!("path {path:?}"))?;
+        req.headers_mut()
+            .insert(HOST, self.target.host_header.clone());
+        self.sender
+            .ready()
+            .await
+            .context("connection closed by the server")?;
+        let resp = self
+            .sender
+            .send_request(req)
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .with_context(|| format!("reading the response of GET {path}"))?
+            .to_bytes();
+        if !status.is_success() {
+            bail!(
+                "GET {path} returned {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

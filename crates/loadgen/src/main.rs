@@ -6,6 +6,7 @@ mod generate;
 mod http;
 mod ingest;
 mod latency;
+mod odoo;
 mod shopify;
 mod stats;
 
@@ -44,6 +45,33 @@ enum Command {
     Latency(LatencyArgs),
     /// Measure Shopify webhooks per second: signed orders/create deliveries, one per request.
     Shopify(ShopifyArgs),
+    /// Measure the Odoo PostgreSQL outbox: rows per second drained into the log, and the
+    /// delay from an Odoo commit to the KPI update. The server's [sources.odoo.postgres]
+    /// must point at the same database and schema.
+    OdooOutbox(OdooOutboxArgs),
+}
+
+#[derive(Args, Debug)]
+struct OdooOutboxArgs {
+    /// The running server, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    url: String,
+    /// PostgreSQL connection string of the Odoo database (with the same search_path as
+    /// the server's), e.g. "host=127.0.0.1 user=sightline dbname=odoo".
+    #[arg(long)]
+    postgres: String,
+    /// Drop and create the minimal Odoo tables and install the outbox first.
+    #[arg(long)]
+    setup: bool,
+    /// Orders loaded in one transaction for the throughput run (two outbox rows each).
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    orders: u64,
+    /// Single-order commits whose commit-to-KPI delay is measured.
+    #[arg(long, default_value_t = 300)]
+    latency_orders: u64,
+    /// Pause between two measured commits, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pause_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -255,6 +283,10 @@ fn main() -> Result<()> {
         }
         Command::Shopify(args) => {
             let (human, machine) = runtime(cli.threads)?.block_on(shopify::run(&args))?;
+            report(cli.json, &human, &machine);
+        }
+        Command::OdooOutbox(args) => {
+            let (human, machine) = runtime(cli.threads)?.block_on(odoo::run(&args))?;
             report(cli.json, &human, &machine);
         }
     }

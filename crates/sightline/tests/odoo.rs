@@ -1188,3 +1188,43 @@ fn the_json2_poller_reads_with_a_bearer_key() {
     );
     assert!(!stderr.contains("revoked-key"), "{stderr}");
 }
+
+#[test]
+fn serve_runs_the_poller_on_its_interval() {
+    let Some(base_url) = postgres_url() else {
+        return;
+    };
+    let _serial = postgres_lock();
+    let db = Db::create(&base_url, "served", false);
+    let odoo = FakeOdoo::start(&db.url);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let config = common::write_config(
+        dir.path(),
+        &format!(
+            "{}interval = \"1s\"\n",
+            poller_config(
+                &odoo,
+                &data_dir,
+                &format!("version = 18\nuid = 2\npassword = \"{PASSWORD}\"")
+            )
+        ),
+    );
+    let server = Server::start(&data_dir, Some(&config));
+    // Written now: the first pass reads from midnight UTC.
+    db.execute(
+        "INSERT INTO sale_order (id, name, state, date_order, amount_total, currency_id, write_date) VALUES
+           (21, 'S00021', 'sale', now() at time zone 'UTC', 42, 1, now() at time zone 'UTC')",
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let events = "sightline_source_events_total{source=\"odoo\",instance=\"prod\",via=\"poll\",kind=\"catalogue\"}";
+    while metric(&server.get("/metrics").text(), events).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the served poller stored nothing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.stop();
+    assert_eq!(stored_ids(&data_dir), ["sale.order/21/created"]);
+}
