@@ -13,6 +13,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/"),
     ("post", "/v1/events"),
     ("post", "/v1/sources/shopify"),
+    ("post", "/v1/sources/odoo/{token}"),
     ("get", "/v1/dead-letters"),
     ("get", "/v1/kpis"),
     ("get", "/v1/kpis/{name}"),
