@@ -604,6 +604,9 @@ impl Engine {
         let watermark = self.watermark.event_watermark();
         for runtime in &mut self.kpis {
             let gap = runtime.kpi.gap_us;
+            let lateness = self.options.time.allowed_lateness_us;
+            let mut closing: Vec<(i64, Decimal)> = Vec::new();
+            let mut requeue: Vec<i64> = Vec::new();
             // Closed sessions are kept while an accepted (not too late) event could still
             // fall within their gap.
             let bridgeable_from = watermark
@@ -614,39 +617,51 @@ impl Engine {
                     break;
                 }
                 runtime.session_closings.pop_first();
-                let Some(mut sessions) = runtime.sessions.remove(&key) else {
+                // One lookup per entry: the key is owned here, so `entry` takes it.
+                let std::collections::hash_map::Entry::Occupied(mut entry) =
+                    runtime.sessions.entry(key)
+                else {
                     continue;
                 };
+                let key = entry.key().clone();
+                let sessions = entry.get_mut();
                 // Entries are queued when a session starts or merges, and not moved as it
                 // grows: an open session that has since been extended is re-queued.
-                let mut closing = Vec::new();
+                closing.clear();
+                requeue.clear();
                 for session in sessions.iter_mut().filter(|session| !session.closed) {
                     let actual_close = session.last_us.saturating_add(gap);
                     if actual_close <= watermark {
                         session.closed = true;
                         closing.push((actual_close, session.total));
                     } else if actual_close > close_at {
-                        runtime.session_closings.insert((actual_close, key.clone()));
+                        requeue.push(actual_close);
                     }
                 }
-                for (closed_at, total) in closing {
-                    runtime.add_to_windows(closed_at, &GroupRef::empty(), &Input::Number(total));
-                }
                 sessions.retain(|session| !session.closed || session.last_us >= bridgeable_from);
-                if sessions.is_empty() {
-                    continue;
-                }
                 // A closed session is looked at again once it can no longer be bridged,
                 // to be forgotten.
-                for session in sessions.iter().filter(|session| session.closed) {
-                    let forget_at = session
-                        .last_us
-                        .saturating_add(gap)
-                        .saturating_add(self.options.time.allowed_lateness_us)
-                        .saturating_add(1);
-                    runtime.session_closings.insert((forget_at, key.clone()));
+                requeue.extend(
+                    sessions
+                        .iter()
+                        .filter(|session| session.closed)
+                        .map(|session| {
+                            session
+                                .last_us
+                                .saturating_add(gap)
+                                .saturating_add(lateness)
+                                .saturating_add(1)
+                        }),
+                );
+                if sessions.is_empty() {
+                    entry.remove();
                 }
-                runtime.sessions.insert(key, sessions);
+                for &at in &requeue {
+                    runtime.session_closings.insert((at, key.clone()));
+                }
+                for &(closed_at, total) in &closing {
+                    runtime.add_to_windows(closed_at, &GroupRef::empty(), &Input::Number(total));
+                }
             }
         }
     }
@@ -1312,18 +1327,30 @@ impl WindowState {
             return Vec::new();
         }
         let mut newly_closed = Vec::new();
-        // Only panes that start before the cut can be in a window that ends by it.
-        let closable: Vec<i64> = self
-            .panes
-            .range(..closed_before)
-            .map(|(pane, _)| pane)
-            .flat_map(|pane| self.spec.windows_of_pane(*pane))
-            .filter(|start| self.spec.window_end(*start) <= closed_before)
-            .collect();
-        // A sliding window's start comes once per pane it holds: look each up once.
-        let mut closable = closable;
-        closable.sort_unstable();
-        closable.dedup();
+        // The starts of the windows that hold data and end by the cut, in order and each
+        // once, walking the panes that start before the cut: a pane belongs to the windows
+        // starting from `first` to itself, and a window's end grows with its start, so the
+        // walk stops at the first window that is still open.
+        let mut closable = Vec::new();
+        let mut next_start = i64::MIN;
+        'panes: for &pane in self.panes.range(..closed_before).map(|(pane, _)| pane) {
+            let (first, step) = match self.spec {
+                WindowSpec::Sliding { size_us, slide_us } => (
+                    pane.saturating_sub(size_us).saturating_add(slide_us),
+                    slide_us,
+                ),
+                _ => (pane, 1),
+            };
+            let mut start = first.max(next_start);
+            while start <= pane {
+                if self.spec.window_end(start) > closed_before {
+                    break 'panes;
+                }
+                closable.push(start);
+                start = start.saturating_add(step);
+            }
+            next_start = next_start.max(pane.saturating_add(step));
+        }
         for start in closable {
             if self.finals.contains_key(&start) {
                 continue;
