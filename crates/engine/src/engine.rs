@@ -292,6 +292,70 @@ pub struct Engine {
     contribution_buffer: Vec<(GroupRef<'static>, Input)>,
 }
 
+/// Reads the fields the KPIs need from stored events; a copy of an engine's field sets, so
+/// it can run on another thread than the engine.
+#[derive(Debug, Clone)]
+pub struct FieldReader {
+    fields_by_type: FxHashMap<String, FieldSet>,
+    /// Reused between events (see `recycle`).
+    slot_buffer: Vec<Option<&'static str>>,
+}
+
+/// An event's type and wanted fields, as byte ranges of its payload (so they can cross
+/// threads without borrowing it).
+#[derive(Debug, Clone, Default)]
+pub struct ReadFields {
+    /// `None` when the event has no readable type.
+    event_type: Option<TypeText>,
+    spans: Vec<Option<(u32, u32)>>,
+}
+
+#[derive(Debug, Clone)]
+enum TypeText {
+    Span(u32, u32),
+    /// A type written with escapes, decoded.
+    Owned(String),
+}
+
+impl ReadFields {
+    fn event_type<'a>(&'a self, payload: &'a str) -> Option<Cow<'a, str>> {
+        match self.event_type.as_ref()? {
+            TypeText::Span(start, end) => payload
+                .get(*start as usize..*end as usize)
+                .map(Cow::Borrowed),
+            TypeText::Owned(text) => Some(Cow::Borrowed(text.as_str())),
+        }
+    }
+}
+
+impl FieldReader {
+    /// Reads `payload` into `out` (reused; everything in it is replaced).
+    pub fn read(&mut self, payload: &str, out: &mut ReadFields) {
+        out.event_type = None;
+        out.spans.clear();
+        let mut slots = recycle(std::mem::take(&mut self.slot_buffer));
+        let Some(event_type) = extract(payload, &self.fields_by_type, &mut slots) else {
+            self.slot_buffer = recycle(slots);
+            return;
+        };
+        let span_of = |text: &str| -> Option<(u32, u32)> {
+            let start = (text.as_ptr() as usize).checked_sub(payload.as_ptr() as usize)?;
+            let end = start.checked_add(text.len())?;
+            (end <= payload.len()).then_some((u32::try_from(start).ok()?, u32::try_from(end).ok()?))
+        };
+        out.event_type = Some(match &event_type {
+            Cow::Borrowed(text) => match span_of(text) {
+                Some((start, end)) => TypeText::Span(start, end),
+                None => TypeText::Owned((*text).to_owned()),
+            },
+            Cow::Owned(text) => TypeText::Owned(text.clone()),
+        });
+        out.spans
+            .extend(slots.iter().map(|slot| slot.and_then(span_of)));
+        self.slot_buffer = recycle(slots);
+    }
+}
+
 /// An empty vector of slots for another event's lifetime, in the same allocation (the
 /// standard library collects a mapped `into_iter` in place when the layouts match).
 fn recycle<'to>(mut slots: Vec<Option<&str>>) -> Vec<Option<&'to str>> {
@@ -385,6 +449,46 @@ impl Engine {
         observation
     }
 
+    /// What reads events for this engine, to run on another thread: a runner can read the
+    /// next events while the engine counts the previous ones (see `process_read`).
+    pub fn field_reader(&self) -> FieldReader {
+        FieldReader {
+            fields_by_type: self.fields_by_type.clone(),
+            slot_buffer: Vec::new(),
+        }
+    }
+
+    /// Processes one stored event whose fields a [`FieldReader`] of this engine read.
+    pub fn process_read(
+        &mut self,
+        event_time_us: i64,
+        payload: &str,
+        fields: &ReadFields,
+        now_wall_us: i64,
+    ) -> Observation {
+        let Some(event_type) = fields.event_type(payload) else {
+            return Observation::Unused;
+        };
+        let mut slots = recycle(std::mem::take(&mut self.slot_buffer));
+        slots.extend(
+            fields.spans.iter().map(|span| {
+                span.and_then(|(start, end)| payload.get(start as usize..end as usize))
+            }),
+        );
+        let mut contributions =
+            recycle_contributions(std::mem::take(&mut self.contribution_buffer));
+        let observation = self.apply(
+            event_time_us,
+            event_type,
+            now_wall_us,
+            &slots,
+            &mut contributions,
+        );
+        self.slot_buffer = recycle(slots);
+        self.contribution_buffer = recycle_contributions(contributions);
+        observation
+    }
+
     fn process_with<'a>(
         &mut self,
         event_time_us: i64,
@@ -396,6 +500,18 @@ impl Engine {
         let Some(event_type) = extract(payload, &self.fields_by_type, slots) else {
             return Observation::Unused;
         };
+        self.apply(event_time_us, event_type, now_wall_us, slots, contributions)
+    }
+
+    /// Counts an event, its fields read, in every KPI of its type.
+    fn apply<'a>(
+        &mut self,
+        event_time_us: i64,
+        event_type: Cow<'a, str>,
+        now_wall_us: i64,
+        slots: &[Option<&'a str>],
+        contributions: &mut Vec<(GroupRef<'a>, Input)>,
+    ) -> Observation {
         let Some(kpi_indices) = self.kpis_by_type.get(event_type.as_ref()) else {
             return Observation::Unused;
         };

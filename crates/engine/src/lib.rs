@@ -38,7 +38,10 @@ pub const COMMERCE_PACK: &str = include_str!("../packs/commerce.toml");
 
 pub use calendar::Calendar;
 pub use definition::{AggregateKind, KpiDefinition, KpiPack, WindowDefinition};
-pub use engine::{ClosedWindow, Engine, EngineOptions, Observation, WindowResult, series_label};
+pub use engine::{
+    ClosedWindow, Engine, EngineOptions, FieldReader, Observation, ReadFields, WindowResult,
+    series_label,
+};
 pub use error::EngineError;
 pub use watermark::{Lateness, TimePolicy, Watermark};
 pub use window::WindowSpec;

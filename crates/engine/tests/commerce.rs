@@ -599,3 +599,48 @@ fn production_lines_report_status_and_minutes_down_today() {
         r#"{"status":"idle","minutes_down":59.9}"#
     );
 }
+
+/// Reading fields on another thread (`FieldReader` + `process_read`, as the KPI runner
+/// does) counts exactly what `process` counts, over a generated stream of every type.
+#[test]
+fn fields_read_apart_count_as_processing_does() {
+    use sightline_generator::{EventGenerator, GeneratorConfig};
+    let mut generator = EventGenerator::new(GeneratorConfig::default());
+    let mut whole = engine();
+    let mut apart = engine();
+    let mut reader = apart.field_reader();
+    let mut fields = sightline_engine::ReadFields::default();
+    let mut line = String::new();
+    for _ in 0..30_000 {
+        line.clear();
+        generator.next_event(&mut line);
+        let time = generator.last_event_time_us();
+        reader.read(&line, &mut fields);
+        assert_eq!(
+            whole.process(time, &line, 0),
+            apart.process_read(time, &line, &fields, 0),
+            "{line}"
+        );
+    }
+    let names: Vec<String> = whole.kpis().map(|kpi| kpi.name.clone()).collect();
+    for name in names {
+        assert_eq!(
+            whole.windows(&name, i64::MIN / 2, i64::MAX / 2),
+            apart.windows(&name, i64::MIN / 2, i64::MAX / 2),
+            "{name}"
+        );
+    }
+    // An escaped type and a payload that is not an object.
+    let escaped = r#"{"specversion":"1.0","id":"e","source":"t","type":"order.creat\u0065d","time":"2026-11-27T10:00:00Z","data":{"order_id":"o9","total":"5","currency":"EUR"}}"#;
+    let at = parse_rfc3339("2026-11-27T10:00:00Z").expect("time");
+    reader.read(escaped, &mut fields);
+    assert_eq!(
+        apart.process_read(at, escaped, &fields, 0),
+        whole.process(at, escaped, 0)
+    );
+    reader.read("[1,2]", &mut fields);
+    assert_eq!(
+        apart.process_read(at, "[1,2]", &fields, 0),
+        Observation::Unused
+    );
+}

@@ -50,6 +50,24 @@ impl RecordBatch {
     pub fn payload(&self, record: &BatchRecord) -> &[u8] {
         self.bytes.get(record.start..record.end).unwrap_or_default()
     }
+
+    /// Takes the buffer that holds every payload, leaving the batch's records (and their
+    /// `range`s into it); `payload` answers empty until `restore_bytes`.
+    pub fn take_bytes(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.bytes)
+    }
+
+    /// Gives back a buffer taken with `take_bytes` (or any buffer to reuse).
+    pub fn restore_bytes(&mut self, bytes: Vec<u8>) {
+        self.bytes = bytes;
+    }
+}
+
+impl BatchRecord {
+    /// Where the payload sits in the batch's buffer.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.end
+    }
 }
 
 /// Reads records in offset order from a position, crossing segment boundaries.

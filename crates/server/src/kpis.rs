@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use sightline_engine::aggregate::AggregateValue;
-use sightline_engine::{ClosedWindow, Engine, Observation, WindowResult};
+use sightline_engine::{ClosedWindow, Engine, FieldReader, Observation, ReadFields, WindowResult};
 use sightline_history::HistoryStore;
 use sightline_ingest::{DeadLetter, DeadLetterStore, IngestMetrics};
 use sightline_log::{LogError, LogHandle, RecordBatch};
@@ -148,43 +148,108 @@ impl KpiService {
         }
     }
 
+    /// Follows the log: a reading thread reads batches and the fields each event's KPIs
+    /// need (`FieldReader`), this thread counts them in the engine, so the two halves of
+    /// the work run on two cores. Progress, checkpoints and late letters go by the offset
+    /// of the last record this thread has counted.
     fn run(&self, dead_letters: &DeadLetterStore, metrics: &IngestMetrics) -> Result<(), LogError> {
         let end_at_start = self.log.durable_end();
         let late_written_up_to = self.log.committed_position(LATE_POSITION)?.unwrap_or(0);
         let start = self.restore_checkpoint();
-        let mut reader = self.log.reader(start)?;
-        self.position.store(start, Ordering::Relaxed);
+        let log_reader = self.log.reader(start)?;
+        // A checkpoint at the end of the log is caught up at once.
+        self.mark_progress(start, end_at_start);
+        let field_reader = self.engine().field_reader();
+        let (batches, read) = std::sync::mpsc::sync_channel::<Read>(READ_AHEAD);
+        let (recycle, recycled) = std::sync::mpsc::channel::<ReadBatch>();
+        let stop_reading = Arc::new(AtomicBool::new(false));
+        let reading = {
+            let log = self.log.clone();
+            let stop = Arc::clone(&stop_reading);
+            std::thread::Builder::new()
+                .name("sightline-engine-read".into())
+                .spawn(move || {
+                    read_ahead(log, log_reader, field_reader, &stop, &batches, &recycled)
+                })
+                .map_err(|source| LogError::Io {
+                    action: "start the KPI engine's log reading thread",
+                    path: std::path::PathBuf::new(),
+                    source,
+                })?
+        };
+        let outcome = self.count_batches(
+            start,
+            end_at_start,
+            late_written_up_to,
+            &read,
+            &recycle,
+            dead_letters,
+            metrics,
+        );
+        stop_reading.store(true, Ordering::Relaxed);
+        // The reading thread stops at its next wait or send.
+        drop(read);
+        let _ = reading.join();
+        let position = outcome?;
+        self.write_checkpoint(position);
+        Ok(())
+    }
+
+    /// The engine thread's loop; returns the position reached when asked to stop.
+    #[allow(clippy::too_many_arguments)]
+    fn count_batches(
+        &self,
+        start: u64,
+        end_at_start: u64,
+        late_written_up_to: u64,
+        read: &std::sync::mpsc::Receiver<Read>,
+        recycle: &std::sync::mpsc::Sender<ReadBatch>,
+        dead_letters: &DeadLetterStore,
+        metrics: &IngestMetrics,
+    ) -> Result<u64, LogError> {
+        let mut position = start;
         let mut last_checkpoint = std::time::Instant::now();
         let mut last_retention: Option<std::time::Instant> = None;
-        let mut batch = RecordBatch::default();
         while !self.stop.load(Ordering::Relaxed) {
             if last_checkpoint.elapsed() >= self.checkpoint_every {
-                self.write_checkpoint(reader.position());
+                self.write_checkpoint(position);
                 last_checkpoint = std::time::Instant::now();
             }
             if last_retention.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) {
                 self.enforce_history_retention();
                 last_retention = Some(std::time::Instant::now());
             }
-            let count = reader.read_into_batch(BATCH, &mut batch)?;
-            if count == 0 {
-                self.mark_progress(reader.position(), end_at_start);
-                self.engine().tick(now_micros());
-                self.log
-                    .wait_for_durable_beyond(reader.position(), IDLE_TICK);
-                continue;
-            }
+            let batch = match read.recv_timeout(IDLE_TICK) {
+                Ok(Read::Batch(batch)) => batch,
+                Ok(Read::Idle { position: reached }) => {
+                    position = reached;
+                    self.mark_progress(position, end_at_start);
+                    self.engine().tick(now_micros());
+                    continue;
+                }
+                Ok(Read::Failed(error)) => return Err(error),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    self.engine().tick(now_micros());
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(LogError::Io {
+                        action: "follow the log: the KPI engine's reading thread stopped",
+                        path: std::path::PathBuf::new(),
+                        source: std::io::Error::other("reading thread gone"),
+                    });
+                }
+            };
             let mut late_letters = Vec::new();
             {
                 let now = now_micros();
                 let mut engine = self.engine();
-                for record in batch.records() {
-                    let Ok(payload) = std::str::from_utf8(batch.payload(record)) else {
+                for (record, fields) in batch.records.records().iter().zip(&batch.fields) {
+                    let Some(payload) = batch.text.get(record.range()) else {
                         continue;
                     };
-                    if engine.process(record.event_time_us, payload, now) == Observation::TooLate
-                        && record.offset >= late_written_up_to
-                    {
+                    let observed = engine.process_read(record.event_time_us, payload, fields, now);
+                    if observed == Observation::TooLate && record.offset >= late_written_up_to {
                         late_letters.push(late_letter(
                             record.event_time_us,
                             payload,
@@ -194,13 +259,15 @@ impl KpiService {
                     }
                 }
             }
+            position = batch.end;
+            let _ = recycle.send(batch);
             if self.engine().closed_pending() >= HISTORY_FLUSH_AT {
                 // Failing here only delays the windows to the next try.
                 let _ = self.flush_history();
             }
             // Progress is published only after the batch is in the engine, so "caught up"
             // never runs ahead of what queries can see.
-            self.mark_progress(reader.position(), end_at_start);
+            self.mark_progress(position, end_at_start);
             if late_letters.is_empty() {
                 continue;
             }
@@ -212,10 +279,9 @@ impl KpiService {
                 .dead_letters_total
                 .fetch_add(late_letters.len() as u64, Ordering::Relaxed);
             dead_letters.sync()?;
-            self.log.commit_position(LATE_POSITION, reader.position())?;
+            self.log.commit_position(LATE_POSITION, position)?;
         }
-        self.write_checkpoint(reader.position());
-        Ok(())
+        Ok(position)
     }
 
     /// The offset to start reading at: after the checkpoint, or the log's first offset.
@@ -422,6 +488,107 @@ impl KpiService {
         self.position.store(position, Ordering::Relaxed);
         if position >= end_at_start {
             self.caught_up.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Batches read ahead of the engine, at most.
+const READ_AHEAD: usize = 2;
+
+/// What the reading thread hands the engine thread.
+enum Read {
+    Batch(ReadBatch),
+    /// Nothing new in the log: everything before `position` has been handed over.
+    Idle {
+        position: u64,
+    },
+    Failed(LogError),
+}
+
+/// A batch of records with their payloads as text and the fields of each read.
+struct ReadBatch {
+    records: RecordBatch,
+    text: String,
+    fields: Vec<ReadFields>,
+    /// The offset after the batch's last record.
+    end: u64,
+}
+
+/// The reading thread: reads batches from the log, checks their text and reads each
+/// event's fields, until `stop` or until the engine thread hangs up. Buffers come back
+/// through `recycled` to be reused.
+fn read_ahead(
+    log: LogHandle,
+    mut reader: sightline_log::LogReader,
+    mut fields_of: FieldReader,
+    stop: &AtomicBool,
+    batches: &std::sync::mpsc::SyncSender<Read>,
+    recycled: &std::sync::mpsc::Receiver<ReadBatch>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let mut batch = recycled.try_recv().unwrap_or_else(|_| ReadBatch {
+            records: RecordBatch::default(),
+            text: String::new(),
+            fields: Vec::new(),
+            end: 0,
+        });
+        batch
+            .records
+            .restore_bytes(std::mem::take(&mut batch.text).into_bytes());
+        match reader.read_into_batch(BATCH, &mut batch.records) {
+            Err(error) => {
+                let _ = batches.send(Read::Failed(error));
+                return;
+            }
+            Ok(0) => {
+                let position = reader.position();
+                if batches.send(Read::Idle { position }).is_err() {
+                    return;
+                }
+                log.wait_for_durable_beyond(position, IDLE_TICK);
+                continue;
+            }
+            Ok(_) => {}
+        }
+        batch.text = text_of(&mut batch.records);
+        batch
+            .fields
+            .resize_with(batch.records.len(), ReadFields::default);
+        for (record, fields) in batch.records.records().iter().zip(batch.fields.iter_mut()) {
+            match batch.text.get(record.range()) {
+                Some(payload) => fields_of.read(payload, fields),
+                None => *fields = ReadFields::default(),
+            }
+        }
+        batch.end = reader.position();
+        if batches.send(Read::Batch(batch)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The batch's payloads as one text. Stored events were valid UTF-8 when accepted; a
+/// record that is not any more (a damaged disk) is blanked, so it reads as no event
+/// rather than shifting the others.
+fn text_of(records: &mut RecordBatch) -> String {
+    let bytes = records.take_bytes();
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let mut bytes = error.into_bytes();
+            for record in records.records() {
+                let range = record.range();
+                if let Some(payload) = bytes.get_mut(range)
+                    && std::str::from_utf8(payload).is_err()
+                {
+                    tracing::warn!(
+                        offset = record.offset,
+                        "a stored event is not UTF-8 text; skipped"
+                    );
+                    payload.fill(b' ');
+                }
+            }
+            String::from_utf8(bytes).unwrap_or_default()
         }
     }
 }

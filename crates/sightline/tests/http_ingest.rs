@@ -428,6 +428,9 @@ fn health_readiness_and_metrics() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(dir.path(), None);
     assert_eq!(server.get("/healthz").status, 200);
+    // Ready once the dedup identities are reloaded and the engine has caught up: at once
+    // for an empty data directory, but on threads of their own.
+    server.wait_until_ready();
     assert_eq!(server.get("/readyz").status, 200);
     let body = format!(
         "{}\n{}\n{}\n",
