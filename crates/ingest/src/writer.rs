@@ -458,6 +458,8 @@ impl Writer {
             return;
         }
 
+        // Gauges first: a client that reads /metrics after its answer sees its events.
+        self.publish_gauges();
         let metrics = &self.metrics;
         metrics.commit_groups.fetch_add(1, Ordering::Relaxed);
         for (member, mut outcome) in group.into_iter().zip(outcomes) {
@@ -476,7 +478,6 @@ impl Writer {
             outcome.rejected = member.batch.rejected;
             let _ = member.reply.send(Ok(outcome));
         }
-        self.publish_gauges();
     }
 
     fn housekeeping(&mut self) {

@@ -157,6 +157,8 @@ impl KpiService {
         let late_written_up_to = self.log.committed_position(LATE_POSITION)?.unwrap_or(0);
         let start = self.restore_checkpoint();
         let log_reader = self.log.reader(start)?;
+        // Expired history goes before the first answer from it.
+        self.enforce_history_retention();
         // A checkpoint at the end of the log is caught up at once.
         self.mark_progress(start, end_at_start);
         let field_reader = self.engine().field_reader();
@@ -209,15 +211,15 @@ impl KpiService {
     ) -> Result<u64, LogError> {
         let mut position = start;
         let mut last_checkpoint = std::time::Instant::now();
-        let mut last_retention: Option<std::time::Instant> = None;
+        let mut last_retention = std::time::Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             if last_checkpoint.elapsed() >= self.checkpoint_every {
                 self.write_checkpoint(position);
                 last_checkpoint = std::time::Instant::now();
             }
-            if last_retention.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) {
+            if last_retention.elapsed() >= RETENTION_EVERY {
                 self.enforce_history_retention();
-                last_retention = Some(std::time::Instant::now());
+                last_retention = std::time::Instant::now();
             }
             let batch = match read.recv_timeout(IDLE_TICK) {
                 Ok(Read::Batch(batch)) => batch,
