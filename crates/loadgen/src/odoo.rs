@@ -32,6 +32,7 @@ CREATE TABLE sale_order_line (
     id serial PRIMARY KEY, order_id integer NOT NULL REFERENCES sale_order, sequence integer DEFAULT 10,
     product_id integer, product_uom_qty numeric, price_unit numeric, discount numeric DEFAULT 0,
     name text, display_type varchar);
+CREATE INDEX ON sale_order_line (order_id);  -- as Odoo's (order_id is index=True)
 INSERT INTO res_currency (id, name) VALUES (1, 'EUR');
 INSERT INTO res_partner (id, name) VALUES (7, 'Azure Interior');
 INSERT INTO product_product (id, default_code) VALUES (5, 'MUG-01');
@@ -56,12 +57,15 @@ pub async fn run(args: &OdooOutboxArgs) -> Result<(String, serde_json::Value)> {
             .await
             .context("installing the outbox")?;
     }
-    let mut http = Conn::connect(Arc::new(Target::parse(&args.url)?)).await?;
+    let target = Arc::new(Target::parse(&args.url)?);
 
     let first: i64 = client
-        .query_one("SELECT coalesce(max(id), 0) + 1 FROM sale_order", &[])
+        .query_one(
+            "SELECT (coalesce(max(id), 0) + 1)::bigint FROM sale_order",
+            &[],
+        )
         .await?
-        .get(0);
+        .try_get(0)?;
     let orders = i64::try_from(args.orders).unwrap_or(i64::MAX);
     let last = first + orders - 1;
     let load = format!(
@@ -91,7 +95,7 @@ pub async fn run(args: &OdooOutboxArgs) -> Result<(String, serde_json::Value)> {
                 &[],
             )
             .await?
-            .get(0);
+            .try_get(0)?;
         if undone == 0 {
             break;
         }
@@ -105,6 +109,8 @@ pub async fn run(args: &OdooOutboxArgs) -> Result<(String, serde_json::Value)> {
     let drained = committed.elapsed();
     let rows_per_second = rows as f64 / drained.as_secs_f64();
 
+    // Connected now: the server closes keep-alive connections idle through the drain.
+    let mut http = Conn::connect(target).await?;
     let mut delays_us = Vec::with_capacity(args.latency_orders as usize);
     let latency_orders = i64::try_from(args.latency_orders).unwrap_or(i64::MAX);
     for id in last + 1..=last + latency_orders {

@@ -331,6 +331,7 @@ CREATE TABLE sale_order_line (
     id serial PRIMARY KEY, order_id integer NOT NULL REFERENCES sale_order, sequence integer DEFAULT 10,
     product_id integer REFERENCES product_product, product_uom_qty numeric, price_unit numeric,
     discount numeric DEFAULT 0, name text, display_type varchar);
+CREATE INDEX ON sale_order_line (order_id);
 CREATE TABLE stock_picking (
     id serial PRIMARY KEY, name varchar, state varchar, scheduled_date timestamp, date_deadline timestamp,
     date_done timestamp, sale_id integer REFERENCES sale_order, picking_type_id integer REFERENCES stock_picking_type,

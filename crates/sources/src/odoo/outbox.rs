@@ -87,6 +87,15 @@ fn outbox_error(context: &str, error: impl std::fmt::Display) -> SourceError {
     }
 }
 
+/// tokio-postgres shows a server's refusal as "db error"; the server's own message says
+/// what is wrong (`relation "sightline_outbox" does not exist`).
+fn pg_error(context: &str, error: tokio_postgres::Error) -> SourceError {
+    match error.as_db_error() {
+        Some(db) => outbox_error(context, format!("{} ({})", db.message(), db.code().code())),
+        None => outbox_error(context, error),
+    }
+}
+
 /// Runs the connector until the process ends: connects, drains, waits for a wake-up;
 /// reconnects with a growing pause (up to 30 s) when PostgreSQL goes away.
 pub async fn run(receiver: Arc<OdooReceiver>, sink: Arc<dyn EventSink>, settings: OutboxSettings) {
@@ -113,7 +122,7 @@ async fn session(
 ) -> Result<(), SourceError> {
     let (client, mut connection) = tokio_postgres::connect(&settings.connection, NoTls)
         .await
-        .map_err(|error| outbox_error("cannot connect", error))?;
+        .map_err(|error| pg_error("cannot connect", error))?;
     let wake = Arc::new(Notify::new());
     let (closed_sender, mut closed) = tokio::sync::oneshot::channel::<String>();
     let driver_wake = Arc::clone(&wake);
@@ -135,7 +144,7 @@ async fn session(
     client
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await
-        .map_err(|error| outbox_error("LISTEN failed (is odoo_outbox.sql installed?)", error))?;
+        .map_err(|error| pg_error("LISTEN failed (is odoo_outbox.sql installed?)", error))?;
     let select = client
         .prepare(
             "SELECT id, model, record_id, payload::text, \
@@ -144,7 +153,7 @@ async fn session(
         )
         .await
         .map_err(|error| {
-            outbox_error(
+            pg_error(
                 "cannot read sightline_outbox (install crates/sources/sql/odoo_outbox.sql)",
                 error,
             )
@@ -152,7 +161,7 @@ async fn session(
     let mark_done = client
         .prepare("UPDATE sightline_outbox SET done_at = now() WHERE id = ANY($1)")
         .await
-        .map_err(|error| outbox_error("cannot prepare the done update", error))?;
+        .map_err(|error| pg_error("cannot prepare the done update", error))?;
     tracing::info!("Odoo outbox: connected and listening");
     *backoff = Duration::from_millis(100);
     let mut last_purge: Option<std::time::Instant> = None;
@@ -208,7 +217,7 @@ async fn drain_once(
     let rows = client
         .query(select, &[&limit])
         .await
-        .map_err(|error| outbox_error("reading undone rows failed", error))?;
+        .map_err(|error| pg_error("reading undone rows failed", error))?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -268,7 +277,7 @@ async fn drain_once(
     client
         .execute(mark_done, &[&ids])
         .await
-        .map_err(|error| outbox_error("marking rows done failed", error))?;
+        .map_err(|error| pg_error("marking rows done failed", error))?;
     if oldest_created_us != i64::MAX {
         receiver
             .metrics
