@@ -124,6 +124,12 @@ impl Retention {
 impl fmt::Display for Retention {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Whole days as days: humantime says "1year 1month 4days 7h 26m 24s" for 400d.
+            Retention::For(duration)
+                if duration.as_secs() >= 86_400 && duration.as_secs().is_multiple_of(86_400) =>
+            {
+                write!(formatter, "{}d", duration.as_secs() / 86_400)
+            }
             Retention::For(duration) => {
                 write!(formatter, "{}", humantime::format_duration(*duration))
             }

@@ -59,6 +59,17 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
         config.time.allowed_lateness,
         config.time.idle_timeout
     );
+    println!(
+        "  history           minute windows {}, hourly {}, daily {}; in memory {}",
+        config.history.minute_windows,
+        config.history.hourly_windows,
+        config.history.daily_windows,
+        config.history.keep_in_memory
+    );
+    let reorder_points = config
+        .kpis
+        .load_reorder_points()
+        .map_err(|message| anyhow::anyhow!(message))?;
     let kpis = crate::kpis::compile_kpis(&config)?;
     println!("  KPIs              {}", kpis.len());
     for kpi in &kpis {
@@ -79,8 +90,24 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
                     .join(", ")
             )
         };
+        let mut extras = String::new();
+        if let Some(compare) = &kpi.compare {
+            extras.push_str(&format!(
+                "; compared with {} local days earlier",
+                compare.days_back
+            ));
+        }
+        if let Some(low_at) = kpi.low_at {
+            extras.push_str(&format!("; low at {low_at}"));
+            if kpi.low_at_by.is_some() {
+                extras.push_str(&format!(
+                    " unless one of {} reorder points applies",
+                    reorder_points.len()
+                ));
+            }
+        }
         println!(
-            "    {:<26} {}{value}{groups} over {} [{}]",
+            "    {:<26} {}{value}{groups} over {} [{}]{extras}",
             kpi.name,
             kpi.aggregate.as_str(),
             kpi.events.join(", "),

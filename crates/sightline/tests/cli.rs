@@ -131,6 +131,14 @@ fn check_prints_the_example_config_and_names_bad_lines() {
     );
     assert!(stdout.contains("configuration OK"));
     assert!(stdout.contains("1 USD = 0.92 EUR"), "{stdout}");
+    assert!(
+        stdout.contains("history           minute windows 8d, hourly 400d, daily forever"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("compared with 7 local days earlier"),
+        "{stdout}"
+    );
 
     let dir = tempfile::tempdir().expect("temp dir");
     let bad = common::write_config(
