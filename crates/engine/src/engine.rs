@@ -287,6 +287,8 @@ pub struct Engine {
     too_late: u64,
     /// Windows closed since the last `take_closed`, for the history store.
     closed: Vec<ClosedWindow>,
+    /// No session is due before this (`i64::MIN`: look).
+    next_session_close: i64,
     /// Per-event buffers, kept to be reused (see `recycle`).
     slot_buffer: Vec<Option<&'static str>>,
     contribution_buffer: Vec<(GroupRef<'static>, Input)>,
@@ -426,6 +428,7 @@ impl Engine {
             compacted_at: i64::MIN,
             too_late: 0,
             closed: Vec::new(),
+            next_session_close: i64::MIN,
             slot_buffer: Vec::new(),
             contribution_buffer: Vec::new(),
         }
@@ -525,6 +528,9 @@ impl Engine {
             contributions.clear();
             if runtime.kpi.aggregate == AggregateKind::Sessions {
                 runtime.track_session(&event_type, event_time_us, slots, &self.options);
+                if let Some((at, _)) = runtime.session_closings.first() {
+                    self.next_session_close = self.next_session_close.min(*at);
+                }
                 continue;
             }
             if runtime.kpi.each.is_some() {
@@ -718,7 +724,15 @@ impl Engine {
         // The event watermark, not the wall-clock one: a replay must close sessions where
         // live arrival did.
         let watermark = self.watermark.event_watermark();
+        // Called per event: only the (few) sessions KPIs with a session due are visited.
+        if watermark < self.next_session_close {
+            return;
+        }
+        let mut next_close = i64::MAX;
         for runtime in &mut self.kpis {
+            if runtime.session_closings.is_empty() {
+                continue;
+            }
             let gap = runtime.kpi.gap_us;
             let lateness = self.options.time.allowed_lateness_us;
             let mut closing: Vec<(i64, Decimal)> = Vec::new();
@@ -779,7 +793,11 @@ impl Engine {
                     runtime.add_to_windows(closed_at, &GroupRef::empty(), &Input::Number(total));
                 }
             }
+            if let Some((at, _)) = runtime.session_closings.first() {
+                next_close = next_close.min(*at);
+            }
         }
+        self.next_session_close = next_close;
     }
 
     fn evict_if_due(&mut self) {
@@ -1627,6 +1645,8 @@ mod checkpoint {
                     "taken with other KPI definitions".into(),
                 ));
             }
+            // Restored sessions may be due: look at the next event.
+            self.next_session_close = i64::MIN;
             for (runtime, saved) in self.kpis.iter_mut().zip(state.kpis) {
                 if saved.windows.len() != runtime.windows.len() {
                     return Err(EngineError::Checkpoint(
