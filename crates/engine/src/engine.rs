@@ -16,7 +16,8 @@ use crate::scan::{for_each_element, for_each_member};
 use crate::watermark::{Lateness, TimePolicy, Watermark};
 use crate::window::WindowSpec;
 
-/// Members of an array element (an order line) looked at, at most.
+/// Members of an array element (an order line) kept inline; a longer element's further
+/// members go to a vector.
 const LINE_MEMBERS: usize = 12;
 
 /// Configuration the engine needs beyond the KPI definitions.
@@ -1088,13 +1089,19 @@ impl KpiRuntime {
         let mut skipped: Option<String> = None;
         let kpi = &self.kpi;
         let _ = for_each_element(array, |element| {
-            // An order line has a handful of members: kept inline, looked up by name.
+            // An order line has a handful of members: kept inline, looked up by name. One
+            // with more (validation accepts any) keeps the rest in a vector, so a wanted
+            // member after them is still found.
             let mut members: [Option<(Cow<'_, str>, &str)>; LINE_MEMBERS] = Default::default();
+            let mut more_members: Vec<(Cow<'_, str>, &str)> = Vec::new();
             let mut count = 0;
             let _ = for_each_member(element, |name, value| {
-                if let Some(member) = members.get_mut(count) {
-                    *member = Some((name, value));
-                    count += 1;
+                match members.get_mut(count) {
+                    Some(member) => {
+                        *member = Some((name, value));
+                        count += 1;
+                    }
+                    None => more_members.push((name, value)),
                 }
                 true
             });
@@ -1103,6 +1110,7 @@ impl KpiRuntime {
                     FieldPath::Element(name) => members
                         .iter()
                         .flatten()
+                        .chain(&more_members)
                         .find(|(member, _)| member == name)
                         .map(|(_, value)| *value)
                         .filter(|value| *value != "null"),

@@ -67,6 +67,9 @@ pub fn extract<'a>(
     let mut fields: Option<&FieldSet> = None;
     let mut early: [Option<(Cow<'a, str>, &'a str)>; EARLY_MEMBERS] = Default::default();
     let mut early_count = 0;
+    // `data` before `type` is kept apart from the other early members, however many
+    // attributes came first: it holds most of what KPIs read.
+    let mut early_data: Option<&'a str> = None;
     let mut walk = ObjectWalk::new(payload, 0).ok()?;
     while let Some(name) = walk.next_key().ok()? {
         if name == "type" {
@@ -102,7 +105,12 @@ pub fn extract<'a>(
             }
             None => {
                 let value = walk.value().ok()?;
-                if event_type.is_none() && early_count < EARLY_MEMBERS {
+                if event_type.is_some() {
+                    continue;
+                }
+                if name == "data" {
+                    early_data = Some(value);
+                } else if early_count < EARLY_MEMBERS {
                     early[early_count] = Some((name, value));
                     early_count += 1;
                 }
@@ -113,21 +121,21 @@ pub fn extract<'a>(
     let Some(fields) = fields else {
         return Some(event_type);
     };
-    // Members seen before `type` (usually id, source, specversion, sometimes data).
+    // Members seen before `type` (usually id, source, specversion), then a `data` that
+    // came before `type`.
     for (name, value) in early.iter().flatten() {
-        if name == "data" {
-            if value.starts_with('{') {
-                for_each_member(value, |name, value| {
-                    if let Some(slot) = fields.data_slot(&name) {
-                        out[slot] = raw(value);
-                    }
-                    true
-                })
-                .ok()?;
-            }
-        } else if let Some(slot) = fields.attribute_slot(name) {
+        if let Some(slot) = fields.attribute_slot(name) {
             out[slot] = raw(value);
         }
+    }
+    if let Some(data) = early_data.filter(|data| data.starts_with('{')) {
+        for_each_member(data, |name, value| {
+            if let Some(slot) = fields.data_slot(&name) {
+                out[slot] = raw(value);
+            }
+            true
+        })
+        .ok()?;
     }
     Some(event_type)
 }
@@ -184,4 +192,33 @@ pub fn label_text(value: &str) -> Cow<'_, str> {
 /// A field as a group label: strings as themselves, anything else as its JSON text.
 pub fn as_label(value: &str) -> String {
     label_text(value).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `data` before `type`, after more early members than are kept: still read.
+    #[test]
+    fn data_before_type_is_read_after_any_number_of_attributes() {
+        let mut fields = FieldSet::default();
+        let total = fields.slot(&FieldPath::Data("total".into()));
+        let fields_by_type = FxHashMap::from_iter([("order.created".to_owned(), fields)]);
+        for attributes in [0, EARLY_MEMBERS - 1, EARLY_MEMBERS, 3 * EARLY_MEMBERS] {
+            let extensions: String = (0..attributes)
+                .map(|index| format!(r#""ext{index}":"x","#))
+                .collect();
+            let payload = format!(
+                r#"{{"specversion":"1.0",{extensions}"data":{{"total":"7.50"}},"type":"order.created"}}"#
+            );
+            let mut out = Vec::new();
+            let event_type = extract(&payload, &fields_by_type, &mut out);
+            assert_eq!(event_type.as_deref(), Some("order.created"));
+            assert_eq!(
+                out[total],
+                Some(r#""7.50""#),
+                "{attributes} attributes first"
+            );
+        }
+    }
 }

@@ -446,6 +446,44 @@ fn a_late_event_bridges_two_sessions_into_one() {
     );
 }
 
+/// Validation accepts any members in an order line and in the envelope: the engine must
+/// find the ones it reads however many come before them.
+#[test]
+fn fields_are_found_after_many_other_members() {
+    let mut engine = engine();
+    let extras: String = (0..20)
+        .map(|index| format!(r#""extra{index}":"x","#))
+        .collect();
+    // A line whose sku, quantity and price come after twenty other members.
+    feed(
+        &mut engine,
+        "2026-11-27T10:00:00Z",
+        "order.created",
+        &format!(
+            r#"{{"order_id":"o1","total":"24.50","currency":"EUR","lines":[{{{extras}"sku":"MUG","quantity":2,"price":"12.25"}}]}}"#
+        ),
+    );
+    // `data` before `type`, after twenty extension attributes.
+    let at = parse_rfc3339("2026-11-27T10:01:00Z").expect("timestamp");
+    let payload = format!(
+        r#"{{"specversion":"1.0","id":"o2","source":"t",{extras}"data":{{"order_id":"o2","total":"10","currency":"EUR"}},"type":"order.created","time":"2026-11-27T10:01:00Z"}}"#
+    );
+    assert_eq!(engine.process(at, &payload, 0), Observation::Counted);
+    let now = "2026-11-27T10:01:00Z";
+    assert_eq!(
+        value(&engine, "top_products_today", "day", now, "MUG"),
+        r#"{"count":1,"revenue":24.5,"units":2}"#
+    );
+    assert_eq!(value(&engine, "revenue_today", "day", now, ""), "34.5");
+    let skipped = engine.skipped();
+    assert!(
+        !skipped
+            .iter()
+            .any(|(kpi, _, _)| kpi == "top_products_today" || kpi == "revenue_today"),
+        "{skipped:?}"
+    );
+}
+
 #[test]
 fn numbers_past_the_exact_range_are_skipped_not_fatal() {
     let mut engine = engine();
