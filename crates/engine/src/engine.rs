@@ -682,7 +682,7 @@ impl Engine {
                     start_us: start,
                     end_us: end,
                     is_final: end <= watermark,
-                    values: runtime.presented(values),
+                    values: runtime.presented(values, window.series),
                 });
             }
         }
@@ -841,7 +841,7 @@ impl Engine {
                         max_length_us: window.spec.max_length_us(),
                         start_us: start,
                         end_us: window.spec.window_end(start),
-                        values: runtime.presented(values),
+                        values: runtime.presented(values, window.series),
                     });
                 }
                 let window = &mut runtime.windows[index];
@@ -1315,12 +1315,15 @@ impl KpiRuntime {
         }
     }
 
-    /// Groups as reported: the `top` N by their value, else in group order.
+    /// Groups as reported: the `top` N by their value, else in group order. A comparison's
+    /// series keeps every group: it is summed per group over a span, where a group
+    /// missing from one minute's top N would be missing from the sum.
     fn presented(
         &self,
         mut values: Vec<(Vec<(String, String)>, AggregateValue)>,
+        series: bool,
     ) -> Vec<(Vec<(String, String)>, AggregateValue)> {
-        match self.kpi.top {
+        match self.kpi.top.filter(|_| !series) {
             Some(top) => {
                 values.sort_by(|left, right| {
                     right
@@ -1732,5 +1735,83 @@ mod group_ref_tests {
         let mut groups = Groups::default();
         groups.insert(vec!["SKU-1".to_owned()], Accumulator::Count(3));
         assert!(groups.get(&other).is_some());
+    }
+}
+
+#[cfg(test)]
+mod series_tests {
+    use super::*;
+    use crate::definition::KpiPack;
+
+    /// A comparison sums its series per group over a span: every group of every series
+    /// window counts, not only the `top` groups of each minute.
+    #[test]
+    fn a_top_kpi_keeps_every_group_in_its_comparison_series() {
+        let pack = KpiPack::from_toml(
+            r#"
+[[kpi]]
+name = "revenue_by_sku_today"
+events = ["order.created"]
+value = "data.total"
+aggregate = "sum"
+group_by = ["data.sku"]
+top = 1
+windows = [{ calendar = "day" }]
+compare = { days_back = 1 }
+"#,
+            "test",
+        )
+        .and_then(|pack| pack.compile(&crate::Calendar::utc()))
+        .expect("valid pack");
+        let mut engine = Engine::new(pack, EngineOptions::default());
+        let minute = 60_000_000;
+        let day = 86_400_000_000;
+        // A leads the first minute, B the second: over both, B sold the most.
+        for (at, sku, total) in [(0, "A", 10), (minute, "A", 1), (minute, "B", 20)] {
+            let payload = format!(
+                r#"{{"type":"order.created","data":{{"sku":"{sku}","total":{total},"currency":"EUR"}}}}"#
+            );
+            engine.process(day + at, &payload, 0);
+        }
+        // A day later every series window is closed.
+        engine.process(
+            3 * day,
+            r#"{"type":"order.created","data":{"sku":"C","total":1,"currency":"EUR"}}"#,
+            0,
+        );
+        let sums = |windows: Vec<(Vec<(String, String)>, AggregateValue)>| {
+            let mut sums: BTreeMap<String, Decimal> = BTreeMap::new();
+            for (group, value) in windows {
+                let AggregateValue::Decimal(value) = value else {
+                    panic!("a sum: {value:?}");
+                };
+                *sums.entry(group[0].1.clone()).or_default() += value;
+            }
+            sums
+        };
+        let expected = BTreeMap::from([
+            ("A".to_owned(), Decimal::from(11)),
+            ("B".to_owned(), Decimal::from(20)),
+        ]);
+        let answered = engine
+            .series_windows("revenue_by_sku_today", day, 2 * day)
+            .expect("known KPI");
+        assert_eq!(
+            sums(
+                answered
+                    .into_iter()
+                    .flat_map(|window| window.values)
+                    .collect()
+            ),
+            expected,
+            "answered from memory"
+        );
+        let handed_over = engine
+            .take_closed()
+            .into_iter()
+            .filter(|closed| closed.window.starts_with("series/"))
+            .flat_map(|closed| closed.values)
+            .collect();
+        assert_eq!(sums(handed_over), expected, "handed over to history");
     }
 }
