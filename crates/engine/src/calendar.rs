@@ -78,13 +78,17 @@ impl Calendar {
     /// The same local time of day `days` local days earlier (a gap in the clocks, on a
     /// daylight-saving day, resolves forward as jiff does).
     pub fn days_earlier(&self, time_us: i64, days: u32) -> i64 {
-        let fallback = time_us.saturating_sub(i64::from(days) * 86_400_000_000);
+        let fallback = time_us.saturating_sub(i64::from(days).saturating_mul(86_400_000_000));
         let Ok(timestamp) = Timestamp::from_microsecond(time_us) else {
+            return fallback;
+        };
+        // `days` comes from a KPI definition: past jiff's range it is an error, not a panic.
+        let Ok(span) = jiff::Span::new().try_days(i64::from(days)) else {
             return fallback;
         };
         let local = timestamp.to_zoned_datetime(self.zone.clone());
         local
-            .checked_sub(jiff::Span::new().days(i64::from(days)))
+            .checked_sub(span)
             .map(|earlier| earlier.timestamp().as_microsecond())
             .unwrap_or(fallback)
     }
@@ -113,6 +117,20 @@ mod tests {
             Calendar::utc().days_earlier(at("2026-04-01T13:30:00Z"), 7),
             at("2026-03-25T13:30:00Z")
         );
+    }
+
+    #[test]
+    fn any_number_of_days_earlier_is_an_answer_not_a_panic() {
+        // `days_back` comes from a KPI file: values past jiff's span range must not panic.
+        let now = at("2026-04-01T13:30:00Z");
+        let berlin = Calendar::new("Europe/Berlin").expect("bundled zone");
+        for days in [7_304_485, u32::MAX] {
+            for calendar in [Calendar::utc(), berlin.clone()] {
+                // Twenty thousand years and more: long before any event.
+                let earlier = calendar.days_earlier(now, days);
+                assert!(earlier < -600_000_000 * 1_000_000_000, "{days}: {earlier}");
+            }
+        }
     }
 
     #[test]
