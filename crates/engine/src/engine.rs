@@ -834,10 +834,24 @@ impl Engine {
                             )
                         })
                         .collect();
+                    // A comparison's series is summed for the windows compared with it
+                    // (a day, a week later): it is kept in history as long as they are,
+                    // not as long as its own minutes, or their comparisons come out short.
+                    let resolution = if window.series {
+                        runtime
+                            .kpi
+                            .windows
+                            .iter()
+                            .map(WindowSpec::resolution)
+                            .max()
+                            .unwrap_or(window.spec.resolution())
+                    } else {
+                        window.spec.resolution()
+                    };
                     self.closed.push(ClosedWindow {
                         kpi: runtime.kpi.name.clone(),
                         window: window.label(),
-                        resolution: window.spec.resolution(),
+                        resolution,
                         max_length_us: window.spec.max_length_us(),
                         start_us: start,
                         end_us: window.spec.window_end(start),

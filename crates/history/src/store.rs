@@ -382,6 +382,48 @@ mod tests {
         assert_eq!(removed, 3 + 1);
     }
 
+    /// A comparison's hidden series is summed for the windows compared with it, so it is
+    /// kept as long as they are: the minutes of a day that history keeps forever stay.
+    #[test]
+    fn a_comparison_series_is_kept_as_long_as_the_windows_compared_with_it() {
+        use sightline_engine::{Calendar, Engine, EngineOptions, KpiPack};
+        let kpis = KpiPack::from_toml(
+            r#"
+[[kpi]]
+name = "revenue_today"
+events = ["order.created"]
+value = "data.total"
+aggregate = "sum"
+windows = [{ calendar = "day" }]
+compare = { days_back = 7 }
+"#,
+            "test",
+        )
+        .and_then(|pack| pack.compile(&Calendar::utc()))
+        .expect("valid pack");
+        let mut engine = Engine::new(kpis, EngineOptions::default());
+        let now = 1_000 * DAY;
+        // Two orders 20 days ago, then one now that closes their windows.
+        for (time, total) in [(now - 20 * DAY, 5), (now - 20 * DAY + MINUTE, 7), (now, 1)] {
+            let order = format!(
+                r#"{{"type":"order.created","data":{{"total":{total},"currency":"EUR"}}}}"#
+            );
+            engine.process(time, &order, now);
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = HistoryStore::open(dir.path(), RetentionPolicy::default()).expect("open");
+        store.write(&engine.take_closed()).expect("write");
+        store.enforce_retention(now).expect("retention");
+        let mut kept: Vec<String> = store
+            .windows("revenue_today", now - 21 * DAY, now - 19 * DAY, |_| true)
+            .expect("read")
+            .into_iter()
+            .map(|window| window.window)
+            .collect();
+        kept.sort();
+        assert_eq!(kept, vec!["day", "series/1m", "series/1m"]);
+    }
+
     #[test]
     fn money_values_round_trip_exactly() {
         let dir = tempfile::tempdir().expect("temp dir");
