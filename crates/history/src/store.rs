@@ -106,6 +106,17 @@ impl HistoryStore {
     /// Stores `windows` durably in one transaction; a window already stored under the
     /// same (KPI, window, start) is replaced.
     pub fn write(&self, windows: &[ClosedWindow]) -> Result<(), HistoryError> {
+        self.write_windows(windows, true)
+    }
+
+    /// Stores the `windows` not stored yet, in one transaction, and leaves a window
+    /// already stored under the same (KPI, window, start) as it is: for a replay that may
+    /// have seen only part of the events of the windows history already has.
+    pub fn write_missing(&self, windows: &[ClosedWindow]) -> Result<(), HistoryError> {
+        self.write_windows(windows, false)
+    }
+
+    fn write_windows(&self, windows: &[ClosedWindow], replace: bool) -> Result<(), HistoryError> {
         if windows.is_empty() {
             return Ok(());
         }
@@ -131,16 +142,17 @@ impl HistoryStore {
                         .map_err(HistoryError::storage)?;
                     last_definition = Some(definition_key);
                 }
+                let key = (window.kpi.as_str(), window.window.as_str(), window.start_us);
+                if !replace && table.get(key).map_err(HistoryError::storage)?.is_some() {
+                    continue;
+                }
                 let stored = StoredWindow {
                     end_us: window.end_us,
                     values: window.values.clone(),
                 };
                 let bytes = postcard::to_stdvec(&stored).map_err(HistoryError::storage)?;
                 table
-                    .insert(
-                        (window.kpi.as_str(), window.window.as_str(), window.start_us),
-                        bytes.as_slice(),
-                    )
+                    .insert(key, bytes.as_slice())
                     .map_err(HistoryError::storage)?;
             }
         }
@@ -351,6 +363,34 @@ mod tests {
         assert_eq!(
             found[0].values,
             vec![(Vec::new(), AggregateValue::Count(1))]
+        );
+    }
+
+    #[test]
+    fn writing_missing_windows_keeps_the_stored_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = HistoryStore::open(dir.path(), RetentionPolicy::default()).expect("open");
+        store
+            .write(&[window("orders", "1m", Resolution::Minute, 0, MINUTE, 9)])
+            .expect("write");
+        store
+            .write_missing(&[
+                window("orders", "1m", Resolution::Minute, 0, MINUTE, 6),
+                window("orders", "1m", Resolution::Minute, MINUTE, MINUTE, 2),
+            ])
+            .expect("write missing");
+        let counts: Vec<_> = store
+            .windows("orders", 0, 2 * MINUTE, |_| true)
+            .expect("read")
+            .into_iter()
+            .map(|window| window.values)
+            .collect();
+        assert_eq!(
+            counts,
+            vec![
+                vec![(Vec::new(), AggregateValue::Count(9))],
+                vec![(Vec::new(), AggregateValue::Count(2))],
+            ]
         );
     }
 

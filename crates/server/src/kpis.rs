@@ -75,6 +75,11 @@ pub struct KpiService {
     checkpoint_dir: Option<PathBuf>,
     checkpoint_every: Duration,
     history: Option<HistoryStore>,
+    /// Whether the engine has counted the log from its first record ever (offset 0) or
+    /// from a restored checkpoint. A replay without a checkpoint of a log whose start
+    /// retention deleted sees only part of the events of the oldest windows, so it only
+    /// adds the windows history lacks and replaces none.
+    complete_replay: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -97,6 +102,7 @@ impl KpiService {
             checkpoint_dir: storage.checkpoint_dir,
             checkpoint_every: storage.checkpoint_every,
             history: storage.history,
+            complete_replay: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
         let runner = Arc::clone(&service);
@@ -289,6 +295,7 @@ impl KpiService {
     /// The offset to start reading at: after the checkpoint, or the log's first offset.
     fn restore_checkpoint(&self) -> u64 {
         let first = self.log.first_offset();
+        self.complete_replay.store(first == 0, Ordering::Relaxed);
         let Some(dir) = &self.checkpoint_dir else {
             return first;
         };
@@ -306,6 +313,7 @@ impl KpiService {
         match restored {
             Ok(offset) if offset >= first && offset <= self.log.durable_end() => {
                 tracing::info!(offset, "engine state restored from its checkpoint");
+                self.complete_replay.store(true, Ordering::Relaxed);
                 offset
             }
             Ok(offset) => {
@@ -338,7 +346,12 @@ impl KpiService {
         if closed.is_empty() {
             return Ok(());
         }
-        if let Err(error) = history.write(&closed) {
+        let written = if self.complete_replay.load(Ordering::Relaxed) {
+            history.write(&closed)
+        } else {
+            history.write_missing(&closed)
+        };
+        if let Err(error) = written {
             tracing::warn!(%error, windows = closed.len(), "cannot write closed windows to history; retrying at the next checkpoint");
             self.engine().return_closed(closed);
             return Err(());
@@ -624,4 +637,128 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sightline_engine::{Calendar, EngineOptions, KpiPack};
+    use sightline_log::{LogOptions, Record, RetentionPolicy, SegmentLog};
+
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000;
+    const DAY: i64 = 24 * HOUR;
+
+    fn engine() -> Engine {
+        let kpis = KpiPack::from_toml(
+            r#"
+[[kpi]]
+name = "revenue_today"
+events = ["order.created"]
+value = "data.total"
+aggregate = "sum"
+windows = [{ calendar = "day" }]
+"#,
+            "test",
+        )
+        .and_then(|pack| pack.compile(&Calendar::utc()))
+        .expect("valid pack");
+        // Final windows leave memory at once: past days are answered by history.
+        let options = EngineOptions {
+            keep_final_for_us: 0,
+            ..EngineOptions::default()
+        };
+        Engine::new(kpis, options)
+    }
+
+    /// An order of `total` EUR, 400 bytes long (so that three fill a smallest segment).
+    fn order(total: i64) -> String {
+        let padding = "x".repeat(330);
+        format!(
+            r#"{{"type":"order.created","note":"{padding}","data":{{"total":"{total:02}.00","currency":"EUR"}}}}"#
+        )
+    }
+
+    /// A replay without a checkpoint of a log whose first segment was deleted sees only
+    /// part of the events of that time: it must not replace the windows history kept from
+    /// the run that saw them all.
+    #[test]
+    fn a_replay_of_a_log_missing_its_start_keeps_what_history_has() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let day = 10 * DAY;
+        // Nine orders of 10 EUR on one day: three appended that day, six backfilled three
+        // and a half days later; then an order four days on closes the day.
+        let mut records: Vec<(i64, i64, String)> = (0..9)
+            .map(|index| {
+                let appended = if index < 3 {
+                    day + index * HOUR
+                } else {
+                    day + 84 * HOUR
+                };
+                (day + index * HOUR, appended, order(10))
+            })
+            .collect();
+        records.push((day + 4 * DAY, day + 4 * DAY, order(10)));
+        // Three records a segment; records older than a day by append time are deleted.
+        let frame_len = (sightline_log::FRAME_OVERHEAD + records[0].2.len()) as u64;
+        let options = LogOptions {
+            segment_max_bytes: 16 + 3 * frame_len,
+            retention: RetentionPolicy {
+                max_age: Some(Duration::from_secs(86_400)),
+                max_bytes: None,
+            },
+            ..LogOptions::default()
+        };
+        let (mut log, _) = SegmentLog::open(&dir.path().join("log"), options).expect("log");
+        for (event_time_us, append_time_us, payload) in &records {
+            log.append(&Record {
+                key: 0,
+                event_time_us: *event_time_us,
+                append_time_us: *append_time_us,
+                payload: payload.as_bytes(),
+            })
+            .expect("append");
+        }
+        log.sync().expect("sync");
+        // History as the run that counted every order wrote it: 90 EUR that day.
+        let history =
+            HistoryStore::open(&dir.path().join("history"), Default::default()).expect("history");
+        let mut complete = engine();
+        for (event_time_us, _, payload) in &records {
+            complete.process(*event_time_us, payload, 0);
+        }
+        history
+            .write(&complete.take_closed())
+            .expect("write history");
+        // The first segment (three of the day's orders) goes.
+        log.enforce_retention(day + 4 * DAY).expect("retention");
+        assert_eq!(log.handle().first_offset(), 3);
+
+        let dead_letters = DeadLetterStore::open(&dir.path().join("dead"), LogOptions::default())
+            .expect("dead letters");
+        let service = KpiService::start(
+            engine(),
+            log.handle(),
+            Arc::new(dead_letters),
+            Arc::new(IngestMetrics::default()),
+            RunnerStorage {
+                checkpoint_dir: None,
+                checkpoint_every: Duration::from_secs(3600),
+                history: Some(history),
+            },
+        )
+        .expect("runner");
+        service.wait_for_position(log.durable_end());
+        service.shutdown();
+        let days = service
+            .windows("revenue_today", day, day + 1)
+            .expect("known KPI");
+        let values: Vec<String> = days
+            .iter()
+            .flat_map(|day| day.result.values.iter().map(|(_, value)| value.to_json()))
+            .collect();
+        assert_eq!(values, vec!["90"]);
+    }
 }
