@@ -30,6 +30,9 @@ use sightline_model::RejectionCode;
 use sightline_model::time::{format_rfc3339, now_micros};
 
 const LATE_POSITION: &str = "engine-late";
+/// The offset the engine's state counts the log from: 0, or the first retained offset
+/// when it started without a usable checkpoint after retention deleted the log's start.
+const COUNTED_FROM_POSITION: &str = "engine-counted-from";
 const BATCH: usize = 4096;
 /// How often an idle runner lets the watermark follow the clock.
 const IDLE_TICK: Duration = Duration::from_millis(100);
@@ -75,10 +78,10 @@ pub struct KpiService {
     checkpoint_dir: Option<PathBuf>,
     checkpoint_every: Duration,
     history: Option<HistoryStore>,
-    /// Whether the engine has counted the log from its first record ever (offset 0) or
-    /// from a restored checkpoint. A replay without a checkpoint of a log whose start
-    /// retention deleted sees only part of the events of the oldest windows, so it only
-    /// adds the windows history lacks and replaces none.
+    /// Whether the engine's state counts the log from its first record ever (offset 0;
+    /// see `COUNTED_FROM_POSITION`). A replay without a checkpoint of a log whose start
+    /// retention deleted sees only part of the events of the oldest windows, so it (and
+    /// every restart from its checkpoints) only adds the windows history lacks.
     complete_replay: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -293,19 +296,40 @@ impl KpiService {
     }
 
     /// The offset to start reading at: after the checkpoint, or the log's first offset.
+    /// Also settles whether closed windows may replace stored ones (`complete_replay`).
     fn restore_checkpoint(&self) -> u64 {
         let first = self.log.first_offset();
+        if let Some(offset) = self.restored_checkpoint(first) {
+            // The restored state counts the log from where the engine that wrote the
+            // checkpoint started; unknown, nothing is replaced (which loses nothing).
+            let counted_from = match self.log.committed_position(COUNTED_FROM_POSITION) {
+                Ok(position) => position.unwrap_or(0),
+                Err(_) => u64::MAX,
+            };
+            self.complete_replay
+                .store(counted_from == 0, Ordering::Relaxed);
+            return offset;
+        }
+        // Committed before this engine writes any checkpoint, so that a restart from one
+        // of them still knows how its state began.
+        if let Err(error) = self.log.commit_position(COUNTED_FROM_POSITION, first) {
+            tracing::warn!(%error, "cannot record the offset the KPI engine counts from");
+        }
         self.complete_replay.store(first == 0, Ordering::Relaxed);
-        let Some(dir) = &self.checkpoint_dir else {
-            return first;
-        };
+        first
+    }
+
+    /// Restores the checkpoint if there is a usable one and returns its offset; otherwise
+    /// the engine is left fresh.
+    fn restored_checkpoint(&self, first: u64) -> Option<u64> {
+        let dir = self.checkpoint_dir.as_ref()?;
         let path = dir.join(CHECKPOINT_FILE);
         let bytes = match std::fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return first,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "cannot read the engine checkpoint; replaying the log");
-                return first;
+                return None;
             }
         };
         let mut engine = self.engine();
@@ -313,8 +337,7 @@ impl KpiService {
         match restored {
             Ok(offset) if offset >= first && offset <= self.log.durable_end() => {
                 tracing::info!(offset, "engine state restored from its checkpoint");
-                self.complete_replay.store(true, Ordering::Relaxed);
-                offset
+                Some(offset)
             }
             Ok(offset) => {
                 tracing::warn!(
@@ -323,12 +346,12 @@ impl KpiService {
                     "the engine checkpoint does not match the retained log; replaying the log"
                 );
                 *engine = engine.fresh();
-                first
+                None
             }
             Err(error) => {
                 tracing::warn!(%error, "engine checkpoint not used");
                 *engine = engine.fresh();
-                first
+                None
             }
         }
     }
@@ -650,6 +673,8 @@ mod tests {
 
     const HOUR: i64 = 3_600_000_000;
     const DAY: i64 = 24 * HOUR;
+    /// The day of the orders.
+    const ORDER_DAY: i64 = 10 * DAY;
 
     fn engine() -> Engine {
         let kpis = KpiPack::from_toml(
@@ -673,46 +698,23 @@ windows = [{ calendar = "day" }]
         Engine::new(kpis, options)
     }
 
-    /// An order of `total` EUR, 400 bytes long (so that three fill a smallest segment).
-    fn order(total: i64) -> String {
+    /// An order of 10 EUR at `time_us`, appended at `appended_us`, 400 bytes long (so
+    /// that three fill a smallest segment).
+    fn order(time_us: i64, appended_us: i64) -> (i64, i64, String) {
         let padding = "x".repeat(330);
-        format!(
-            r#"{{"type":"order.created","note":"{padding}","data":{{"total":"{total:02}.00","currency":"EUR"}}}}"#
-        )
+        let payload = format!(
+            r#"{{"type":"order.created","note":"{padding}","data":{{"total":"10.00","currency":"EUR"}}}}"#
+        );
+        (time_us, appended_us, payload)
     }
 
-    /// A replay without a checkpoint of a log whose first segment was deleted sees only
-    /// part of the events of that time: it must not replace the windows history kept from
-    /// the run that saw them all.
-    #[test]
-    fn a_replay_of_a_log_missing_its_start_keeps_what_history_has() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let day = 10 * DAY;
-        // Nine orders of 10 EUR on one day: three appended that day, six backfilled three
-        // and a half days later; then an order four days on closes the day.
-        let mut records: Vec<(i64, i64, String)> = (0..9)
-            .map(|index| {
-                let appended = if index < 3 {
-                    day + index * HOUR
-                } else {
-                    day + 84 * HOUR
-                };
-                (day + index * HOUR, appended, order(10))
-            })
-            .collect();
-        records.push((day + 4 * DAY, day + 4 * DAY, order(10)));
-        // Three records a segment; records older than a day by append time are deleted.
-        let frame_len = (sightline_log::FRAME_OVERHEAD + records[0].2.len()) as u64;
-        let options = LogOptions {
-            segment_max_bytes: 16 + 3 * frame_len,
-            retention: RetentionPolicy {
-                max_age: Some(Duration::from_secs(86_400)),
-                max_bytes: None,
-            },
-            ..LogOptions::default()
-        };
-        let (mut log, _) = SegmentLog::open(&dir.path().join("log"), options).expect("log");
-        for (event_time_us, append_time_us, payload) in &records {
+    /// The order that closes the orders' day, four days on.
+    fn closing_order() -> (i64, i64, String) {
+        order(ORDER_DAY + 4 * DAY, ORDER_DAY + 4 * DAY)
+    }
+
+    fn append(log: &mut SegmentLog, records: &[(i64, i64, String)]) {
+        for (event_time_us, append_time_us, payload) in records {
             log.append(&Record {
                 key: 0,
                 event_time_us: *event_time_us,
@@ -722,21 +724,58 @@ windows = [{ calendar = "day" }]
             .expect("append");
         }
         log.sync().expect("sync");
-        // History as the run that counted every order wrote it: 90 EUR that day.
+    }
+
+    /// Nine orders of 10 EUR on one day (three appended that day, six backfilled three
+    /// and a half days later) in a log of three records a segment, and the history a run
+    /// that counted them all wrote (90 EUR that day); then retention deletes the first
+    /// segment, three of the day's orders.
+    fn truncated_log_and_history(dir: &Path) -> (SegmentLog, HistoryStore) {
+        let orders: Vec<_> = (0..9)
+            .map(|index| {
+                let appended = if index < 3 {
+                    ORDER_DAY + index * HOUR
+                } else {
+                    ORDER_DAY + 84 * HOUR
+                };
+                order(ORDER_DAY + index * HOUR, appended)
+            })
+            .collect();
+        let frame_len = (sightline_log::FRAME_OVERHEAD + orders[0].2.len()) as u64;
+        let options = LogOptions {
+            segment_max_bytes: 16 + 3 * frame_len,
+            retention: RetentionPolicy {
+                max_age: Some(Duration::from_secs(86_400)),
+                max_bytes: None,
+            },
+            ..LogOptions::default()
+        };
+        let (mut log, _) = SegmentLog::open(&dir.join("log"), options).expect("log");
+        append(&mut log, &orders);
         let history =
-            HistoryStore::open(&dir.path().join("history"), Default::default()).expect("history");
+            HistoryStore::open(&dir.join("history"), Default::default()).expect("history");
         let mut complete = engine();
-        for (event_time_us, _, payload) in &records {
+        for (event_time_us, _, payload) in orders.iter().chain([&closing_order()]) {
             complete.process(*event_time_us, payload, 0);
         }
         history
             .write(&complete.take_closed())
             .expect("write history");
-        // The first segment (three of the day's orders) goes.
-        log.enforce_retention(day + 4 * DAY).expect("retention");
+        log.enforce_retention(ORDER_DAY + 4 * DAY)
+            .expect("retention");
         assert_eq!(log.handle().first_offset(), 3);
+        (log, history)
+    }
 
-        let dead_letters = DeadLetterStore::open(&dir.path().join("dead"), LogOptions::default())
+    /// Runs the KPI runner over the whole log, then stops it (flushing history and, with a
+    /// checkpoint directory, writing a checkpoint).
+    fn run_to_the_end(
+        dir: &Path,
+        log: &SegmentLog,
+        history: HistoryStore,
+        checkpoint_dir: Option<PathBuf>,
+    ) -> Arc<KpiService> {
+        let dead_letters = DeadLetterStore::open(&dir.join("dead-letters"), LogOptions::default())
             .expect("dead letters");
         let service = KpiService::start(
             engine(),
@@ -744,7 +783,7 @@ windows = [{ calendar = "day" }]
             Arc::new(dead_letters),
             Arc::new(IngestMetrics::default()),
             RunnerStorage {
-                checkpoint_dir: None,
+                checkpoint_dir,
                 checkpoint_every: Duration::from_secs(3600),
                 history: Some(history),
             },
@@ -752,13 +791,43 @@ windows = [{ calendar = "day" }]
         .expect("runner");
         service.wait_for_position(log.durable_end());
         service.shutdown();
-        let days = service
-            .windows("revenue_today", day, day + 1)
-            .expect("known KPI");
-        let values: Vec<String> = days
+        service
+    }
+
+    fn revenue_that_day(service: &KpiService) -> Vec<String> {
+        service
+            .windows("revenue_today", ORDER_DAY, ORDER_DAY + 1)
+            .expect("known KPI")
             .iter()
             .flat_map(|day| day.result.values.iter().map(|(_, value)| value.to_json()))
-            .collect();
-        assert_eq!(values, vec!["90"]);
+            .collect()
+    }
+
+    /// A replay without a checkpoint of a log whose first segment was deleted sees only
+    /// part of the events of that time: it must not replace the windows history kept from
+    /// the run that saw them all.
+    #[test]
+    fn a_replay_of_a_log_missing_its_start_keeps_what_history_has() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut log, history) = truncated_log_and_history(dir.path());
+        append(&mut log, &[closing_order()]);
+        let service = run_to_the_end(dir.path(), &log, history, None);
+        assert_eq!(revenue_that_day(&service), vec!["90"]);
+    }
+
+    /// The same when the day closes only after a restart from a checkpoint that such a
+    /// replay wrote: the checkpoint's state is as partial.
+    #[test]
+    fn a_checkpoint_of_such_a_replay_keeps_what_history_has() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut log, history) = truncated_log_and_history(dir.path());
+        let checkpoint_dir = dir.path().join("engine");
+        let service = run_to_the_end(dir.path(), &log, history, Some(checkpoint_dir.clone()));
+        drop(service);
+        append(&mut log, &[closing_order()]);
+        let history =
+            HistoryStore::open(&dir.path().join("history"), Default::default()).expect("history");
+        let service = run_to_the_end(dir.path(), &log, history, Some(checkpoint_dir));
+        assert_eq!(revenue_that_day(&service), vec!["90"]);
     }
 }
