@@ -454,7 +454,13 @@ impl KpiService {
                 .into_iter()
                 .map(|result| {
                     let comparison = compare.as_ref().map(|compare| {
-                        let until = result.end_us.min(watermark.max(result.start_us));
+                        // A final window (history's among them) compares its whole span,
+                        // whatever the watermark (it lags while the engine replays).
+                        let until = if result.is_final {
+                            result.end_us
+                        } else {
+                            result.end_us.min(watermark.max(result.start_us))
+                        };
                         let (from_us, to_us) = compare.previous_span(result.start_us, until);
                         Comparison {
                             from_us,
@@ -696,6 +702,65 @@ windows = [{ calendar = "day" }]
             ..EngineOptions::default()
         };
         Engine::new(kpis, options)
+    }
+
+    /// A final day from history is compared with the whole day a week earlier, also while
+    /// the engine's watermark is still behind it (replaying, or no event yet).
+    #[test]
+    fn a_day_from_history_is_compared_with_the_whole_earlier_day() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kpis = KpiPack::from_toml(
+            r#"
+[[kpi]]
+name = "revenue_today"
+events = ["order.created"]
+value = "data.total"
+aggregate = "sum"
+windows = [{ calendar = "day" }]
+compare = { days_back = 7 }
+"#,
+            "test",
+        )
+        .and_then(|pack| pack.compile(&Calendar::utc()))
+        .expect("valid pack");
+        let mut complete = Engine::new(kpis.clone(), EngineOptions::default());
+        // 10 EUR in the morning and 10 EUR in the evening a week before the day.
+        for hours in [9, 18, 7 * 24 + 9, 12 * 24] {
+            let (time_us, _, payload) = order(ORDER_DAY - 7 * DAY + hours * HOUR, 0);
+            complete.process(time_us, &payload, 0);
+        }
+        let history =
+            HistoryStore::open(&dir.path().join("history"), Default::default()).expect("history");
+        history
+            .write(&complete.take_closed())
+            .expect("write history");
+        let (log, _) =
+            SegmentLog::open(&dir.path().join("log"), LogOptions::default()).expect("log");
+        let dead_letters =
+            DeadLetterStore::open(&dir.path().join("dead-letters"), LogOptions::default())
+                .expect("dead letters");
+        let service = KpiService::start(
+            Engine::new(kpis, EngineOptions::default()),
+            log.handle(),
+            Arc::new(dead_letters),
+            Arc::new(IngestMetrics::default()),
+            RunnerStorage {
+                checkpoint_dir: None,
+                checkpoint_every: Duration::from_secs(3600),
+                history: Some(history),
+            },
+        )
+        .expect("runner");
+        service.shutdown();
+        let days = service
+            .windows("revenue_today", ORDER_DAY, ORDER_DAY + 1)
+            .expect("known KPI");
+        let comparison = days[0].comparison.as_ref().expect("a comparison");
+        assert_eq!(
+            (comparison.from_us, comparison.to_us),
+            (ORDER_DAY - 7 * DAY, ORDER_DAY - 6 * DAY)
+        );
+        assert_eq!(comparison.values[0].1.to_json(), "20");
     }
 
     /// An order of 10 EUR at `time_us`, appended at `appended_us`, 400 bytes long (so
