@@ -628,6 +628,18 @@ impl Engine {
         self.closed = windows;
     }
 
+    /// A copy of the closed windows waiting to be persisted: the engine keeps answering
+    /// them until `forget_closed` says they are stored.
+    pub fn closed_to_persist(&self) -> Vec<ClosedWindow> {
+        self.closed.clone()
+    }
+
+    /// Forgets the first `count` closed windows (those a `closed_to_persist` copy held,
+    /// now stored elsewhere).
+    pub fn forget_closed(&mut self, count: usize) {
+        self.closed.drain(..count.min(self.closed.len()));
+    }
+
     /// How many closed windows wait for `take_closed`.
     pub fn closed_pending(&self) -> usize {
         self.closed.len()

@@ -471,3 +471,36 @@ proptest! {
         }
     }
 }
+
+/// Closed windows copied for the history store stay answered by the engine until it is
+/// told they are stored: a query while history is being written misses nothing.
+#[test]
+fn closed_windows_are_answered_until_forgotten() {
+    let mut engine = new_engine(0);
+    let orders: Vec<Order> = (0..40)
+        .map(|index| Order {
+            time: index * 10 * SECOND,
+            cents: 100,
+            channel: "web".into(),
+            currency: "EUR".into(),
+        })
+        .collect();
+    for order in &orders {
+        engine.process(order.time, &order_json(order), 0);
+    }
+    let copy = engine.closed_to_persist();
+    assert!(!copy.is_empty(), "windows closed");
+    let before = engine_windows(&engine, "orders");
+    for closed in copy.iter().filter(|closed| closed.kpi == "orders") {
+        assert!(
+            before.contains_key(&(closed.window.clone(), closed.start_us)),
+            "{} {} answered while being written",
+            closed.window,
+            closed.start_us
+        );
+    }
+    engine.forget_closed(copy.len());
+    assert!(engine.closed_to_persist().is_empty());
+    let after = engine_windows(&engine, "orders");
+    assert!(after.len() < before.len(), "stored windows are forgotten");
+}

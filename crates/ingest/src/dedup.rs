@@ -73,14 +73,6 @@ impl DedupIndex {
         }
     }
 
-    /// Makes room for `additional` more identities at once: reloading millions of them
-    /// into a table that doubles as it goes rehashes everything several times.
-    pub fn reserve(&mut self, additional: u64) {
-        let room = additional.min(self.max_keys);
-        self.first_seen_bucket
-            .reserve(usize::try_from(room).unwrap_or(usize::MAX));
-    }
-
     /// Records `key` as seen at `time_us`; returns `true` if it was already known (a
     /// duplicate), in which case nothing changes.
     pub fn check_and_insert(&mut self, key: u128, time_us: i64) -> bool {

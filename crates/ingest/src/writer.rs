@@ -310,10 +310,6 @@ impl Writer {
     fn reload_dedup(&mut self) -> Result<(), IngestError> {
         let started = Instant::now();
         let since = self.dedup.horizon_start(now_micros());
-        let handle = self.log.handle();
-        // At most every retained record is an identity to remember.
-        self.dedup
-            .reserve(handle.durable_end().saturating_sub(handle.first_offset()));
         let dedup = &mut self.dedup;
         self.log
             .handle()

@@ -365,7 +365,9 @@ impl KpiService {
             drop(self.engine().take_closed());
             return Ok(());
         };
-        let closed = self.engine().take_closed();
+        // A copy: until history has them, queries still find them in the engine. Only
+        // this thread adds closed windows, so none arrive while the copy is written.
+        let closed = self.engine().closed_to_persist();
         if closed.is_empty() {
             return Ok(());
         }
@@ -376,9 +378,9 @@ impl KpiService {
         };
         if let Err(error) = written {
             tracing::warn!(%error, windows = closed.len(), "cannot write closed windows to history; retrying at the next checkpoint");
-            self.engine().return_closed(closed);
             return Err(());
         }
+        self.engine().forget_closed(closed.len());
         Ok(())
     }
 
