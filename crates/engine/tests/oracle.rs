@@ -481,8 +481,8 @@ fn closed_windows_are_answered_until_forgotten() {
         .map(|index| Order {
             time: index * 10 * SECOND,
             cents: 100,
-            channel: "web".into(),
-            currency: "EUR".into(),
+            channel: "web",
+            currency: "EUR",
         })
         .collect();
     for order in &orders {
