@@ -251,6 +251,8 @@ impl KpiConfig {
                     path.display()
                 )
             })?;
+            // Spreadsheets often save CSV with a byte-order mark.
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
             for (index, line) in text.lines().enumerate() {
                 let line = line.trim();
                 if line.is_empty() || line.starts_with('#') {

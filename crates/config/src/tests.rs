@@ -208,6 +208,13 @@ fn reorder_points_come_from_the_table_and_a_csv_file() {
             ("SKU-3".to_owned(), "40".to_owned()),
         ]
     );
+    std::fs::write(&csv, "\u{feff}SKU-9,3\n").expect("write");
+    let points = config.kpis.load_reorder_points().expect("readable");
+    assert_eq!(
+        points.get("SKU-9").map(ToString::to_string),
+        Some("3".to_owned()),
+        "a BOM is not part of the first SKU"
+    );
     std::fs::write(&csv, "SKU-1,25\nSKU-2,lots\n").expect("write");
     let error = config.kpis.load_reorder_points().expect_err("bad line");
     assert!(
