@@ -178,7 +178,7 @@ impl KpiService {
             let log = self.log.clone();
             let stop = Arc::clone(&stop_reading);
             std::thread::Builder::new()
-                .name("sightline-engine-read".into())
+                .name("kpi-log-reader".into())
                 .spawn(move || {
                     read_ahead(log, log_reader, field_reader, &stop, &batches, &recycled)
                 })
