@@ -182,7 +182,7 @@ fn string_end_escaped(bytes: &[u8], start: usize) -> Result<(usize, bool), Malfo
         if bytes[found] == b'"' {
             return Ok((found + 1, escaped));
         }
-        // A backslash escapes the next byte (for \uXXXX the rest are plain hex).
+        // A backslash escapes the next byte (after \u come four plain hex digits).
         escaped = true;
         at = found + 2;
     }
