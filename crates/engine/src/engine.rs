@@ -622,12 +622,6 @@ impl Engine {
         std::mem::take(&mut self.closed)
     }
 
-    /// Puts windows back that could not be persisted, to be taken again.
-    pub fn return_closed(&mut self, mut windows: Vec<ClosedWindow>) {
-        windows.append(&mut self.closed);
-        self.closed = windows;
-    }
-
     /// A copy of the closed windows waiting to be persisted: the engine keeps answering
     /// them until `forget_closed` says they are stored.
     pub fn closed_to_persist(&self) -> Vec<ClosedWindow> {
