@@ -25,6 +25,9 @@ pub struct SourcesConfig {
 pub struct ShopifyConfig {
     /// The Admin API version reconciliation reads (`/admin/api/<version>/orders.json`).
     pub api_version: String,
+    /// Reconcile every shop with an access token this often while serving (absent: only
+    /// `sightline shopify reconcile` does). Shopify retries a webhook for 4 hours only.
+    pub reconcile_every: Option<crate::HumanDuration>,
     pub shops: Vec<ShopifyShop>,
 }
 
@@ -32,6 +35,7 @@ impl Default for ShopifyConfig {
     fn default() -> Self {
         ShopifyConfig {
             api_version: "2024-10".to_owned(),
+            reconcile_every: None,
             shops: Vec::new(),
         }
     }

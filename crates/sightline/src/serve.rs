@@ -60,7 +60,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let state = AppState::new(Arc::clone(&ingest), Arc::clone(&kpis), &config);
     sightline_server::odoo::start(&state, &config);
+    let stop_reconciling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Not joined at shutdown: a run waiting on the Admin API must not hold the stop up,
+    // and whatever it posted is either acknowledged (durable) or not (posted again by
+    // the next run: the identities make that a duplicate).
+    let _reconciling = crate::shopify::start_periodic(
+        &config,
+        crate::shopify::url_of(address),
+        Arc::clone(&stop_reconciling),
+    );
     sightline_server::serve(listener, &config.server, state, shutdown_signal()).await?;
+    stop_reconciling.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!("stopping: making everything received durable");
     ingest.shutdown_async().await;
     let _ = tokio::task::spawn_blocking(move || kpis.shutdown()).await;

@@ -505,21 +505,36 @@ impl AdminApi {
                 let target = request_line.split(' ').nth(1).unwrap_or("").to_owned();
                 seen.lock().expect("lock").push(target.clone());
                 let (status, link, body) = if !authorized {
-                    ("401 Unauthorized", None, json!({"errors": "[API] Invalid API key or access token"}))
-                } else if target.starts_with("/admin/api/2024-10/orders.json?status=any&updated_at_min=2026-11-27T00:00:00Z&limit=250") {
+                    (
+                        "401 Unauthorized",
+                        None,
+                        json!({"errors": "[API] Invalid API key or access token"}),
+                    )
+                } else if target
+                    .starts_with("/admin/api/2024-10/orders.json?status=any&updated_at_min=")
+                    && target.ends_with("&limit=250")
+                {
                     (
                         "200 OK",
-                        Some(format!("<http://{address}/admin/api/2024-10/orders.json?limit=250&page_info=cGFnZTI>; rel=\"next\"")),
+                        Some(format!(
+                            "<http://{address}/admin/api/2024-10/orders.json?limit=250&page_info=cGFnZTI>; rel=\"next\""
+                        )),
                         first_page.clone(),
                     )
                 } else if target == "/admin/api/2024-10/orders.json?limit=250&page_info=cGFnZTI" {
                     (
                         "200 OK",
-                        Some(format!("<http://{address}/admin/api/2024-10/orders.json?limit=250&page_info=cGFnZTE>; rel=\"previous\"")),
+                        Some(format!(
+                            "<http://{address}/admin/api/2024-10/orders.json?limit=250&page_info=cGFnZTE>; rel=\"previous\""
+                        )),
                         second_page.clone(),
                     )
                 } else {
-                    ("400 Bad Request", None, json!({"errors": "unexpected request"}))
+                    (
+                        "400 Bad Request",
+                        None,
+                        json!({"errors": "unexpected request"}),
+                    )
                 };
                 let body = serde_json::to_vec(&body).expect("JSON");
                 let mut head = format!(
@@ -681,6 +696,108 @@ fn reconciliation_fills_what_the_webhooks_missed_and_counts_nothing_twice() {
             "order/5678901234569/paid",
             "refund/890088186047892319",
         ]
+    );
+}
+
+/// With `reconcile_every`, the server reconciles by itself: what the webhooks missed is
+/// stored, what they delivered counts once, and the next run starts from a saved cursor.
+#[test]
+fn the_server_reconciles_periodically() {
+    let order = |id: u64, edit: &dyn Fn(&mut Value)| {
+        let mut value: Value =
+            serde_json::from_slice(&fixture("orders_create.json")).expect("JSON");
+        value["id"] = json!(id);
+        edit(&mut value);
+        value
+    };
+    let delivered = order(5678901234567, &|_| {});
+    let missed = order(5678901234568, &|value| {
+        value["financial_status"] = json!("pending")
+    });
+    let api = AdminApi::start(
+        "shpat_test_token",
+        json!({"orders": [delivered]}),
+        json!({"orders": [missed]}),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = common::write_config(
+        dir.path(),
+        &format!(
+            "[dedup]\nhorizon = \"3650d\"\n[sources.shopify]\nreconcile_every = \"1s\"\n{}",
+            shop_config(&format!(
+                "access_token_env = \"SHOPIFY_PERIODIC_TOKEN\"\nadmin_url = \"http://{}\"\n",
+                api.address
+            ))
+        ),
+    );
+    let data_dir = dir.path().join("data");
+    let server = Server::start_with_env(
+        &data_dir,
+        Some(&config),
+        &[("SHOPIFY_PERIODIC_TOKEN", "shpat_test_token")],
+    );
+    // The webhook of the first order arrived; the second order's was lost.
+    assert_eq!(
+        deliver(
+            &server,
+            SHOP,
+            SECRET,
+            "orders/create",
+            "w-1",
+            &fixture("orders_create.json")
+        )
+        .json()["accepted"],
+        1
+    );
+    // Two runs at least: the second asks from the first one's cursor.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let requests = api.requests.lock().expect("lock").clone();
+        let firsts: Vec<&String> = requests
+            .iter()
+            .filter(|target| target.contains("updated_at_min="))
+            .collect();
+        if firsts.len() >= 2 {
+            let since = |target: &str| {
+                target
+                    .split("updated_at_min=")
+                    .nth(1)
+                    .and_then(|rest| rest.split('&').next())
+                    .map(str::to_owned)
+                    .expect("since")
+            };
+            assert!(
+                since(firsts[1]) > since(firsts[0]),
+                "the second run starts from the first one's cursor: {firsts:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never reconciled twice: {requests:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        data_dir
+            .join("sources/shopify/reconcile-acme.myshopify.com.cursor")
+            .exists()
+    );
+    server.stop();
+    let stored = common::stored_events(&data_dir);
+    let mut ids: Vec<&str> = stored
+        .iter()
+        .map(|event| event["id"].as_str().expect("id"))
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        [
+            "order/5678901234567/created",
+            "order/5678901234567/paid",
+            "order/5678901234568/created",
+        ],
+        "each order's events once, however many runs read them"
     );
 }
 

@@ -18,7 +18,13 @@ pub struct Server {
 impl Server {
     /// Starts `sightline serve` on an ephemeral port and waits for its "listening" line.
     pub fn start(data_dir: &Path, config: Option<&Path>) -> Server {
+        Server::start_with_env(data_dir, config, &[])
+    }
+
+    /// `start`, with these environment variables set for the server (secrets, say).
+    pub fn start_with_env(data_dir: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sightline"));
+        command.envs(env.iter().copied());
         command
             .arg("serve")
             .arg("--data-dir")
