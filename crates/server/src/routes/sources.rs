@@ -1,7 +1,7 @@
-//! `POST /v1/sources/shopify`: Shopify webhooks, verified, translated into catalogue
-//! events and answered once those events are durable (the same ingest path, dedup and
-//! durability contract as `POST /v1/events`). The logic lives in `sightline-sources`;
-//! this file reads the request and commits what it returns.
+//! `POST /v1/sources/shopify` and `POST /v1/sources/odoo/{token}`: deliveries verified,
+//! translated into catalogue events and answered once those events are durable (the same
+//! ingest path, dedup and durability contract as `POST /v1/events`). The logic lives in
+//! `sightline-sources`; this file reads the request and commits what it returns.
 
 use std::sync::Arc;
 
@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Serialize;
-use sightline_ingest::{Origin, RawEvent};
+use sightline_ingest::{CommitOutcome, Origin, RawEvent};
 use sightline_model::Rejection;
 use sightline_model::time::now_micros;
 use sightline_sources::odoo::{Batch, OdooReceiver, Refusal as OdooRefusal};
-use sightline_sources::shopify::{Accepted, DeliveryHeaders, Refusal, ShopifyReceiver};
+use sightline_sources::shopify::{Accepted, DeliveryHeaders, OutEvent, Refusal, ShopifyReceiver};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -123,54 +123,18 @@ pub(crate) async fn commit(
     accepted: Accepted,
     now: i64,
 ) -> Result<Response, ApiError> {
-    let raw_events: Vec<RawEvent<'_>> = accepted
-        .events
-        .iter()
-        .enumerate()
-        .map(|(index, event)| RawEvent {
-            index,
-            bytes: &event.json,
-            decode_error: None,
-        })
-        .collect();
-    let batch = state.ingest.prepare(&raw_events, now);
-    let outcome = state
-        .ingest
-        .commit(batch, Origin::Http)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, shop = %accepted.shop.domain, "commit of a Shopify delivery failed");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{error}; nothing in this delivery was acknowledged, Shopify will retry"),
-            )
-        })?;
-    receiver.committed(&accepted, outcome.duplicates, now);
-    let rejected: Vec<RejectedRef> = outcome
-        .rejected
-        .iter()
-        .map(|rejected| RejectedRef {
-            id: accepted
-                .events
-                .get(rejected.index)
-                .map_or_else(String::new, |event| event.id.clone()),
-            reason: rejected.reason.clone(),
-        })
-        .collect();
-    let everything_rejected =
-        !accepted.events.is_empty() && rejected.len() == accepted.events.len();
+    let committed = commit_events(state, &accepted.events, now, |error| {
+        tracing::error!(%error, shop = %accepted.shop.domain, "commit of a Shopify delivery failed");
+        format!("{error}; nothing in this delivery was acknowledged, Shopify will retry")
+    })
+    .await?;
+    receiver.committed(&accepted, committed.outcome.duplicates, now);
+    let everything_rejected = committed.everything_rejected();
     let mut answer = ShopifyAnswer {
-        accepted: outcome.accepted,
-        duplicates: outcome.duplicates,
-        events: accepted
-            .events
-            .iter()
-            .map(|event| EventRef {
-                event_type: event.event_type.clone(),
-                id: event.id.clone(),
-            })
-            .collect(),
-        rejected,
+        accepted: committed.outcome.accepted,
+        duplicates: committed.outcome.duplicates,
+        events: committed.events,
+        rejected: committed.rejected,
         error: None,
     };
     if everything_rejected {
@@ -188,16 +152,7 @@ pub(crate) async fn commit(
 /// kept in the dead letters (so it can be looked at); a forged one never is.
 async fn refused(state: &AppState, refusal: Refusal, body: &Bytes, now: i64) -> ApiError {
     if let Some(error) = &refusal.translate_error {
-        let rejection = Rejection::new(error.code(), refusal.message.clone());
-        let raw = [RawEvent {
-            index: 0,
-            bytes: body,
-            decode_error: Some(&rejection),
-        }];
-        let batch = state.ingest.prepare(&raw, now);
-        if let Err(error) = state.ingest.commit(batch, Origin::Http).await {
-            tracing::error!(%error, "cannot keep an untranslatable Shopify payload in the dead letters");
-        }
+        keep_untranslatable(state, error, &refusal.message, body, now, "Shopify").await;
     }
     let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
     ApiError::new(status, refusal.message)
@@ -327,64 +282,30 @@ async fn commit_odoo(
     batch: Batch,
     now: i64,
 ) -> Result<Response, ApiError> {
-    let raw_events: Vec<RawEvent<'_>> = batch
-        .events
-        .iter()
-        .enumerate()
-        .map(|(index, event)| RawEvent {
-            index,
-            bytes: &event.json,
-            decode_error: None,
-        })
-        .collect();
-    let prepared = state.ingest.prepare(&raw_events, now);
-    let outcome = state
-        .ingest
-        .commit(prepared, Origin::Http)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "commit of an Odoo webhook failed");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("{error}; nothing in this notification was acknowledged"),
-            )
-        })?;
-    let rejected: Vec<RejectedRef> = outcome
-        .rejected
-        .iter()
-        .map(|rejected| RejectedRef {
-            id: batch
-                .events
-                .get(rejected.index)
-                .map_or_else(String::new, |event| event.id.clone()),
-            reason: rejected.reason.clone(),
-        })
-        .collect();
+    let committed = commit_events(state, &batch.events, now, |error| {
+        tracing::error!(%error, "commit of an Odoo webhook failed");
+        format!("{error}; nothing in this notification was acknowledged")
+    })
+    .await?;
     receiver.committed(
         &batch,
         &sightline_sources::odoo::SinkOutcome {
-            accepted: outcome.accepted,
-            duplicates: outcome.duplicates,
-            rejected: outcome
+            accepted: committed.outcome.accepted,
+            duplicates: committed.outcome.duplicates,
+            rejected: committed
+                .outcome
                 .rejected
                 .iter()
                 .map(|rejected| (rejected.index, rejected.reason.clone()))
                 .collect(),
         },
     );
-    let everything_rejected = !batch.events.is_empty() && rejected.len() == batch.events.len();
+    let everything_rejected = committed.everything_rejected();
     let mut answer = OdooAnswer {
-        accepted: outcome.accepted,
-        duplicates: outcome.duplicates,
-        events: batch
-            .events
-            .iter()
-            .map(|event| EventRef {
-                event_type: event.event_type.clone(),
-                id: event.id.clone(),
-            })
-            .collect(),
-        rejected,
+        accepted: committed.outcome.accepted,
+        duplicates: committed.outcome.duplicates,
+        events: committed.events,
+        rejected: committed.rejected,
         error: None,
     };
     if everything_rejected {
@@ -400,19 +321,92 @@ async fn commit_odoo(
 /// An authenticated payload that cannot be translated is kept in the dead letters.
 async fn refused_odoo(state: &AppState, refusal: OdooRefusal, body: &Bytes, now: i64) -> ApiError {
     if let Some(error) = &refusal.translate_error {
-        let rejection = Rejection::new(error.code(), refusal.message.clone());
-        let raw = [RawEvent {
-            index: 0,
-            bytes: body,
-            decode_error: Some(&rejection),
-        }];
-        let batch = state.ingest.prepare(&raw, now);
-        if let Err(error) = state.ingest.commit(batch, Origin::Http).await {
-            tracing::error!(%error, "cannot keep an untranslatable Odoo payload in the dead letters");
-        }
+        keep_untranslatable(state, error, &refusal.message, body, now, "Odoo").await;
     }
     let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
     ApiError::new(status, refusal.message)
+}
+
+/// Translated events, committed: the ingest outcome and the answer's lists.
+struct Committed {
+    outcome: CommitOutcome,
+    events: Vec<EventRef>,
+    rejected: Vec<RejectedRef>,
+}
+
+impl Committed {
+    /// Every event refused by validation (the answer is then a 400).
+    fn everything_rejected(&self) -> bool {
+        !self.events.is_empty() && self.rejected.len() == self.events.len()
+    }
+}
+
+/// Commits a source's translated events through the ingest path of `POST /v1/events`;
+/// a failed commit is a 503 with the message `failure` makes of the error.
+async fn commit_events(
+    state: &AppState,
+    events: &[OutEvent],
+    now: i64,
+    failure: impl FnOnce(&sightline_ingest::IngestError) -> String,
+) -> Result<Committed, ApiError> {
+    let raw_events: Vec<RawEvent<'_>> = events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| RawEvent {
+            index,
+            bytes: &event.json,
+            decode_error: None,
+        })
+        .collect();
+    let batch = state.ingest.prepare(&raw_events, now);
+    let outcome = state
+        .ingest
+        .commit(batch, Origin::Http)
+        .await
+        .map_err(|error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, failure(&error)))?;
+    let rejected = outcome
+        .rejected
+        .iter()
+        .map(|rejected| RejectedRef {
+            id: events
+                .get(rejected.index)
+                .map_or_else(String::new, |event| event.id.clone()),
+            reason: rejected.reason.clone(),
+        })
+        .collect();
+    Ok(Committed {
+        events: events
+            .iter()
+            .map(|event| EventRef {
+                event_type: event.event_type.clone(),
+                id: event.id.clone(),
+            })
+            .collect(),
+        rejected,
+        outcome,
+    })
+}
+
+/// Keeps an authenticated payload that cannot be translated in the dead letters, so it
+/// can be looked at (a forged one never gets here).
+async fn keep_untranslatable(
+    state: &AppState,
+    error: &sightline_sources::TranslateError,
+    message: &str,
+    body: &Bytes,
+    now: i64,
+    source: &str,
+) {
+    let rejection = Rejection::new(error.code(), message.to_owned());
+    let raw = [RawEvent {
+        index: 0,
+        bytes: body,
+        decode_error: Some(&rejection),
+    }];
+    let batch = state.ingest.prepare(&raw, now);
+    if let Err(error) = state.ingest.commit(batch, Origin::Http).await {
+        tracing::error!(%error, source, "cannot keep an untranslatable payload in the dead letters");
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
