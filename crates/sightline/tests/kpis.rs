@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use common::{wait_for, window};
 
 use common::Server;
 
@@ -11,41 +11,6 @@ fn order(id: &str, time: &str, total: &str, channel: &str) -> String {
     format!(
         r#"{{"specversion":"1.0","id":"{id}","source":"test/kpis","type":"order.created","time":"{time}","data":{{"order_id":"{id}","total":"{total}","currency":"EUR","channel":"{channel}"}}}}"#
     )
-}
-
-/// Polls until `check` accepts the JSON at `path` (the engine works asynchronously).
-fn wait_for(
-    server: &Server,
-    path: &str,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let response = server.get(path);
-        if response.status == 200 {
-            let json = response.json();
-            if check(&json) {
-                return json;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting on {path}: last answer {}",
-            response.text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn window<'a>(
-    json: &'a serde_json::Value,
-    label: &str,
-    start: &str,
-) -> Option<&'a serde_json::Value> {
-    json["windows"]
-        .as_array()?
-        .iter()
-        .find(|window| window["window"] == label && window["start"] == start)
 }
 
 const RANGE: &str = "from=2026-11-27T00:00:00Z&to=2026-11-28T00:00:00Z";

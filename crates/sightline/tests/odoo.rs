@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::{wait_for, window};
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -263,32 +265,6 @@ fn serve_refuses_to_start_without_the_webhook_token() {
         stderr.contains("SIGHTLINE_TEST_UNSET_ODOO_TOKEN") && stderr.contains("not set"),
         "{stderr}"
     );
-}
-
-fn wait_for(server: &Server, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let response = server.get(path);
-        if response.status == 200 {
-            let json = response.json();
-            if check(&json) {
-                return json;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting on {path}: {}",
-            response.text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn window<'a>(json: &'a Value, label: &str, start: &str) -> Option<&'a Value> {
-    json["windows"]
-        .as_array()?
-        .iter()
-        .find(|window| window["window"] == label && window["start"] == start)
 }
 
 // ---------------------------------------------------------------------------------

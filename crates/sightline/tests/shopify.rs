@@ -4,11 +4,12 @@
 
 mod common;
 
+use common::{wait_for, window};
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use common::{Response, Server};
 use serde_json::{Value, json};
@@ -441,32 +442,6 @@ fn a_signed_order_moves_orders_revenue_and_top_products() {
         ],
         "{top}"
     );
-}
-
-fn wait_for(server: &Server, path: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let response = server.get(path);
-        if response.status == 200 {
-            let json = response.json();
-            if check(&json) {
-                return json;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting on {path}: {}",
-            response.text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn window<'a>(json: &'a Value, label: &str, start: &str) -> Option<&'a Value> {
-    json["windows"]
-        .as_array()?
-        .iter()
-        .find(|window| window["window"] == label && window["start"] == start)
 }
 
 /// A stand-in for Shopify's Admin API: `GET /admin/api/2024-10/orders.json` in two

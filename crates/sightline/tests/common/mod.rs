@@ -281,3 +281,40 @@ pub fn stored_events(data_dir: &Path) -> Vec<serde_json::Value> {
         .map(|record| serde_json::from_slice(&record.payload).expect("stored events are JSON"))
         .collect()
 }
+
+/// Polls until `check` accepts the JSON at `path` (the engine and the sources work
+/// asynchronously); fails after 20 s with the last answer.
+pub fn wait_for(
+    server: &Server,
+    path: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let response = server.get(path);
+        if response.status == 200 {
+            let json = response.json();
+            if check(&json) {
+                return json;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting on {path}: last answer {}",
+            response.text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The window labelled `label` starting at `start` in a `GET /v1/kpis/{name}` answer.
+pub fn window<'a>(
+    json: &'a serde_json::Value,
+    label: &str,
+    start: &str,
+) -> Option<&'a serde_json::Value> {
+    json["windows"]
+        .as_array()?
+        .iter()
+        .find(|window| window["window"] == label && window["start"] == start)
+}
