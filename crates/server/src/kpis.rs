@@ -417,17 +417,47 @@ impl KpiService {
     /// oldest first, each with its comparison when the KPI has `compare`; `None` for an
     /// unknown KPI.
     pub fn windows(&self, kpi: &str, from_us: i64, to_us: i64) -> Option<Vec<AnsweredWindow>> {
-        let (mut results, compare, watermark) = {
+        self.answer(kpi, from_us, to_us, true)
+    }
+
+    /// As `windows`, for the newest windows of each definition (`GET /v1/kpis`): history
+    /// is read only when a window definition has nothing in memory in the range, since
+    /// history holds only windows older than the engine's.
+    pub fn recent_windows(
+        &self,
+        kpi: &str,
+        from_us: i64,
+        to_us: i64,
+    ) -> Option<Vec<AnsweredWindow>> {
+        self.answer(kpi, from_us, to_us, false)
+    }
+
+    fn answer(
+        &self,
+        kpi: &str,
+        from_us: i64,
+        to_us: i64,
+        always_read_history: bool,
+    ) -> Option<Vec<AnsweredWindow>> {
+        let (mut results, compare, watermark, labels) = {
             let engine = self.engine();
             let results = engine.windows(kpi, from_us, to_us)?;
-            let compare = engine
-                .kpis()
-                .find(|candidate| candidate.name == kpi)
-                .and_then(|candidate| candidate.compare.clone());
-            (results, compare, engine.watermark())
+            let definition = engine.kpis().find(|candidate| candidate.name == kpi);
+            let compare = definition.and_then(|candidate| candidate.compare.clone());
+            let labels: Vec<String> = definition
+                .map(|candidate| candidate.windows.iter().map(|spec| spec.label()).collect())
+                .unwrap_or_default();
+            (results, compare, engine.watermark(), labels)
         };
-        let stored =
-            self.history_windows(kpi, from_us, to_us, |label| !label.starts_with("series/"));
+        let history_needed = always_read_history
+            || labels
+                .iter()
+                .any(|label| !results.iter().any(|result| &result.window == label));
+        let stored = if history_needed {
+            self.history_windows(kpi, from_us, to_us, |label| !label.starts_with("series/"))
+        } else {
+            Vec::new()
+        };
         let in_memory: std::collections::HashSet<(String, i64)> = results
             .iter()
             .map(|result| (result.window.clone(), result.start_us))

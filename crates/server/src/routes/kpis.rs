@@ -143,7 +143,7 @@ pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
         .map(|kpi| {
             let recent = state
                 .kpis
-                .windows(&kpi.name, now - DAY_US, i64::MAX / 2)
+                .recent_windows(&kpi.name, now - DAY_US, i64::MAX / 2)
                 .unwrap_or_default();
             let current = kpi
                 .windows
