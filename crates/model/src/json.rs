@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// The JSON type of a raw value, judged by its first byte (RawValue is already valid JSON).
@@ -66,26 +66,6 @@ pub fn raw_str_text(text: &str) -> Option<Cow<'_, str>> {
     serde_json::from_str::<String>(text).ok().map(Cow::Owned)
 }
 
-/// Calls `on_field(key, value)` for every member of the JSON object in `raw`, in order,
-/// without allocating for keys that have no escapes. Stops at the first error `on_field`
-/// returns and hands it back. A non-object or malformed input gives `WalkError::Json`.
-pub fn for_each_field<'a, E>(
-    raw: &'a str,
-    mut on_field: impl FnMut(Cow<'a, str>, &'a RawValue) -> Result<(), E>,
-) -> Result<(), WalkError<E>> {
-    let mut failure = None;
-    let mut deserializer = serde_json::Deserializer::from_str(raw);
-    let outcome = deserializer.deserialize_map(FieldsVisitor {
-        on_field: &mut on_field,
-        failure: &mut failure,
-    });
-    if let Some(error) = failure {
-        return Err(WalkError::Field(error));
-    }
-    outcome.map_err(WalkError::Json)?;
-    deserializer.end().map_err(WalkError::Json)
-}
-
 /// Calls `on_item(index, value)` for every element of the JSON array in `raw`.
 pub fn for_each_item<'a, E>(
     raw: &'a str,
@@ -98,7 +78,7 @@ pub fn for_each_item<'a, E>(
         failure: &mut failure,
     });
     if let Some(error) = failure {
-        return Err(WalkError::Field(error));
+        return Err(WalkError::Item(error));
     }
     outcome.map_err(WalkError::Json)?;
     deserializer.end().map_err(WalkError::Json)
@@ -108,35 +88,8 @@ pub fn for_each_item<'a, E>(
 pub enum WalkError<E> {
     /// The input is not the expected JSON shape (with serde_json's line and column).
     Json(serde_json::Error),
-    /// The callback refused a member.
-    Field(E),
-}
-
-struct FieldsVisitor<'f, F, E> {
-    on_field: &'f mut F,
-    failure: &'f mut Option<E>,
-}
-
-impl<'de, F, E> Visitor<'de> for FieldsVisitor<'_, F, E>
-where
-    F: FnMut(Cow<'de, str>, &'de RawValue) -> Result<(), E>,
-{
-    type Value = ();
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let value: &'de RawValue = map.next_value()?;
-            if let Err(error) = (self.on_field)(key, value) {
-                *self.failure = Some(error);
-                return Err(de::Error::custom("field refused"));
-            }
-        }
-        Ok(())
-    }
+    /// The callback refused an element.
+    Item(E),
 }
 
 struct ItemsVisitor<'f, F, E> {
@@ -202,35 +155,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn walks_fields_in_order_and_borrows() {
+    fn walks_items_in_order_and_borrows() {
         let mut seen = Vec::new();
         let outcome: Result<(), WalkError<()>> =
-            for_each_field(r#"{"a":1,"b\u0041":"x","c":{"d":[1,2]}}"#, |key, value| {
-                seen.push((key.into_owned(), value.get().to_owned()));
+            for_each_item(r#"[1,"x",{"d":[1,2]}]"#, |index, value| {
+                seen.push((index, value.get().to_owned()));
                 Ok(())
             });
         assert!(outcome.is_ok());
-        assert_eq!(seen[0], ("a".into(), "1".into()));
-        assert_eq!(seen[1], ("bA".into(), "\"x\"".into()));
-        assert_eq!(seen[2], ("c".into(), "{\"d\":[1,2]}".into()));
+        assert_eq!(seen[0], (0, "1".into()));
+        assert_eq!(seen[1], (1, "\"x\"".into()));
+        assert_eq!(seen[2], (2, "{\"d\":[1,2]}".into()));
     }
 
     #[test]
     fn callback_error_stops_the_walk() {
-        let outcome = for_each_field(r#"{"a":1,"b":2}"#, |key, _| {
-            if key == "b" { Err("no b") } else { Ok(()) }
-        });
-        assert!(matches!(outcome, Err(WalkError::Field("no b"))));
+        let outcome = for_each_item(
+            "[1,2]",
+            |index, _| {
+                if index == 1 { Err("no second") } else { Ok(()) }
+            },
+        );
+        assert!(matches!(outcome, Err(WalkError::Item("no second"))));
     }
 
     #[test]
-    fn rejects_non_objects_and_trailing_bytes() {
-        let ok = |_: Cow<'_, str>, _: &RawValue| Ok::<(), ()>(());
-        assert!(matches!(for_each_field("[1]", ok), Err(WalkError::Json(_))));
-        assert!(matches!(
-            for_each_field("{} x", ok),
-            Err(WalkError::Json(_))
-        ));
+    fn rejects_non_arrays_and_trailing_bytes() {
+        let ok = |_: usize, _: &RawValue| Ok::<(), ()>(());
+        assert!(matches!(for_each_item("{}", ok), Err(WalkError::Json(_))));
+        assert!(matches!(for_each_item("[] x", ok), Err(WalkError::Json(_))));
     }
 
     #[test]
