@@ -1,5 +1,6 @@
-//! The KPI runner: follows the event log with the streaming engine on a thread of its own,
-//! puts too-late events in the dead-letter store, and shares the engine with the query API.
+//! The KPI runner: follows the event log with the streaming engine on two threads of its
+//! own (one reads the log and each event's fields, the other counts them), puts too-late
+//! events in the dead-letter store, and shares the engine with the query API.
 //!
 //! Every few seconds, and when it stops, the runner writes a checkpoint: the engine's
 //! whole state with the log offset it reflects, in one file replaced atomically (write,
