@@ -20,6 +20,19 @@ fn dedup(criterion: &mut Criterion) {
             assert_eq!(index.len(), keys.len());
         })
     });
+    // As the writer does it: the slots of the next 256 keys are loaded together first.
+    group.bench_function("insert_1m_new_keys_warmed", |bencher| {
+        bencher.iter(|| {
+            let mut index = DedupIndex::new(std::time::Duration::from_secs(7 * 86_400), 20_000_000);
+            for keys in keys.chunks(256) {
+                index.warm(keys.iter().copied());
+                for key in keys {
+                    index.check_and_insert(*key, 1_800_000_000_000_000);
+                }
+            }
+            assert_eq!(index.len(), keys.len());
+        })
+    });
     group.finish();
 }
 

@@ -23,6 +23,7 @@
 mod dead_letters;
 mod dedup;
 mod error;
+mod frame_pool;
 pub mod metrics;
 mod prepare;
 mod writer;

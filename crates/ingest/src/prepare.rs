@@ -60,13 +60,15 @@ pub(crate) fn prepare(
     currencies: &CurrencyPolicy,
     max_event_bytes: usize,
     receive_time_us: i64,
+    mut frames: FrameBuffer,
 ) -> PreparedBatch {
     // Room for what the input can become, never more: a request of millions of tiny
     // (invalid) lines must not reserve room for millions of full-size events.
     let input_bytes: usize = raw_events.iter().map(|raw| raw.bytes.len()).sum();
     let frame_bytes = input_bytes + raw_events.len() * (FRAME_OVERHEAD + STAMP_BYTES);
+    frames.reset(raw_events.len(), frame_bytes);
     let mut batch = PreparedBatch {
-        frames: FrameBuffer::with_capacity(raw_events.len(), frame_bytes),
+        frames,
         rejected: Vec::new(),
     };
     for &raw in raw_events {

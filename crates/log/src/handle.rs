@@ -34,6 +34,8 @@ pub(crate) struct LogState {
     pub(crate) durable_end: Offset,
     /// Bytes of the active segment that are written and fdatasync'ed.
     pub(crate) active_durable_bytes: u64,
+    /// Bumped by `wake_waiters`, so a waiting reader returns early (to see that it must stop).
+    pub(crate) wakeups: u64,
 }
 
 /// A consistent view of the durable end, taken under the state lock.
@@ -113,11 +115,13 @@ impl LogHandle {
         LogReader::new(Arc::clone(&self.shared), from)
     }
 
-    /// Blocks until `durable_end() > offset` or `timeout` passes; returns the durable end.
+    /// Blocks until `durable_end() > offset`, `timeout` passes or [`LogHandle::wake_waiters`]
+    /// is called; returns the durable end.
     pub fn wait_for_durable_beyond(&self, offset: Offset, timeout: Duration) -> Offset {
         let deadline = Instant::now() + timeout;
         let mut state = lock(&self.shared.state);
-        while state.durable_end <= offset {
+        let wakeups_at_start = state.wakeups;
+        while state.durable_end <= offset && state.wakeups == wakeups_at_start {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -130,6 +134,13 @@ impl LogHandle {
             state = guard;
         }
         state.durable_end
+    }
+
+    /// Ends every current `wait_for_durable_beyond` now: a reader being stopped need not
+    /// sit out its timeout (it would delay a shutdown by that much).
+    pub fn wake_waiters(&self) {
+        lock(&self.shared.state).wakeups += 1;
+        self.shared.durable_changed.notify_all();
     }
 
     /// Calls `f(key, append_time_us)` for every durable record with

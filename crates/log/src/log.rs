@@ -196,6 +196,7 @@ impl SegmentLog {
                 segments,
                 durable_end: next_offset,
                 active_durable_bytes: recovered.written,
+                wakeups: 0,
             }),
             durable_changed: Condvar::new(),
             positions_lock: Mutex::new(()),

@@ -72,6 +72,20 @@ impl FrameBuffer {
         }
     }
 
+    /// Empties the buffer and makes room for `records` frames of `bytes` in all, keeping
+    /// the memory it already has (a reused buffer costs no fresh pages).
+    pub fn reset(&mut self, records: usize, bytes: usize) {
+        self.bytes.clear();
+        self.frames.clear();
+        self.bytes.reserve(bytes);
+        self.frames.reserve(records);
+    }
+
+    /// Bytes of memory the buffer holds.
+    pub fn capacity_bytes(&self) -> usize {
+        self.bytes.capacity() + self.frames.capacity() * std::mem::size_of::<FrameSpan>()
+    }
+
     /// Frames `record` at the end of the buffer and returns its index.
     pub fn push(&mut self, record: &Record<'_>) -> usize {
         let start = self.bytes.len();

@@ -280,6 +280,31 @@ fn wait_for_durable_beyond_times_out_with_the_current_end() {
     );
 }
 
+#[test]
+fn wake_waiters_ends_a_long_wait_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut log, _) = SegmentLog::open(dir.path(), LogOptions::default()).expect("open");
+    append_range(&mut log, 0..3);
+    log.sync().expect("sync");
+    let handle = log.handle();
+    let (waiting, wait_started) = std::sync::mpsc::channel();
+    let waiter = {
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            waiting.send(()).expect("send");
+            // An hour: only the wake-up can end this within the test's lifetime.
+            handle.wait_for_durable_beyond(3, Duration::from_secs(3600))
+        })
+    };
+    wait_started.recv().expect("waiter started");
+    // The waiter may not be inside the wait yet; waking until it returns covers both.
+    while !waiter.is_finished() {
+        handle.wake_waiters();
+        std::thread::yield_now();
+    }
+    assert_eq!(waiter.join().expect("waiter"), 3, "nothing new is durable");
+}
+
 /// Appends 10 segments of 20 records; segment `s` has append times `s * 1000 + i`.
 fn log_with_aged_segments(dir: &Path, retention: RetentionPolicy) -> SegmentLog {
     let payload = vec![b'x'; 100];

@@ -74,7 +74,8 @@ pub struct KpiService {
     engine: Mutex<Engine>,
     caught_up: AtomicBool,
     position: AtomicU64,
-    stop: AtomicBool,
+    /// Shared with the log reading thread, which must stop at once too (see `shutdown`).
+    stop: Arc<AtomicBool>,
     log: LogHandle,
     checkpoint_dir: Option<PathBuf>,
     checkpoint_every: Duration,
@@ -101,7 +102,7 @@ impl KpiService {
             engine: Mutex::new(engine),
             caught_up: AtomicBool::new(false),
             position: AtomicU64::new(log.first_offset()),
-            stop: AtomicBool::new(false),
+            stop: Arc::new(AtomicBool::new(false)),
             log: log.clone(),
             checkpoint_dir: storage.checkpoint_dir,
             checkpoint_every: storage.checkpoint_every,
@@ -152,6 +153,9 @@ impl KpiService {
 
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        // The reading thread may be waiting for the log to grow; woken, it sees `stop` and
+        // hangs up, which ends the engine thread's wait for a batch as well.
+        self.log.wake_waiters();
         let thread = lock(&self.thread).take();
         if let Some(thread) = thread {
             let _ = thread.join();
@@ -177,11 +181,11 @@ impl KpiService {
         let stop_reading = Arc::new(AtomicBool::new(false));
         let reading = {
             let log = self.log.clone();
-            let stop = Arc::clone(&stop_reading);
+            let stops = [Arc::clone(&stop_reading), Arc::clone(&self.stop)];
             std::thread::Builder::new()
                 .name("kpi-log-reader".into())
                 .spawn(move || {
-                    read_ahead(log, log_reader, field_reader, &stop, &batches, &recycled)
+                    read_ahead(log, log_reader, field_reader, &stops, &batches, &recycled)
                 })
                 .map_err(|source| LogError::Io {
                     action: "start the KPI engine's log reading thread",
@@ -243,6 +247,11 @@ impl KpiService {
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     self.engine().tick(now_micros());
                     continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+                    if self.stop.load(Ordering::Relaxed) =>
+                {
+                    break;
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                     return Err(LogError::Io {
@@ -592,17 +601,17 @@ struct ReadBatch {
 }
 
 /// The reading thread: reads batches from the log, checks their text and reads each
-/// event's fields, until `stop` or until the engine thread hangs up. Buffers come back
-/// through `recycled` to be reused.
+/// event's fields, until one of `stops` is set or the engine thread hangs up. Buffers come
+/// back through `recycled` to be reused.
 fn read_ahead(
     log: LogHandle,
     mut reader: sightline_log::LogReader,
     mut fields_of: FieldReader,
-    stop: &AtomicBool,
+    stops: &[Arc<AtomicBool>],
     batches: &std::sync::mpsc::SyncSender<Read>,
     recycled: &std::sync::mpsc::Receiver<ReadBatch>,
 ) {
-    while !stop.load(Ordering::Relaxed) {
+    while !stops.iter().any(|stop| stop.load(Ordering::Relaxed)) {
         let mut batch = recycled.try_recv().unwrap_or_else(|_| ReadBatch {
             records: RecordBatch::default(),
             text: String::new(),
