@@ -20,6 +20,8 @@ use crate::json::{JsonKind, KeySeed};
 use crate::money::{CurrencyCode, decimal_from_text};
 use crate::time::{format_rfc3339, parse_rfc3339};
 
+mod fast;
+
 /// Which currencies an event's money may be in: the reporting currency, and those with a
 /// configured conversion rate to it (events.md: "with no rate configured, rejected").
 #[derive(Debug, Clone)]
@@ -80,6 +82,22 @@ pub fn validate_event<'a>(
     currencies: &CurrencyPolicy,
     receive_time_us: i64,
 ) -> Result<ValidEvent<'a>, Rejection> {
+    // The common case (no escapes, nothing wrong) takes the hand-written walk; anything it
+    // is unsure of, and every rejection, is decided by the serde walk below, whose error
+    // messages point at the problem.
+    if let Some(attributes) = fast::walk(raw)
+        && let Ok(valid) = finish(attributes, currencies, receive_time_us)
+    {
+        return Ok(valid);
+    }
+    validate_with_serde(raw, currencies, receive_time_us)
+}
+
+fn validate_with_serde<'a>(
+    raw: &'a str,
+    currencies: &CurrencyPolicy,
+    receive_time_us: i64,
+) -> Result<ValidEvent<'a>, Rejection> {
     let failure = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_str(raw);
     let walked = deserializer
@@ -89,7 +107,15 @@ pub fn validate_event<'a>(
         return Err(rejection);
     }
     let attributes = walked.map_err(|error| json_rejection(raw, &error))?;
+    finish(attributes, currencies, receive_time_us)
+}
 
+/// The checks on the attributes once the event is walked (by either walk).
+fn finish<'a>(
+    attributes: Attributes<'a>,
+    currencies: &CurrencyPolicy,
+    receive_time_us: i64,
+) -> Result<ValidEvent<'a>, Rejection> {
     let specversion = required_string(attributes.specversion, "specversion")?;
     if specversion != "1.0" {
         return Err(Rejection::new(
@@ -516,7 +542,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
                     continue;
                 }
                 seen |= 1 << index;
-                if let Err(rejection) = check_money(field, raw, self.path) {
+                if let Err(rejection) = check_money(field, raw.get(), self.path) {
                     return Err(fail(self.failure, rejection));
                 }
                 continue;
@@ -713,18 +739,19 @@ fn required_string<'a>(value: Option<Scalar<'a>>, field: &str) -> Result<Cow<'a,
 }
 
 /// A money amount: a decimal string or a JSON number, exact and not negative.
-fn check_money(field: &FieldSpec, raw: &RawValue, path: ObjectPath) -> Result<(), Rejection> {
+/// `raw` is the value's JSON text.
+fn check_money(field: &FieldSpec, raw: &str, path: ObjectPath) -> Result<(), Rejection> {
     let name = || format!("{path}.{}", field.name);
-    let text = match JsonKind::of(raw) {
-        JsonKind::String => crate::json::raw_str(raw),
-        JsonKind::Number => Some(Cow::Borrowed(raw.get())),
+    let text = match JsonKind::of_text(raw) {
+        JsonKind::String => crate::json::raw_str_text(raw),
+        JsonKind::Number => Some(Cow::Borrowed(raw)),
         _ => None,
     };
     let shown = || {
-        if raw.get().len() <= 40 {
-            raw.get().to_owned()
+        if raw.len() <= 40 {
+            raw.to_owned()
         } else {
-            JsonKind::of(raw).described().to_owned()
+            JsonKind::of_text(raw).described().to_owned()
         }
     };
     let Some(amount) = text
