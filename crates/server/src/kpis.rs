@@ -86,6 +86,10 @@ pub struct KpiService {
     /// every restart from its checkpoints) only adds the windows history lacks.
     complete_replay: AtomicBool,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Notified whenever `position` moves and when the engine thread ends; waiters check
+    /// their condition under `progress_lock`.
+    progress_lock: Mutex<()>,
+    progressed: std::sync::Condvar,
 }
 
 impl KpiService {
@@ -109,6 +113,8 @@ impl KpiService {
             history: storage.history,
             complete_replay: AtomicBool::new(false),
             thread: Mutex::new(None),
+            progress_lock: Mutex::new(()),
+            progressed: std::sync::Condvar::new(),
         });
         let runner = Arc::clone(&service);
         let thread = std::thread::Builder::new()
@@ -117,6 +123,7 @@ impl KpiService {
                 if let Err(error) = runner.run(&dead_letters, &metrics) {
                     tracing::error!(%error, "the KPI engine stopped reading the log; KPIs are no longer updated");
                 }
+                runner.announce_progress();
             })?;
         *lock(&service.thread) = Some(thread);
         Ok(service)
@@ -133,15 +140,33 @@ impl KpiService {
 
     /// Blocks until the engine has processed everything up to `offset` (or stopped).
     pub fn wait_for_position(&self, offset: u64) {
-        while self.position.load(Ordering::Relaxed) < offset && !self.stop.load(Ordering::Relaxed) {
+        self.wait_for_progress(|position| position >= offset);
+    }
+
+    fn wait_for_progress(&self, reached: impl Fn(u64) -> bool) {
+        let mut guard = lock(&self.progress_lock);
+        while !reached(self.position.load(Ordering::Relaxed)) && !self.stop.load(Ordering::Relaxed)
+        {
             let thread_alive = lock(&self.thread)
                 .as_ref()
                 .is_some_and(|thread| !thread.is_finished());
             if !thread_alive {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            // The timeout only bounds the wait should the engine thread end between the
+            // check above and the wait; progress itself is announced.
+            guard = self
+                .progressed
+                .wait_timeout(guard, IDLE_TICK)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
+    }
+
+    fn announce_progress(&self) {
+        // Taking the lock orders this after a waiter's check, so no wake-up is lost.
+        drop(lock(&self.progress_lock));
+        self.progressed.notify_all();
     }
 
     /// Durable events the engine has not read yet.
@@ -575,6 +600,7 @@ impl KpiService {
         if position >= end_at_start {
             self.caught_up.store(true, Ordering::Relaxed);
         }
+        self.announce_progress();
     }
 }
 
