@@ -185,8 +185,9 @@ struct WindowState {
 #[derive(Debug)]
 struct KpiRuntime {
     kpi: CompiledKpi,
-    /// Where this KPI's fields sit among the extracted slots, per event type it reads.
-    slots_by_type: FxHashMap<String, KpiSlots>,
+    /// Where this KPI's fields sit among the extracted slots, per event type it reads
+    /// (in the order of `kpi.events`; `Engine::kpis_by_type` says which entry applies).
+    slots_by_type: Vec<KpiSlots>,
     windows: Vec<WindowState>,
     skipped: BTreeMap<String, u64>,
     /// For a sessions KPI: by key, the sessions still open and those closed recently
@@ -278,7 +279,9 @@ impl KpiSlots {
 pub struct Engine {
     kpis: Vec<KpiRuntime>,
     fields_by_type: FxHashMap<String, FieldSet>,
-    kpis_by_type: FxHashMap<String, Vec<usize>>,
+    /// Per event type, the KPIs that read it: (index in `kpis`, index in that KPI's
+    /// `slots_by_type`), so an event costs one lookup by type, not one per KPI.
+    kpis_by_type: FxHashMap<String, Vec<(usize, usize)>>,
     watermark: Watermark,
     options: EngineOptions,
     /// The watermark at the last eviction, to evict once per pane step, not per event.
@@ -380,20 +383,19 @@ fn recycle_contributions<'to>(
 impl Engine {
     pub fn new(kpis: Vec<CompiledKpi>, options: EngineOptions) -> Engine {
         let mut fields_by_type: FxHashMap<String, FieldSet> = FxHashMap::default();
-        let mut kpis_by_type: FxHashMap<String, Vec<usize>> = FxHashMap::default();
+        let mut kpis_by_type: FxHashMap<String, Vec<(usize, usize)>> = FxHashMap::default();
         let mut runtimes = Vec::with_capacity(kpis.len());
         for (index, kpi) in kpis.into_iter().enumerate() {
-            let mut slots_by_type = FxHashMap::default();
+            let mut slots_by_type = Vec::with_capacity(kpi.events.len());
             for event_type in &kpi.events {
                 let fields = fields_by_type.entry(event_type.clone()).or_default();
-                kpis_by_type
-                    .entry(event_type.clone())
-                    .or_default()
-                    .push(index);
-                slots_by_type.insert(
-                    event_type.clone(),
-                    KpiSlots::assign(&kpi, event_type, fields),
-                );
+                let readers = kpis_by_type.entry(event_type.clone()).or_default();
+                // A type listed twice is read once (as when these were maps by type).
+                if readers.iter().any(|(reader, _)| *reader == index) {
+                    continue;
+                }
+                readers.push((index, slots_by_type.len()));
+                slots_by_type.push(KpiSlots::assign(&kpi, event_type, fields));
             }
             let series = kpi.compare.iter().map(|compare| (&compare.series, true));
             let windows = kpi
@@ -524,23 +526,23 @@ impl Engine {
             self.too_late += 1;
             return Observation::TooLate;
         }
-        for &index in kpi_indices {
+        for &(index, slots_at) in kpi_indices {
             let runtime = &mut self.kpis[index];
             contributions.clear();
             if runtime.kpi.aggregate == AggregateKind::Sessions {
-                runtime.track_session(&event_type, event_time_us, slots, &self.options);
+                runtime.track_session(slots_at, event_time_us, slots, &self.options);
                 if let Some((at, _)) = runtime.session_closings.first() {
                     self.next_session_close = self.next_session_close.min(*at);
                 }
                 continue;
             }
             if runtime.kpi.each.is_some() {
-                runtime.read_each(&event_type, slots, &self.options, contributions);
+                runtime.read_each(slots_at, slots, &self.options, contributions);
                 for (group, input) in contributions.drain(..) {
                     runtime.add_to_windows(event_time_us, &group, &input);
                 }
             } else if let Some((group, input)) =
-                runtime.read(&event_type, event_time_us, slots, &self.options)
+                runtime.read(&event_type, slots_at, event_time_us, slots, &self.options)
             {
                 runtime.add_to_windows(event_time_us, &group, &input);
             }
@@ -898,11 +900,12 @@ impl KpiRuntime {
     fn read<'a>(
         &mut self,
         event_type: &str,
+        slots_at: usize,
         event_time_us: i64,
         slots: &[Option<&'a str>],
         options: &EngineOptions,
     ) -> Option<(GroupRef<'a>, Input)> {
-        let kpi_slots = self.slots_by_type.get(event_type)?;
+        let kpi_slots = self.slots_by_type.get(slots_at)?;
         let field = |slot: usize| slots.get(slot).copied().flatten();
         if let Some(filter) = &self.kpi.filter
             && !filter.matches(|clause| field(kpi_slots.filter[clause]))
@@ -1085,12 +1088,12 @@ impl KpiRuntime {
     /// grouped and summed with the element's members (`line.x`) and the event's fields.
     fn read_each<'a>(
         &mut self,
-        event_type: &str,
+        slots_at: usize,
         slots: &[Option<&'a str>],
         options: &EngineOptions,
         out: &mut Vec<(GroupRef<'a>, Input)>,
     ) {
-        let Some(kpi_slots) = self.slots_by_type.get(event_type) else {
+        let Some(kpi_slots) = self.slots_by_type.get(slots_at) else {
             return;
         };
         let field = |slot: usize| slots.get(slot).copied().flatten();
@@ -1207,12 +1210,12 @@ impl KpiRuntime {
     /// Extends, starts or (past the gap) replaces the session of the event's key.
     fn track_session(
         &mut self,
-        event_type: &str,
+        slots_at: usize,
         event_time_us: i64,
         slots: &[Option<&str>],
         options: &EngineOptions,
     ) {
-        let Some(kpi_slots) = self.slots_by_type.get(event_type) else {
+        let Some(kpi_slots) = self.slots_by_type.get(slots_at) else {
             return;
         };
         let field = |slot: usize| slots.get(slot).copied().flatten();
