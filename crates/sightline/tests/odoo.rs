@@ -529,6 +529,8 @@ fn the_outbox_delivers_every_change_once_through_sightline_and_postgres_restarts
          UPDATE stock_quant SET quantity = 7, write_date = '2026-11-27 11:05:00' WHERE id = 3;
          UPDATE stock_quant SET write_date = '2026-11-27 11:06:00' WHERE id = 3;
          INSERT INTO stock_quant (id, product_id, location_id, quantity, write_date) VALUES (4, 5, 9, -2, '2026-11-27 11:00:00');
+         INSERT INTO stock_quant (id, product_id, location_id, quantity, write_date) VALUES (5, 5, 8, 3, '2026-11-27 11:07:00');
+         DELETE FROM stock_quant WHERE id = 5;
          INSERT INTO stock_picking (id, name, state, sale_id, picking_type_id, scheduled_date, write_date) VALUES (9, 'WH/OUT/00009', 'confirmed', 1001, 1, '2026-11-28 09:00:00', '2026-11-27 11:10:00');
          UPDATE stock_picking SET state = 'assigned', write_date = '2026-11-27 11:20:00' WHERE id = 9;
          UPDATE stock_picking SET state = 'done', date_done = '2026-11-27 11:30:00', write_date = '2026-11-27 11:30:00' WHERE id = 9;
@@ -541,6 +543,7 @@ fn the_outbox_delivers_every_change_once_through_sightline_and_postgres_restarts
         [
             "stock.quant/3/2026-11-27T11:00:00.000Z",
             "stock.quant/3/2026-11-27T11:05:00.000Z",
+            "stock.quant/5/2026-11-27T11:07:00.000Z",
             "stock.picking/9/received",
             "stock.picking/9/picking",
             "stock.picking/9/shipped",
@@ -553,9 +556,9 @@ fn the_outbox_delivers_every_change_once_through_sightline_and_postgres_restarts
         .map(str::to_owned),
     );
     // 300 orders: insert, confirm, a fifth cancelled (60); line inserts touch no watched
-    // table; 3 quant rows (the write without a new quantity is not a change), 3 picking
-    // rows, 4 production rows.
-    let rows = 300 + 300 + 60 + 3 + 3 + 4;
+    // table; 5 quant rows (the write without a new quantity is not a change; a delete
+    // is one), 3 picking rows, 4 production rows.
+    let rows = 300 + 300 + 60 + 5 + 3 + 4;
     wait_until_outbox_done(&mut db, rows);
     let metrics = server.get("/metrics").text();
     assert!(
@@ -569,9 +572,41 @@ fn the_outbox_delivers_every_change_once_through_sightline_and_postgres_restarts
     server.stop();
 
     let stored = common::stored_events(&data_dir);
+    // A second lot of product 5 in location 8 (quant 5) adds to quant 3's 7; deleted
+    // (merged away), it leaves 7. The delete's time is the database's clock.
+    let level_of = |id: &str| {
+        stored
+            .iter()
+            .find(|event| event["id"] == id)
+            .map(|event| event["data"]["on_hand"].clone())
+    };
+    assert_eq!(
+        level_of("stock.quant/3/2026-11-27T11:05:00.000Z"),
+        Some(json!(7))
+    );
+    assert_eq!(
+        level_of("stock.quant/5/2026-11-27T11:07:00.000Z"),
+        Some(json!(10))
+    );
+    let deleted: Vec<&Value> = stored
+        .iter()
+        .filter(|event| {
+            let id = event["id"].as_str().unwrap_or_default();
+            id.starts_with("stock.quant/5/") && id != "stock.quant/5/2026-11-27T11:07:00.000Z"
+        })
+        .collect();
+    assert_eq!(
+        deleted.len(),
+        1,
+        "one event for the deleted quant: {deleted:?}"
+    );
+    assert_eq!(deleted[0]["data"]["on_hand"], 7);
     let mut ids: Vec<String> = stored
         .iter()
         .map(|event| event["id"].as_str().expect("id").to_owned())
+        .filter(|id| {
+            !(id.starts_with("stock.quant/5/") && id != "stock.quant/5/2026-11-27T11:07:00.000Z")
+        })
         .collect();
     ids.sort_unstable();
     expected.sort_unstable();

@@ -4,8 +4,8 @@
 --   psql "dbname=odoo" -f odoo_outbox.sql
 --
 -- What it does: AFTER triggers on sale_order, stock_picking, stock_quant and
--- mrp_production copy every inserted row, and every updated row whose watched columns
--- changed, into sightline_outbox (the row as JSON, plus the few names Sightline cannot
+-- mrp_production copy every inserted row, every updated row whose watched columns
+-- changed, and every deleted quant (as a quantity of 0), into sightline_outbox (the row as JSON, plus the few names Sightline cannot
 -- read from the row: currency code, delivery type, location usage, product Internal
 -- Reference, order lines), in the same transaction as Odoo's write, and
 -- NOTIFY sightline_outbox with the outbox row's id. A rolled-back write leaves nothing.
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS sightline_outbox (
     id          bigserial PRIMARY KEY,
     model       text        NOT NULL,           -- Odoo model: sale.order, stock.picking, ...
     record_id   bigint      NOT NULL,           -- the record's id
-    operation   text        NOT NULL,           -- insert or update
+    operation   text        NOT NULL,           -- insert, update or delete (quants)
     payload     jsonb       NOT NULL,           -- the row, plus the names below
     created_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     done_at     timestamptz                     -- set by Sightline once the events are durable
@@ -39,10 +39,18 @@ LANGUAGE plpgsql AS $$
 DECLARE
     new_row   jsonb := to_jsonb(NEW);
     old_row   jsonb;
-    changed   boolean := TG_OP = 'INSERT';
+    changed   boolean := TG_OP IN ('INSERT', 'DELETE');
     column_no integer;
     outbox_id bigint;
 BEGIN
+    IF TG_OP = 'DELETE' THEN
+        -- Only quants are watched for deletes: Odoo deletes emptied quants and those it
+        -- merges into another, whose quantity then stands for both. A deleted quant
+        -- counts as none left, as of now.
+        new_row := to_jsonb(OLD) || jsonb_build_object(
+            'quantity', 0,
+            'write_date', to_jsonb(clock_timestamp() AT TIME ZONE 'UTC'));
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         old_row := to_jsonb(OLD);
         FOR column_no IN 1 .. TG_NARGS - 1 LOOP
@@ -79,12 +87,12 @@ BEGIN
             'picking_type_code', (SELECT code FROM stock_picking_type WHERE id = NEW.picking_type_id));
     ELSIF TG_TABLE_NAME = 'stock_quant' THEN
         new_row := new_row || jsonb_build_object(
-            'location_usage', (SELECT usage FROM stock_location WHERE id = NEW.location_id),
-            'product_default_code', (SELECT default_code FROM product_product WHERE id = NEW.product_id));
+            'location_usage', (SELECT usage FROM stock_location WHERE id = (new_row ->> 'location_id')::integer),
+            'product_default_code', (SELECT default_code FROM product_product WHERE id = (new_row ->> 'product_id')::integer));
     END IF;
 
     INSERT INTO sightline_outbox (model, record_id, operation, payload)
-    VALUES (TG_ARGV[0], NEW.id, lower(TG_OP), new_row)
+    VALUES (TG_ARGV[0], (new_row ->> 'id')::bigint, lower(TG_OP), new_row)
     RETURNING id INTO outbox_id;
     -- Only the id: a wake-up. Delivered when (and if) this transaction commits.
     PERFORM pg_notify('sightline_outbox', outbox_id::text);
@@ -99,11 +107,11 @@ DECLARE
 BEGIN
     FOR spec IN
         SELECT * FROM (VALUES
-            ('sale_order',     'sale.order',     '''state'''),
-            ('stock_picking',  'stock.picking',  '''state'''),
-            ('stock_quant',    'stock.quant',    '''quantity'''),
-            ('mrp_production', 'mrp.production', '''state'', ''qty_produced''')
-        ) AS specs(table_name, model, watched)
+            ('sale_order',     'sale.order',     '''state''',                   'INSERT OR UPDATE'),
+            ('stock_picking',  'stock.picking',  '''state''',                   'INSERT OR UPDATE'),
+            ('stock_quant',    'stock.quant',    '''quantity''',                'INSERT OR UPDATE OR DELETE'),
+            ('mrp_production', 'mrp.production', '''state'', ''qty_produced''', 'INSERT OR UPDATE')
+        ) AS specs(table_name, model, watched, events)
     LOOP
         IF to_regclass(spec.table_name) IS NULL THEN
             RAISE NOTICE 'sightline outbox: no table %, skipped', spec.table_name;
@@ -111,9 +119,9 @@ BEGIN
         END IF;
         EXECUTE format('DROP TRIGGER IF EXISTS sightline_outbox ON %I', spec.table_name);
         EXECUTE format(
-            'CREATE TRIGGER sightline_outbox AFTER INSERT OR UPDATE ON %I '
+            'CREATE TRIGGER sightline_outbox AFTER %s ON %I '
             'FOR EACH ROW EXECUTE FUNCTION sightline_outbox_capture(%L, %s)',
-            spec.table_name, spec.model, spec.watched);
+            spec.events, spec.table_name, spec.model, spec.watched);
     END LOOP;
 END
 $$;

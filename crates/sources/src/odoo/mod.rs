@@ -38,7 +38,7 @@ pub use metrics::OdooMetrics;
 pub use record::{OdooRecord, Timestamp};
 pub use translate::Settings;
 
-use self::state::{ProductStore, ProductionStep, ProductionStore};
+use self::state::{ProductStore, ProductionStep, ProductionStore, QuantStep, QuantStore};
 use self::translate::ProductionReading;
 use crate::error::{SourceError, TranslateError};
 use crate::shopify::event::{EventKind, OutEvent};
@@ -147,6 +147,7 @@ pub struct OdooReceiver {
     tokens: Vec<TokenKey>,
     products: Mutex<ProductStore>,
     productions: Mutex<ProductionStore>,
+    quants: Mutex<QuantStore>,
     pub metrics: OdooMetrics,
 }
 
@@ -253,6 +254,7 @@ impl OdooReceiver {
             productions: Mutex::new(ProductionStore::open(
                 &state_dir.join("productions.journal"),
             )?),
+            quants: Mutex::new(QuantStore::open(&state_dir.join("quants.journal"))?),
             metrics: OdooMetrics::new(&instance),
             settings,
             tokens,
@@ -348,6 +350,7 @@ impl OdooReceiver {
         let mut received: BTreeMap<&str, (u64, Option<i64>)> = BTreeMap::new();
         let mut learned = Vec::new();
         let mut readings = Vec::new();
+        let mut quant_readings = Vec::new();
         {
             let products = self
                 .products
@@ -367,12 +370,16 @@ impl OdooReceiver {
                 }
                 match translate::translate(&self.settings, record, via, &learned_sku) {
                     Ok(translated) => {
-                        if translated.events.is_empty() && translated.production.is_none() {
+                        if translated.events.is_empty()
+                            && translated.production.is_none()
+                            && translated.quant.is_none()
+                        {
                             self.metrics.skipped(via, &record.model);
                         }
                         batch.events.extend(translated.events);
                         learned.extend(translated.learned_skus);
                         readings.extend(translated.production);
+                        quant_readings.extend(translated.quant);
                     }
                     Err(error) => batch.dead.push(DeadRecord {
                         model: record.model.clone(),
@@ -414,6 +421,25 @@ impl OdooReceiver {
                     ProductionStep::Output(None) | ProductionStep::Stale => {}
                 }
             }
+        }
+        if !quant_readings.is_empty() {
+            let mut quants = self
+                .quants
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for reading in &quant_readings {
+                if let QuantStep::Level(level) = quants.step(reading)? {
+                    batch.events.push(translate::inventory_counted(
+                        &self.settings.source,
+                        via,
+                        reading,
+                        level,
+                    ));
+                }
+            }
+            // A level sent out must survive a crash: the next reading of another quant
+            // of the warehouse sums with this one.
+            quants.sync()?;
         }
         Ok(batch)
     }

@@ -6,6 +6,11 @@
 //!   product id, get the same SKU.
 //! - `productions.journal`: each manufacturing order's last `qty_produced`, to turn its
 //!   growth into `production.output` units.
+//! - `quants.journal`: every quant's latest quantity, because a product's stock in a
+//!   warehouse is the sum of its quants (one per lot, package, owner and sub-location
+//!   mapped to the warehouse): a reading of one quant reports that sum, never the
+//!   quant's own quantity. The journal is synced before the batch's events are
+//!   committed, so a level sent out always survives a crash.
 //!
 //! ## Production output: write-ahead
 //!
@@ -25,7 +30,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::record::Timestamp;
-use super::translate::ProductionReading;
+use super::translate::{ProductionReading, QuantReading};
 use crate::error::SourceError;
 use crate::shopify::journal::Journal;
 
@@ -202,10 +207,179 @@ impl ProductionStore {
     }
 }
 
+/// One quant's latest reading, as journalled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct QuantEntry {
+    quant: i64,
+    product: i64,
+    warehouse: String,
+    write_date_us: i64,
+    quantity: Decimal,
+}
+
+/// What a quant reading does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuantStep {
+    /// Older than the quant's state: nothing.
+    Stale,
+    /// The product's level in the warehouse, the sum of its quants there.
+    Level(Decimal),
+}
+
+#[derive(Debug)]
+pub struct QuantStore {
+    quants: HashMap<i64, QuantEntry>,
+    /// (product, warehouse) → the sum of its quants, kept as readings arrive.
+    levels: HashMap<(i64, String), Decimal>,
+    journal: Journal,
+}
+
+impl QuantStore {
+    pub fn open(path: &Path) -> Result<QuantStore, SourceError> {
+        let mut entries = Vec::new();
+        let journal = Journal::open(path, |entry: QuantEntry| entries.push(entry))?;
+        let lines = entries.len();
+        let mut store = QuantStore {
+            quants: HashMap::new(),
+            levels: HashMap::new(),
+            journal,
+        };
+        for entry in entries {
+            store.apply(entry);
+        }
+        if lines > 1024 && lines > 2 * store.quants.len() {
+            let mut live: Vec<&QuantEntry> = store.quants.values().collect();
+            live.sort_by_key(|entry| entry.quant);
+            store.journal.compact(&live)?;
+        }
+        Ok(store)
+    }
+
+    /// Applies a reading (journalled, not yet synced: see [`QuantStore::sync`]).
+    pub fn step(&mut self, reading: &QuantReading) -> Result<QuantStep, SourceError> {
+        if let Some(known) = self.quants.get(&reading.quant)
+            && reading.write_date.micros < known.write_date_us
+        {
+            return Ok(QuantStep::Stale);
+        }
+        let entry = QuantEntry {
+            quant: reading.quant,
+            product: reading.product,
+            warehouse: reading.warehouse.clone(),
+            write_date_us: reading.write_date.micros,
+            quantity: reading.quantity,
+        };
+        self.journal.append(&entry, false)?;
+        self.apply(entry);
+        let level = self
+            .levels
+            .get(&(reading.product, reading.warehouse.clone()))
+            .copied()
+            .unwrap_or_default();
+        Ok(QuantStep::Level(level))
+    }
+
+    /// Makes the readings stepped so far durable; before their events are committed.
+    pub fn sync(&mut self) -> Result<(), SourceError> {
+        self.journal.sync()
+    }
+
+    fn apply(&mut self, entry: QuantEntry) {
+        if let Some(previous) = self.quants.get(&entry.quant) {
+            if entry.write_date_us < previous.write_date_us {
+                return;
+            }
+            let key = (previous.product, previous.warehouse.clone());
+            *self.levels.entry(key).or_default() -= previous.quantity;
+        }
+        *self
+            .levels
+            .entry((entry.product, entry.warehouse.clone()))
+            .or_default() += entry.quantity;
+        self.quants.insert(entry.quant, entry);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::odoo::record::parse_datetime;
+
+    fn quant(quant: i64, warehouse: &str, time: &str, quantity: i64) -> QuantReading {
+        QuantReading {
+            quant,
+            product: 5,
+            location: quant * 10,
+            sku: "MUG-01".into(),
+            warehouse: warehouse.into(),
+            quantity: Decimal::from(quantity),
+            write_date: parse_datetime(time).expect("time"),
+        }
+    }
+
+    #[test]
+    fn a_level_is_the_sum_of_the_warehouses_quants_and_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("quants.journal");
+        let mut store = QuantStore::open(&path).expect("opens");
+        let level = |value: i64| QuantStep::Level(Decimal::from(value));
+        // Two lots in Berlin, one quant in Paris.
+        assert_eq!(
+            store
+                .step(&quant(1, "berlin", "2026-11-27 10:00:00", 7))
+                .expect("step"),
+            level(7)
+        );
+        assert_eq!(
+            store
+                .step(&quant(2, "berlin", "2026-11-27 10:05:00", 5))
+                .expect("step"),
+            level(12)
+        );
+        assert_eq!(
+            store
+                .step(&quant(3, "paris", "2026-11-27 10:06:00", 4))
+                .expect("step"),
+            level(4)
+        );
+        // Lot 1 sells 3: Berlin has 9, not lot 1's 4.
+        assert_eq!(
+            store
+                .step(&quant(1, "berlin", "2026-11-27 11:00:00", 4))
+                .expect("step"),
+            level(9)
+        );
+        // A delayed older version of lot 2 changes nothing.
+        assert_eq!(
+            store
+                .step(&quant(2, "berlin", "2026-11-27 09:00:00", 50))
+                .expect("stale"),
+            QuantStep::Stale
+        );
+        // The same version again reports the same level (its event is a duplicate).
+        assert_eq!(
+            store
+                .step(&quant(1, "berlin", "2026-11-27 11:00:00", 4))
+                .expect("repeat"),
+            level(9)
+        );
+        store.sync().expect("sync");
+        drop(store);
+        let mut store = QuantStore::open(&path).expect("reopens");
+        // Lot 2 emptied (or its quant deleted, which the outbox reports as 0).
+        assert_eq!(
+            store
+                .step(&quant(2, "berlin", "2026-11-27 12:00:00", 0))
+                .expect("step"),
+            level(4)
+        );
+        assert_eq!(
+            store
+                .step(&quant(3, "paris", "2026-11-27 12:00:00", -1))
+                .expect("step"),
+            QuantStep::Level(Decimal::from(-1))
+        );
+    }
 
     fn reading(production: i64, time: &str, qty: i64) -> ProductionReading {
         ProductionReading {

@@ -200,23 +200,30 @@ fn pickings_quants_and_productions_map_to_operations_events() {
         .map(|event| (event.event_type.clone(), event.id.clone(), data(event)))
         .collect();
     assert_eq!(summary.len(), 4, "{summary:?}");
-    assert_eq!(summary[0].1, "stock.picking/9/picking");
-    assert_eq!(summary[0].2["order_id"], "42");
-    assert_eq!(summary[0].2["ship_by"], "2026-11-28T09:00:00.000Z");
-    assert_eq!(summary[1].1, "stock.quant/3/2026-11-27T15:01:00.000Z");
+    let by_type = |event_type: &str| {
+        summary
+            .iter()
+            .find(|(found, _, _)| found == event_type)
+            .unwrap_or_else(|| panic!("no {event_type} in {summary:?}"))
+    };
+    let picking = by_type("fulfillment.stage_changed");
+    assert_eq!(picking.1, "stock.picking/9/picking");
+    assert_eq!(picking.2["order_id"], "42");
+    assert_eq!(picking.2["ship_by"], "2026-11-28T09:00:00.000Z");
+    let counted = by_type("inventory.counted");
+    assert_eq!(counted.1, "stock.quant/3/2026-11-27T15:01:00.000Z");
     assert_eq!(
         (
-            &summary[1].2["sku"],
-            &summary[1].2["warehouse"],
-            &summary[1].2["on_hand"]
+            &counted.2["sku"],
+            &counted.2["warehouse"],
+            &counted.2["on_hand"]
         ),
         (&json!("MUG-01"), &json!("8"), &json!(17))
     );
-    assert_eq!(summary[2].0, "production.status_changed");
-    assert_eq!(summary[2].2["status"], "running");
-    assert_eq!(summary[2].2["line_id"], "12");
-    assert_eq!(summary[3].0, "production.output");
-    assert_eq!(summary[3].2["units"], 4);
+    let status = by_type("production.status_changed");
+    assert_eq!(status.2["status"], "running");
+    assert_eq!(status.2["line_id"], "12");
+    assert_eq!(by_type("production.output").2["units"], 4);
     // The next version produced 3 more; an older delivery of the first changes nothing.
     let later = record(
         "mrp.production",
@@ -244,4 +251,19 @@ fn pickings_quants_and_productions_map_to_operations_events() {
         .translate(Via::Webhook, &[webhook_quant], 0)
         .expect("translates");
     assert_eq!(data(&batch.events[0])["sku"], "MUG-01");
+    assert_eq!(data(&batch.events[0])["on_hand"], 16);
+    // A second lot of the product in the same location: the level is both lots.
+    let second_lot = record(
+        "stock.quant",
+        21,
+        json!({"product_id": 5, "location_id": 8, "quantity": 5.0, "write_date": "2026-11-27 16:05:00"}),
+    );
+    let batch = receiver
+        .translate(Via::Poll, &[second_lot], 0)
+        .expect("translates");
+    assert_eq!(data(&batch.events[0])["on_hand"], 21);
+    assert_eq!(
+        batch.events[0].id,
+        "stock.quant/21/2026-11-27T16:05:00.000Z"
+    );
 }

@@ -1,7 +1,8 @@
 //! Odoo records → catalogue events (`spec/events.md`). Pure: a record in, events out;
-//! the one piece of state a mapping needs (a manufacturing order's previous
-//! `qty_produced`) is kept by the caller (`state.rs`), which then calls
-//! [`production_output`].
+//! the state two mappings need (a manufacturing order's previous `qty_produced`, and
+//! every quant's quantity, since a product's stock in a warehouse is the sum of its
+//! quants: one per lot, package and sub-location) is kept by the caller (`state.rs`),
+//! which then calls [`production_output`] and [`inventory_counted`].
 //!
 //! ## Identities
 //!
@@ -23,7 +24,7 @@
 //! | `sale.order` | `state` `sale` or `done` | `order.created` (`date_order`, `amount_total`, currency, partner, lines when given) |
 //! | `sale.order` | `state` `cancel` | `order.cancelled` |
 //! | `stock.picking` (outgoing) | `draft`, `waiting`, `confirmed` / `assigned` / `done` | `fulfillment.stage_changed` `received` / `picking` / `shipped`; `ship_by` from `date_deadline`, else `scheduled_date` |
-//! | `stock.quant` (internal locations) | `quantity` | `inventory.counted` (SKU: the product's Internal Reference) |
+//! | `stock.quant` (internal locations) | `quantity` | `inventory.counted` of the sum of the product's quants in the warehouse (SKU: the product's Internal Reference) |
 //! | `mrp.production` | `qty_produced` grew | `production.output` (units: the increase) |
 //! | `mrp.production` | `state` `confirmed`, `to_close`, `done` / `progress` / `cancel` | `production.status_changed` `idle` / `running` / `stopped` |
 //!
@@ -97,6 +98,21 @@ pub struct Translated {
     pub learned_skus: Vec<(i64, String)>,
     /// A manufacturing order's produced quantity, for the caller's state.
     pub production: Option<ProductionReading>,
+    /// A quant's quantity, for the caller's state (which sums the warehouse's quants).
+    pub quant: Option<QuantReading>,
+}
+
+/// One version of a quant: its quantity in a warehouse (an internal location, or the
+/// name configured for it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantReading {
+    pub quant: i64,
+    pub product: i64,
+    pub location: i64,
+    pub sku: String,
+    pub warehouse: String,
+    pub quantity: Decimal,
+    pub write_date: Timestamp,
 }
 
 /// A manufacturing order's `qty_produced` at one version of the record.
@@ -439,33 +455,65 @@ fn stock_quant(
             .learned_skus
             .push((product, code.trim().to_owned()));
     }
-    // A negative quant (stock sold before it was received) is "out" on a dashboard;
-    // units of measure with fractions are rounded to whole units.
-    let on_hand: i64 = quantity
-        .round()
-        .max(Decimal::ZERO)
-        .try_into()
-        .map_err(|_| TranslateError::invalid("quantity", format!("{quantity} is out of range")))?;
-    let data = CountedData {
+    if whole_units(quantity).is_none() {
+        return Err(TranslateError::invalid(
+            "quantity",
+            format!("{quantity} is out of range"),
+        ));
+    }
+    translated.quant = Some(QuantReading {
+        quant: origin.record_id,
+        product,
+        location,
         sku: settings.sku(product, carried, learned_sku),
         warehouse: settings
             .locations
             .get(&location)
             .cloned()
             .unwrap_or_else(|| location.to_string()),
-        on_hand,
-        product_id: product,
-        location_id: location,
+        quantity,
+        write_date: written,
+    });
+    Ok(())
+}
+
+/// A stock level in whole units: a negative total (stock sold before it was received)
+/// is "out" on a dashboard, and units of measure with fractions are rounded.
+fn whole_units(quantity: Decimal) -> Option<i64> {
+    quantity.round().max(Decimal::ZERO).try_into().ok()
+}
+
+/// `inventory.counted` for the warehouse of `reading`: `level` is the sum of the
+/// product's quants there, this reading's included. The id is the reading's, so every
+/// delivery of one version of a quant is one event.
+pub fn inventory_counted(
+    source: &str,
+    via: Via,
+    reading: &QuantReading,
+    level: Decimal,
+) -> OutEvent {
+    let origin = Origin {
+        source,
+        model: "stock.quant",
+        record_id: reading.quant,
+        via,
     };
-    translated.events.push(build(
+    let data = CountedData {
+        sku: reading.sku.clone(),
+        warehouse: reading.warehouse.clone(),
+        // The sum of quantities that each fit is far from the bound, but never panic.
+        on_hand: whole_units(level).unwrap_or(i64::MAX),
+        product_id: reading.product,
+        location_id: reading.location,
+    };
+    build(
         origin,
         "inventory.counted".to_owned(),
         EventKind::Catalogue,
-        format!("stock.quant/{}/{}", record.id, written.text),
-        Some((&written.text, written.micros)),
+        format!("stock.quant/{}/{}", reading.quant, reading.write_date.text),
+        Some((&reading.write_date.text, reading.write_date.micros)),
         &data,
-    ));
-    Ok(())
+    )
 }
 
 #[derive(Serialize)]
