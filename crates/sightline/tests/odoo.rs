@@ -1135,6 +1135,32 @@ fn the_json_rpc_poller_reads_each_version_once_with_an_overlap() {
         "older than cursor minus overlap: outside the window"
     );
 
+    // Odoo merges quant 5 into another and deletes its row, which no read by
+    // `write_date` returns: the poll's sweep of quant ids reads it as 0.
+    db.execute("DELETE FROM stock_quant WHERE id = 5;");
+    let fourth = poll(&config, None);
+    let stdout = String::from_utf8_lossy(&fourth.stdout);
+    assert!(stdout.contains(" 1 stored, "), "{stdout}");
+    let stored = common::stored_events(&data_dir);
+    let vanished: Vec<&Value> = stored
+        .iter()
+        .filter(|event| {
+            let id = event["id"].as_str().unwrap_or_default();
+            id.starts_with("stock.quant/5/") && id != "stock.quant/5/2026-11-27T12:02:30.000Z"
+        })
+        .collect();
+    assert_eq!(vanished.len(), 1, "{vanished:?}");
+    assert_eq!(
+        (&vanished[0]["data"]["sku"], &vanished[0]["data"]["on_hand"]),
+        (&json!("TEE-04"), &json!(0))
+    );
+    let again = poll(&config, None);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains(" 0 stored, "),
+        "a deleted quant reads as 0 once: {stdout}"
+    );
+
     // A wrong password: the poll fails, says why, and never prints the secret.
     std::fs::create_dir_all(dir.path().join("wrong")).expect("dir");
     let wrong = common::write_config(

@@ -444,6 +444,43 @@ impl OdooReceiver {
         Ok(batch)
     }
 
+    /// Quants this source knows with stock that Odoo no longer has (`existing`: every
+    /// quant id Odoo holds in internal locations), read as 0 as of `now_us`, and the
+    /// levels that follow; for the poller, which never sees a deleted row.
+    pub fn quants_vanished(
+        &self,
+        existing: &std::collections::BTreeSet<i64>,
+        now_us: i64,
+    ) -> Result<Batch, SourceError> {
+        let mut batch = Batch::empty(Via::Poll);
+        let at = record::parse_datetime(&poller::odoo_datetime(now_us)).map_err(|message| {
+            SourceError::OdooApiShape {
+                url: "stock.quant".into(),
+                message,
+            }
+        })?;
+        let mut quants = self
+            .quants
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let gone = quants.vanished(existing, &at);
+        if gone.is_empty() {
+            return Ok(batch);
+        }
+        for reading in &gone {
+            if let QuantStep::Level(level) = quants.step(reading)? {
+                batch.events.push(translate::inventory_counted(
+                    &self.settings.source,
+                    Via::Poll,
+                    reading,
+                    level,
+                ));
+            }
+        }
+        quants.sync()?;
+        Ok(batch)
+    }
+
     /// Records what the commit of `batch` did (durable by now).
     pub fn committed(&self, batch: &Batch, outcome: &SinkOutcome) {
         let new_events = outcome.accepted;

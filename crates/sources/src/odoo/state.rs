@@ -212,6 +212,8 @@ impl ProductionStore {
 struct QuantEntry {
     quant: i64,
     product: i64,
+    location: i64,
+    sku: String,
     warehouse: String,
     write_date_us: i64,
     quantity: Decimal,
@@ -265,6 +267,8 @@ impl QuantStore {
         let entry = QuantEntry {
             quant: reading.quant,
             product: reading.product,
+            location: reading.location,
+            sku: reading.sku.clone(),
             warehouse: reading.warehouse.clone(),
             write_date_us: reading.write_date.micros,
             quantity: reading.quantity,
@@ -277,6 +281,33 @@ impl QuantStore {
             .copied()
             .unwrap_or_default();
         Ok(QuantStep::Level(level))
+    }
+
+    /// Readings of 0 at `at` for the quants with stock that are not in `existing` (the
+    /// ids Odoo still has): a quant Odoo deleted (emptied, or merged into another) holds
+    /// nothing any more, and the poller never sees a deleted row.
+    pub fn vanished(
+        &self,
+        existing: &std::collections::BTreeSet<i64>,
+        at: &Timestamp,
+    ) -> Vec<QuantReading> {
+        let mut gone: Vec<QuantReading> = self
+            .quants
+            .values()
+            .filter(|entry| !entry.quantity.is_zero() && !existing.contains(&entry.quant))
+            .filter(|entry| entry.write_date_us < at.micros)
+            .map(|entry| QuantReading {
+                quant: entry.quant,
+                product: entry.product,
+                location: entry.location,
+                sku: entry.sku.clone(),
+                warehouse: entry.warehouse.clone(),
+                quantity: Decimal::ZERO,
+                write_date: at.clone(),
+            })
+            .collect();
+        gone.sort_by_key(|reading| reading.quant);
+        gone
     }
 
     /// Makes the readings stepped so far durable; before their events are committed.
@@ -379,6 +410,18 @@ mod tests {
                 .expect("step"),
             QuantStep::Level(Decimal::from(-1))
         );
+        // Odoo no longer has quant 1: it reads as 0 from now on; emptied quant 2 and the
+        // quants Odoo still has are left alone.
+        let now = parse_datetime("2026-11-27 13:00:00").expect("time");
+        let existing = std::collections::BTreeSet::from([3]);
+        let gone = store.vanished(&existing, &now);
+        assert_eq!(gone.len(), 1, "{gone:?}");
+        assert_eq!(
+            (gone[0].quant, gone[0].quantity, &gone[0].write_date),
+            (1, Decimal::ZERO, &now)
+        );
+        assert_eq!(store.step(&gone[0]).expect("step"), level(0));
+        assert!(store.vanished(&existing, &now).is_empty());
     }
 
     fn reading(production: i64, time: &str, qty: i64) -> ProductionReading {
