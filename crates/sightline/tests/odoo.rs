@@ -1266,3 +1266,49 @@ fn serve_runs_the_poller_on_its_interval() {
     server.stop();
     assert_eq!(stored_ids(&data_dir), ["sale.order/21/created"]);
 }
+
+#[test]
+fn a_webhook_order_gets_its_lines_through_the_pollers_api() {
+    let Some(base_url) = postgres_url() else {
+        return;
+    };
+    let _serial = postgres_lock();
+    let db = Db::create(&base_url, "webhooklines", false);
+    db.execute(POLLED_ROWS);
+    let odoo = FakeOdoo::start(&db.url);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    // The poller's one pass here (at start) reads from midnight UTC today, after these
+    // rows of 2026-11-27, so the order can only come by the webhook, which reads its
+    // lines through the poller's API (`odoovia` says which way it came).
+    let poller = format!(
+        "[sources.odoo.poller]\nurl = \"http://{}\"\ndb = \"{DB_NAME}\"\nversion = 17\nlogin = \"{LOGIN}\"\npassword = \"{PASSWORD}\"\ninterval = \"1d\"\n",
+        odoo.address
+    );
+    let config = common::write_config(dir.path(), &webhook_config(&poller));
+    let server = Server::start(&data_dir, Some(&config));
+    // Order 1 of POLLED_ROWS as a webhook sends it: its lines as ids.
+    let mut order = webhook_order(1, "sale", 84.5);
+    order["order_line"] = json!([1, 2, 3]);
+    let answer = webhook(&server, TOKEN, &order);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    server.stop();
+    let stored = common::stored_events(&data_dir);
+    let created = stored
+        .iter()
+        .find(|event| event["id"] == "sale.order/1/created")
+        .expect("the order is stored");
+    assert_eq!(created["odoovia"], "webhook");
+    assert_eq!(
+        created["data"]["lines"],
+        json!([{"sku": "MUG-01", "name": "Mug", "quantity": 2, "price": "12.25"},
+               {"sku": "product-7", "name": "Poster", "quantity": 1, "price": "60"}])
+    );
+    let requests = odoo.requests.lock().expect("lock").clone();
+    assert!(
+        requests
+            .iter()
+            .any(|request| request.contains("sale.order.line")),
+        "{requests:?}"
+    );
+}

@@ -149,6 +149,18 @@ pub struct OdooReceiver {
     productions: Mutex<ProductionStore>,
     quants: Mutex<QuantStore>,
     pub metrics: OdooMetrics,
+    /// Odoo's external API (the poller's settings), for what a webhook payload lacks.
+    api: Option<WebhookApi>,
+}
+
+/// The external API as the webhook path uses it: a webhook sends a confirmed order's
+/// lines as ids only, and an order stored without its lines would keep them out of the
+/// product KPIs for good (the poller's copy, with lines, is then a duplicate).
+#[derive(Debug)]
+struct WebhookApi {
+    config: sightline_config::OdooPoller,
+    /// Connected on first use, dropped after a failure to connect again next time.
+    client: Mutex<Option<poller::OdooClient>>,
 }
 
 /// Reads a secret (token, password, connection string) from its source, trimmed.
@@ -223,7 +235,13 @@ impl OdooReceiver {
     /// tokens (when the webhook is configured).
     pub fn open(config: &OdooConfig, state_dir: &Path) -> Result<OdooReceiver, SourceError> {
         let tokens = read_tokens(config)?;
-        OdooReceiver::with_settings(Settings::from_config(config), tokens, state_dir)
+        let mut receiver =
+            OdooReceiver::with_settings(Settings::from_config(config), tokens, state_dir)?;
+        receiver.api = config.poller.clone().map(|poller| WebhookApi {
+            config: poller,
+            client: Mutex::new(None),
+        });
+        Ok(receiver)
     }
 
     /// A receiver for tests and benchmarks, with inline webhook tokens.
@@ -258,6 +276,7 @@ impl OdooReceiver {
             metrics: OdooMetrics::new(&instance),
             settings,
             tokens,
+            api: None,
         })
     }
 
@@ -322,7 +341,17 @@ impl OdooReceiver {
             message: error.to_string(),
             translate_error: Some(error),
         };
-        let record = webhook_record(body).map_err(bad_payload)?;
+        let mut record = webhook_record(body).map_err(bad_payload)?;
+        if lines_are_ids(&record) {
+            self.read_lines(&mut record).map_err(|error| Refusal {
+                status: 503,
+                reason: "odoo_api",
+                message: format!(
+                    "the order's lines could not be read from Odoo's API ({error}); nothing was stored, and the poller will deliver the order with its lines"
+                ),
+                translate_error: None,
+            })?;
+        }
         let batch = self
             .translate(Via::Webhook, std::slice::from_ref(&record), now_us)
             .map_err(|error| Refusal {
@@ -335,6 +364,29 @@ impl OdooReceiver {
             return Err(bad_payload(dead.error.clone()));
         }
         Ok(batch)
+    }
+
+    /// Reads a webhook order's lines through the external API, when the poller's is
+    /// configured (without it, the order is stored without lines).
+    fn read_lines(&self, record: &mut OdooRecord) -> Result<(), SourceError> {
+        let Some(api) = &self.api else {
+            return Ok(());
+        };
+        let mut client = api
+            .client
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if client.is_none() {
+            *client = Some(poller::OdooClient::connect(&api.config)?);
+        }
+        let Some(connected) = client.as_ref() else {
+            return Ok(());
+        };
+        let read = poller::enrich(connected, self, "sale.order", std::slice::from_mut(record));
+        if read.is_err() {
+            *client = None;
+        }
+        read
     }
 
     /// Translates records of one way in. A record that cannot be translated is put
@@ -551,6 +603,14 @@ impl OdooReceiver {
 
 /// The record a "Send Webhook Notification" payload carries: `_model`, `_id` and the
 /// fields the automation sends.
+/// A confirmed order whose `order_line` holds ids (the webhook's form), not lines.
+fn lines_are_ids(record: &OdooRecord) -> bool {
+    record.model == "sale.order"
+        && matches!(record.text("state"), Ok(Some("sale" | "done")))
+        && matches!(record.value("order_line"), Some(Value::Array(lines))
+            if lines.iter().any(|line| !line.is_object()))
+}
+
 pub fn webhook_record(body: &[u8]) -> Result<OdooRecord, TranslateError> {
     let value: Value = serde_json::from_slice(body).map_err(|error| TranslateError::NotJson {
         message: error.to_string(),

@@ -655,7 +655,7 @@ fn poll_model(
 
 /// Adds what a record's translation needs from other models: an order's lines, and the
 /// Internal Reference of products whose SKU is not known yet.
-fn enrich(
+pub(crate) fn enrich(
     client: &OdooClient,
     receiver: &OdooReceiver,
     model: &str,

@@ -276,7 +276,8 @@ fn is_currency_code(code: &str) -> bool {
 }
 
 /// The order's lines, when the record carries them as objects (the poller and the outbox
-/// add them; a webhook sends only line ids, and its orders have no lines). Section and
+/// add them, and so does the webhook path when the poller's API is configured; a bare
+/// webhook sends only line ids, and its orders have no lines). Section and
 /// note lines, lines without a product and lines of no whole unit are left out; a
 /// discount is taken off the unit price.
 fn order_lines<'a>(
