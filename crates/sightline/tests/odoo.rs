@@ -317,7 +317,11 @@ CREATE TABLE stock_quant (
     quantity double precision, write_date timestamp);
 CREATE TABLE mrp_production (
     id serial PRIMARY KEY, name varchar, state varchar, product_id integer REFERENCES product_product,
-    qty_produced double precision, picking_type_id integer REFERENCES stock_picking_type, write_date timestamp);
+    picking_type_id integer REFERENCES stock_picking_type, write_date timestamp);
+-- Odoo computes qty_produced from these (no column): the order's done finished moves.
+CREATE TABLE stock_move (
+    id serial PRIMARY KEY, production_id integer REFERENCES mrp_production, product_id integer REFERENCES product_product,
+    state varchar, quantity numeric, write_date timestamp);
 INSERT INTO res_currency (id, name) VALUES (1, 'EUR'), (2, 'USD');
 INSERT INTO res_partner (id, name) VALUES (7, 'Azure Interior');
 INSERT INTO product_product (id, default_code) VALUES (5, 'MUG-01'), (6, 'TEE-04'), (7, NULL);
@@ -534,10 +538,13 @@ fn the_outbox_delivers_every_change_once_through_sightline_and_postgres_restarts
          INSERT INTO stock_picking (id, name, state, sale_id, picking_type_id, scheduled_date, write_date) VALUES (9, 'WH/OUT/00009', 'confirmed', 1001, 1, '2026-11-28 09:00:00', '2026-11-27 11:10:00');
          UPDATE stock_picking SET state = 'assigned', write_date = '2026-11-27 11:20:00' WHERE id = 9;
          UPDATE stock_picking SET state = 'done', date_done = '2026-11-27 11:30:00', write_date = '2026-11-27 11:30:00' WHERE id = 9;
-         INSERT INTO mrp_production (id, name, state, product_id, qty_produced, picking_type_id, write_date) VALUES (11, 'WH/MO/00011', 'confirmed', 5, 0, 12, '2026-11-27 11:00:00');
+         INSERT INTO mrp_production (id, name, state, product_id, picking_type_id, write_date) VALUES (11, 'WH/MO/00011', 'confirmed', 5, 12, '2026-11-27 11:00:00');
          UPDATE mrp_production SET state = 'progress', write_date = '2026-11-27 11:10:00' WHERE id = 11;
-         UPDATE mrp_production SET qty_produced = 4, write_date = '2026-11-27 11:20:00' WHERE id = 11;
-         UPDATE mrp_production SET qty_produced = 10, state = 'to_close', write_date = '2026-11-27 11:40:00' WHERE id = 11;",
+         INSERT INTO stock_move (id, production_id, product_id, state, quantity, write_date) VALUES (1, 11, 5, 'assigned', 4, '2026-11-27 11:15:00');
+         UPDATE stock_move SET state = 'done', write_date = '2026-11-27 11:20:00' WHERE id = 1;
+         INSERT INTO stock_move (id, production_id, product_id, state, quantity, write_date) VALUES (2, 11, 6, 'done', 9, '2026-11-27 11:30:00');
+         INSERT INTO stock_move (id, production_id, product_id, state, quantity, write_date) VALUES (3, 11, 5, 'done', 6, '2026-11-27 11:40:00');
+         UPDATE mrp_production SET state = 'to_close', write_date = '2026-11-27 11:40:00' WHERE id = 11;",
     );
     expected.extend(
         [
@@ -557,8 +564,9 @@ fn the_outbox_delivers_every_change_once_through_sightline_and_postgres_restarts
     );
     // 300 orders: insert, confirm, a fifth cancelled (60); line inserts touch no watched
     // table; 5 quant rows (the write without a new quantity is not a change; a delete
-    // is one), 3 picking rows, 4 production rows.
-    let rows = 300 + 300 + 60 + 5 + 3 + 4;
+    // is one), 3 picking rows, 3 production rows and 2 of its finished moves done (a
+    // move not yet done and a by-product's move report nothing).
+    let rows = 300 + 300 + 60 + 5 + 3 + 3 + 2;
     wait_until_outbox_done(&mut db, rows);
     let metrics = server.get("/metrics").text();
     assert!(
@@ -799,10 +807,16 @@ fn field_sql(model: &str, field: &str) -> Option<String> {
     Some(match (model, field) {
         (
             _,
-            "id" | "name" | "state" | "quantity" | "qty_produced" | "product_uom_qty"
-            | "price_unit" | "discount" | "display_type" | "default_code",
+            "id" | "name" | "state" | "quantity" | "product_uom_qty" | "price_unit" | "discount"
+            | "display_type" | "default_code",
         ) => {
             format!("to_jsonb(t.{field})")
+        }
+        // A computed field, as Odoo computes it.
+        ("mrp.production", "qty_produced") => {
+            "(SELECT to_jsonb(COALESCE(SUM(m.quantity), 0)::float8) FROM stock_move m \
+             WHERE m.production_id = t.id AND m.product_id = t.product_id AND m.state = 'done')"
+                .into()
         }
         ("sale.order", "amount_total") => "to_jsonb(t.amount_total::float8)".into(),
         (_, "date_order" | "write_date" | "scheduled_date" | "date_deadline" | "date_done") => {
@@ -1018,8 +1032,12 @@ INSERT INTO stock_quant (id, product_id, location_id, quantity, write_date) VALU
   (3, 5, 8, 17, '2026-11-27 12:02:00'),
   (4, 5, 9, -2, '2026-11-27 12:02:00'),
   (5, 6, 8, 4.6, '2026-11-27 12:02:30');
-INSERT INTO mrp_production (id, name, state, product_id, qty_produced, picking_type_id, write_date) VALUES
-  (11, 'WH/MO/00011', 'progress', 5, 4, 12, '2026-11-27 12:03:00');
+INSERT INTO mrp_production (id, name, state, product_id, picking_type_id, write_date) VALUES
+  (11, 'WH/MO/00011', 'progress', 5, 12, '2026-11-27 12:03:00');
+INSERT INTO stock_move (production_id, product_id, state, quantity, write_date) VALUES
+  (11, 5, 'done', 4, '2026-11-27 12:02:50'),
+  (11, 5, 'assigned', 3, '2026-11-27 12:02:50'),
+  (11, 6, 'done', 9, '2026-11-27 12:02:50');
 ";
 
 fn expected_first_poll() -> Vec<&'static str> {

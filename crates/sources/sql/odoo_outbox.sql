@@ -18,7 +18,14 @@
 --   GRANT SELECT, UPDATE, DELETE ON sightline_outbox TO sightline;
 -- Running the script again is safe (it replaces the function and the triggers).
 -- To remove everything: DROP TABLE sightline_outbox CASCADE; then
--- DROP FUNCTION sightline_outbox_capture() CASCADE; (drops the triggers too).
+-- DROP FUNCTION sightline_outbox_capture() CASCADE; DROP FUNCTION
+-- sightline_outbox_move() CASCADE; DROP FUNCTION sightline_outbox_produced_qty(integer,
+-- integer); (the CASCADEs drop the triggers too).
+--
+-- A manufacturing order's produced quantity is not a column in Odoo (`qty_produced` is
+-- computed from the order's finished moves), so the script computes it the same way: the
+-- done stock moves of the order's product, and a trigger on stock_move reports the order
+-- again whenever one of its finished moves is done.
 
 CREATE TABLE IF NOT EXISTS sightline_outbox (
     id          bigserial PRIMARY KEY,
@@ -85,6 +92,9 @@ BEGIN
     ELSIF TG_TABLE_NAME = 'stock_picking' THEN
         new_row := new_row || jsonb_build_object(
             'picking_type_code', (SELECT code FROM stock_picking_type WHERE id = NEW.picking_type_id));
+    ELSIF TG_TABLE_NAME = 'mrp_production' AND to_regclass('stock_move') IS NOT NULL THEN
+        new_row := new_row || jsonb_build_object(
+            'qty_produced', sightline_outbox_produced_qty(NEW.id, NEW.product_id));
     ELSIF TG_TABLE_NAME = 'stock_quant' THEN
         new_row := new_row || jsonb_build_object(
             'location_usage', (SELECT usage FROM stock_location WHERE id = (new_row ->> 'location_id')::integer),
@@ -100,6 +110,54 @@ BEGIN
 END
 $$;
 
+-- What Odoo's qty_produced computes: the done finished moves of the order's product.
+-- The moved quantity is `quantity_done` up to Odoo 16 and `quantity` from 17 on; reading
+-- the row as JSON takes whichever the table has.
+CREATE OR REPLACE FUNCTION sightline_outbox_produced_qty(production integer, product integer)
+RETURNS numeric LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT COALESCE(SUM(COALESCE((to_jsonb(move) ->> 'quantity_done')::numeric,
+                                         (to_jsonb(move) ->> 'quantity')::numeric, 0)), 0)
+            FROM stock_move move
+            WHERE move.production_id = production AND move.product_id = product
+              AND move.state = 'done');
+END
+$$;
+
+-- A finished move of a manufacturing order's product that is done (or whose done
+-- quantity changes) reports the order with its new produced quantity, as of the later of the two
+-- rows' write_date.
+CREATE OR REPLACE FUNCTION sightline_outbox_move() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    production_row jsonb;
+    outbox_id      bigint;
+BEGIN
+    IF NEW.production_id IS NULL OR NEW.state IS DISTINCT FROM 'done' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.state = 'done'
+       AND to_jsonb(OLD) -> 'quantity' IS NOT DISTINCT FROM to_jsonb(NEW) -> 'quantity'
+       AND to_jsonb(OLD) -> 'quantity_done' IS NOT DISTINCT FROM to_jsonb(NEW) -> 'quantity_done' THEN
+        RETURN NULL;
+    END IF;
+    SELECT to_jsonb(production) INTO production_row
+    FROM mrp_production production WHERE production.id = NEW.production_id;
+    -- By-products and scrap are moves of other products: not the order's output.
+    IF production_row IS NULL OR (production_row ->> 'product_id')::integer IS DISTINCT FROM NEW.product_id THEN
+        RETURN NULL;
+    END IF;
+    production_row := production_row || jsonb_build_object(
+        'qty_produced', sightline_outbox_produced_qty(NEW.production_id,
+                                                      (production_row ->> 'product_id')::integer),
+        'write_date', to_jsonb(GREATEST((production_row ->> 'write_date')::timestamp, NEW.write_date)));
+    INSERT INTO sightline_outbox (model, record_id, operation, payload)
+    VALUES ('mrp.production', NEW.production_id, 'update', production_row)
+    RETURNING id INTO outbox_id;
+    PERFORM pg_notify('sightline_outbox', outbox_id::text);
+    RETURN NULL;
+END
+$$;
+
 -- One trigger per table that exists (mrp_production only with Manufacturing installed).
 DO $$
 DECLARE
@@ -110,7 +168,7 @@ BEGIN
             ('sale_order',     'sale.order',     '''state''',                   'INSERT OR UPDATE'),
             ('stock_picking',  'stock.picking',  '''state''',                   'INSERT OR UPDATE'),
             ('stock_quant',    'stock.quant',    '''quantity''',                'INSERT OR UPDATE OR DELETE'),
-            ('mrp_production', 'mrp.production', '''state'', ''qty_produced''', 'INSERT OR UPDATE')
+            ('mrp_production', 'mrp.production', '''state''',                   'INSERT OR UPDATE')
         ) AS specs(table_name, model, watched, events)
     LOOP
         IF to_regclass(spec.table_name) IS NULL THEN
@@ -123,5 +181,10 @@ BEGIN
             'FOR EACH ROW EXECUTE FUNCTION sightline_outbox_capture(%L, %s)',
             spec.events, spec.table_name, spec.model, spec.watched);
     END LOOP;
+    IF to_regclass('mrp_production') IS NOT NULL AND to_regclass('stock_move') IS NOT NULL THEN
+        DROP TRIGGER IF EXISTS sightline_outbox_move ON stock_move;
+        CREATE TRIGGER sightline_outbox_move AFTER INSERT OR UPDATE ON stock_move
+            FOR EACH ROW EXECUTE FUNCTION sightline_outbox_move();
+    END IF;
 END
 $$;
