@@ -663,9 +663,13 @@ fn read_ahead(
             Ok(_) => {}
         }
         batch.text = text_of(&mut batch.records);
-        batch
-            .fields
-            .resize_with(batch.records.len(), ReadFields::default);
+        // Never shrunk: each `ReadFields` keeps the room its largest event needed (the
+        // engine zips them with the records, so extra ones are never read).
+        if batch.fields.len() < batch.records.len() {
+            batch
+                .fields
+                .resize_with(batch.records.len(), ReadFields::default);
+        }
         for (record, fields) in batch.records.records().iter().zip(batch.fields.iter_mut()) {
             match batch.text.get(record.range()) {
                 Some(payload) => fields_of.read(payload, fields),
