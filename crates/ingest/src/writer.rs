@@ -320,6 +320,10 @@ impl Writer {
     fn reload_dedup(&mut self) -> Result<(), IngestError> {
         let started = Instant::now();
         let since = self.dedup.horizon_start(now_micros());
+        // Sized once for what the horizon holds: growing step by step would copy the
+        // table each time and hold two copies at once.
+        self.dedup
+            .reserve(self.log.handle().records_since_at_most(since));
         let dedup = &mut self.dedup;
         self.log
             .handle()

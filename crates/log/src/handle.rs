@@ -149,6 +149,12 @@ impl LogHandle {
     ///
     /// Sealed segments are read from their `.keys` files (rebuilt from the segment, with a
     /// warning, if missing or corrupt); the active segment is scanned up to the durable end.
+    /// At most how many records `scan_keys(since_append_us)` would report (cheap: from
+    /// the segments' offsets), for sizing what the keys are loaded into.
+    pub fn records_since_at_most(&self, since_append_us: i64) -> u64 {
+        keys::records_since_at_most(&self.shared, since_append_us)
+    }
+
     pub fn scan_keys(
         &self,
         since_append_us: i64,

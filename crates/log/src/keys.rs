@@ -211,6 +211,32 @@ fn scan_segment_keys(
     Ok((entries, newest))
 }
 
+/// An upper bound on the records `scan_keys(since_append_us)` calls back for, from the
+/// segments' offsets alone (no key file is read): whole segments, the one that straddles
+/// `since` included, and sealed ones whose newest append time is not known yet.
+pub(crate) fn records_since_at_most(shared: &Shared, since_append_us: i64) -> u64 {
+    let state = lock(&shared.state);
+    let snapshot = state.snapshot();
+    state
+        .segments
+        .iter()
+        .map(|segment| match segment.sealed.get() {
+            Some(sealed) => {
+                let older = segment
+                    .newest_append_us
+                    .get()
+                    .is_some_and(|newest| newest.is_none_or(|newest| newest < since_append_us));
+                if older {
+                    0
+                } else {
+                    sealed.end.saturating_sub(segment.base)
+                }
+            }
+            None => snapshot.durable_end.saturating_sub(segment.base),
+        })
+        .sum()
+}
+
 pub(crate) fn scan_keys(
     shared: &Shared,
     since_append_us: i64,

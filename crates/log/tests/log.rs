@@ -474,6 +474,26 @@ fn scanned_keys(handle: &LogHandle, since: i64) -> Vec<(u128, i64)> {
 }
 
 #[test]
+fn the_record_bound_of_a_key_scan_holds_and_tightens_once_segments_are_known() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = log_with_aged_segments(dir.path(), RetentionPolicy::default());
+    let handle = log.handle();
+    // Segment s holds append times s * 1000 + 0..20; the last one is still active.
+    for since in [i64::MIN, 0, 4_010, 8_000, 9_019, 9_020, 20_000] {
+        let bound = handle.records_since_at_most(since);
+        let scanned = scanned_keys(&handle, since).len() as u64;
+        assert!(
+            bound >= scanned,
+            "since {since}: bound {bound} < {scanned} scanned"
+        );
+    }
+    // The scans above read every key file: whole older segments no longer count, the one
+    // straddling `since` does, whole.
+    assert_eq!(handle.records_since_at_most(4_010), 6 * 20);
+    assert_eq!(handle.records_since_at_most(i64::MIN), 200);
+}
+
+#[test]
 fn key_scan_matches_appended_keys_and_survives_missing_or_corrupt_key_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut log, _) = SegmentLog::open(dir.path(), small_segments()).expect("open");
