@@ -366,6 +366,23 @@ struct Attributes<'de> {
     has_time_source: bool,
 }
 
+impl Attributes<'_> {
+    /// Before the walk: nothing seen yet.
+    fn none() -> Self {
+        Attributes {
+            specversion: None,
+            id: None,
+            source: None,
+            event_type: None,
+            time: None,
+            datacontenttype: None,
+            data: DataState::Absent,
+            has_data_base64: false,
+            has_time_source: false,
+        }
+    }
+}
+
 struct EnvelopeVisitor<'s> {
     failure: &'s FailureSlot,
 }
@@ -378,17 +395,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes<'de>, A::Error> {
-        let mut attributes = Attributes {
-            specversion: None,
-            id: None,
-            source: None,
-            event_type: None,
-            time: None,
-            datacontenttype: None,
-            data: DataState::Absent,
-            has_data_base64: false,
-            has_time_source: false,
-        };
+        let mut attributes = Attributes::none();
         let mut seen_data = false;
         while let Some(name) = map.next_key_seed(KeySeed)? {
             let slot = match name.as_ref() {

@@ -33,17 +33,7 @@ pub(super) fn walk(raw: &str) -> Option<Attributes<'_>> {
         at: 0,
     };
     cursor.skip_whitespace();
-    let mut attributes = Attributes {
-        specversion: None,
-        id: None,
-        source: None,
-        event_type: None,
-        time: None,
-        datacontenttype: None,
-        data: DataState::Absent,
-        has_data_base64: false,
-        has_time_source: false,
-    };
+    let mut attributes = Attributes::none();
     let mut seen_data = false;
     let mut more = cursor.object_start()?;
     while more {
