@@ -106,55 +106,42 @@ impl<'a> Cursor<'a> {
 
     /// Consumes `{`; whether a member follows (else the `}` is consumed too).
     fn object_start(&mut self) -> Option<bool> {
-        self.expect(b'{')?;
-        self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Some(false);
-        }
-        Some(true)
+        self.container_start(b'{', b'}')
     }
 
     /// After a member's value: `,` (another member follows) or `}`.
     fn next_member(&mut self) -> Option<bool> {
-        self.skip_whitespace();
-        match self.peek()? {
-            b',' => {
-                self.at += 1;
-                Some(true)
-            }
-            b'}' => {
-                self.at += 1;
-                Some(false)
-            }
-            _ => None,
-        }
+        self.next_item(b'}')
     }
 
     /// Consumes `[`; whether an element follows (else the `]` is consumed too).
     fn array_start(&mut self) -> Option<bool> {
-        self.expect(b'[')?;
+        self.container_start(b'[', b']')
+    }
+
+    fn next_element(&mut self) -> Option<bool> {
+        self.next_item(b']')
+    }
+
+    fn container_start(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.expect(open)?;
         self.skip_whitespace();
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.at += 1;
             return Some(false);
         }
         Some(true)
     }
 
-    fn next_element(&mut self) -> Option<bool> {
+    /// After an item: `,` (another follows) or `close`.
+    fn next_item(&mut self, close: u8) -> Option<bool> {
         self.skip_whitespace();
-        match self.peek()? {
-            b',' => {
-                self.at += 1;
-                Some(true)
-            }
-            b']' => {
-                self.at += 1;
-                Some(false)
-            }
-            _ => None,
+        let byte = self.peek()?;
+        if byte != b',' && byte != close {
+            return None;
         }
+        self.at += 1;
+        Some(byte == b',')
     }
 
     /// A member's name and its colon.
