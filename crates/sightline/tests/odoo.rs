@@ -251,16 +251,7 @@ fn serve_refuses_to_start_without_the_webhook_token() {
         dir.path(),
         "[sources.odoo.webhook]\ntoken_env = \"SIGHTLINE_TEST_UNSET_ODOO_TOKEN\"\n",
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--config")
-        .arg(&config)
-        .env_remove("SIGHTLINE_TEST_UNSET_ODOO_TOKEN")
-        .output()
-        .expect("the sightline binary runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = common::serve_refusal(dir.path(), &config, "SIGHTLINE_TEST_UNSET_ODOO_TOKEN");
     assert!(
         stderr.contains("SIGHTLINE_TEST_UNSET_ODOO_TOKEN") && stderr.contains("not set"),
         "{stderr}"
@@ -329,6 +320,38 @@ INSERT INTO stock_location (id, name, usage) VALUES (8, 'WH/Stock', 'internal'),
 INSERT INTO stock_picking_type (id, name, code) VALUES (1, 'Delivery Orders', 'outgoing'), (2, 'Receipts', 'incoming'), (12, 'Manufacturing', 'mrp_operation');
 SELECT setval('sale_order_id_seq', 1000);
 ";
+
+/// Odoo's tables holding `rows` behind the external-API stand-in, and a data directory
+/// for Sightline; `None` (said loudly) without PostgreSQL.
+struct OdooStandIn {
+    db: Db,
+    odoo: FakeOdoo,
+    dir: tempfile::TempDir,
+    data_dir: std::path::PathBuf,
+    // Last: held until the rest is dropped.
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl OdooStandIn {
+    fn start(name: &str, rows: &str) -> Option<OdooStandIn> {
+        let base_url = postgres_url()?;
+        let serial = postgres_lock();
+        let db = Db::create(&base_url, name, false);
+        if !rows.is_empty() {
+            db.execute(rows);
+        }
+        let odoo = FakeOdoo::start(&db.url);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        Some(OdooStandIn {
+            db,
+            odoo,
+            dir,
+            data_dir,
+            _serial: serial,
+        })
+    }
+}
 
 /// A schema of our own in the test database, with Odoo's tables.
 struct Db {
@@ -1085,15 +1108,16 @@ fn check_polled_events(data_dir: &Path) {
 
 #[test]
 fn the_json_rpc_poller_reads_each_version_once_with_an_overlap() {
-    let Some(base_url) = postgres_url() else {
+    let Some(stand_in) = OdooStandIn::start("jsonrpc", POLLED_ROWS) else {
         return;
     };
-    let _serial = postgres_lock();
-    let db = Db::create(&base_url, "jsonrpc", false);
-    db.execute(POLLED_ROWS);
-    let odoo = FakeOdoo::start(&db.url);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data_dir = dir.path().join("data");
+    let OdooStandIn {
+        db,
+        odoo,
+        dir,
+        data_dir,
+        ..
+    } = &stand_in;
     let config = common::write_config(
         dir.path(),
         &poller_config(
@@ -1198,15 +1222,15 @@ fn the_json_rpc_poller_reads_each_version_once_with_an_overlap() {
 
 #[test]
 fn the_json2_poller_reads_with_a_bearer_key() {
-    let Some(base_url) = postgres_url() else {
+    let Some(stand_in) = OdooStandIn::start("json2", POLLED_ROWS) else {
         return;
     };
-    let _serial = postgres_lock();
-    let db = Db::create(&base_url, "json2", false);
-    db.execute(POLLED_ROWS);
-    let odoo = FakeOdoo::start(&db.url);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data_dir = dir.path().join("data");
+    let OdooStandIn {
+        odoo,
+        dir,
+        data_dir,
+        ..
+    } = &stand_in;
     std::fs::write(dir.path().join("odoo.key"), format!("{API_KEY}\n")).expect("key file");
     let config = common::write_config(
         dir.path(),
@@ -1247,14 +1271,16 @@ fn the_json2_poller_reads_with_a_bearer_key() {
 
 #[test]
 fn serve_runs_the_poller_on_its_interval() {
-    let Some(base_url) = postgres_url() else {
+    let Some(stand_in) = OdooStandIn::start("served", "") else {
         return;
     };
-    let _serial = postgres_lock();
-    let db = Db::create(&base_url, "served", false);
-    let odoo = FakeOdoo::start(&db.url);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data_dir = dir.path().join("data");
+    let OdooStandIn {
+        db,
+        odoo,
+        dir,
+        data_dir,
+        ..
+    } = &stand_in;
     let config = common::write_config(
         dir.path(),
         &format!(
@@ -1287,15 +1313,15 @@ fn serve_runs_the_poller_on_its_interval() {
 
 #[test]
 fn a_webhook_order_gets_its_lines_through_the_pollers_api() {
-    let Some(base_url) = postgres_url() else {
+    let Some(stand_in) = OdooStandIn::start("webhooklines", POLLED_ROWS) else {
         return;
     };
-    let _serial = postgres_lock();
-    let db = Db::create(&base_url, "webhooklines", false);
-    db.execute(POLLED_ROWS);
-    let odoo = FakeOdoo::start(&db.url);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data_dir = dir.path().join("data");
+    let OdooStandIn {
+        odoo,
+        dir,
+        data_dir,
+        ..
+    } = &stand_in;
     // The poller's one pass here (at start) reads from midnight UTC today, after these
     // rows of 2026-11-27, so the order can only come by the webhook, which reads its
     // lines through the poller's API (`odoovia` says which way it came).

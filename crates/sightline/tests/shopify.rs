@@ -785,16 +785,7 @@ fn serve_refuses_to_start_without_a_shops_secret() {
             "[[sources.shopify.shops]]\ndomain = \"{SHOP}\"\nsecret_env = \"SIGHTLINE_TEST_UNSET_SECRET\"\n"
         ),
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--config")
-        .arg(&config)
-        .env_remove("SIGHTLINE_TEST_UNSET_SECRET")
-        .output()
-        .expect("the sightline binary runs");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = common::serve_refusal(dir.path(), &config, "SIGHTLINE_TEST_UNSET_SECRET");
     assert!(
         stderr.contains("SIGHTLINE_TEST_UNSET_SECRET") && stderr.contains("not set"),
         "{stderr}"

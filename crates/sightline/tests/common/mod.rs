@@ -318,3 +318,21 @@ pub fn window<'a>(
         .iter()
         .find(|window| window["window"] == label && window["start"] == start)
 }
+
+/// Runs `sightline serve` with `config` and `unset_env` removed from its environment,
+/// checks that it refuses to start, and returns what it said on stderr.
+pub fn serve_refusal(dir: &Path, config: &Path, unset_env: &str) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--config")
+        .arg(config)
+        .env_remove(unset_env)
+        .output()
+        .expect("the sightline binary runs");
+    assert!(
+        !output.status.success(),
+        "serve started without {unset_env}"
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -505,12 +505,8 @@ impl OdooReceiver {
         now_us: i64,
     ) -> Result<Batch, SourceError> {
         let mut batch = Batch::empty(Via::Poll);
-        let at = record::parse_datetime(&poller::odoo_datetime(now_us)).map_err(|message| {
-            SourceError::OdooApiShape {
-                url: "stock.quant".into(),
-                message,
-            }
-        })?;
+        // To the second, as Odoo writes `write_date`.
+        let at = Timestamp::from_micros(now_us - now_us.rem_euclid(1_000_000));
         let mut quants = self
             .quants
             .lock()

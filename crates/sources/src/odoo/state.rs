@@ -133,11 +133,11 @@ impl ProductionStore {
             lines += 1;
             latest.insert(entry.production, entry);
         })?;
-        if lines > 1024 && lines > 2 * latest.len() {
+        journal.compact_if_stale(lines, latest.len(), || {
             let mut live: Vec<&ProductionEntry> = latest.values().collect();
             live.sort_by_key(|entry| entry.production);
-            journal.compact(&live)?;
-        }
+            live
+        })?;
         Ok(ProductionStore { latest, journal })
     }
 
@@ -249,11 +249,12 @@ impl QuantStore {
         for entry in entries {
             store.apply(entry);
         }
-        if lines > 1024 && lines > 2 * store.quants.len() {
-            let mut live: Vec<&QuantEntry> = store.quants.values().collect();
+        let quants = &store.quants;
+        store.journal.compact_if_stale(lines, quants.len(), || {
+            let mut live: Vec<&QuantEntry> = quants.values().collect();
             live.sort_by_key(|entry| entry.quant);
-            store.journal.compact(&live)?;
-        }
+            live
+        })?;
         Ok(store)
     }
 

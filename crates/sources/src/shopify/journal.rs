@@ -24,6 +24,8 @@ pub struct Journal {
     path: PathBuf,
     file: File,
     bytes: u64,
+    /// Lines written since the last fdatasync: a `sync` without them has nothing to do.
+    unsynced: bool,
 }
 
 impl std::fmt::Debug for Journal {
@@ -85,6 +87,7 @@ impl Journal {
             path: path.to_owned(),
             file,
             bytes: complete_bytes,
+            unsynced: false,
         })
     }
 
@@ -97,21 +100,42 @@ impl Journal {
             source,
         };
         self.file.write_all(&line).map_err(write_error)?;
-        if sync {
-            self.file.sync_data().map_err(write_error)?;
-        }
+        self.unsynced = true;
         self.bytes += line.len() as u64;
+        if sync {
+            self.sync()?;
+        }
         Ok(())
     }
 
     /// Makes every line appended so far durable.
     pub fn sync(&mut self) -> Result<(), SourceError> {
+        if !self.unsynced {
+            return Ok(());
+        }
         self.file
             .sync_data()
             .map_err(|source| SourceError::JournalWrite {
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// Rewrites the journal as the live entries when the `lines` read at open are mostly
+    /// superseded (more than 1,024, and over twice the `live_count` entries), so it stays
+    /// near the size of the state rather than of its history. `live` is only called then.
+    pub fn compact_if_stale<T: Serialize>(
+        &mut self,
+        lines: usize,
+        live_count: usize,
+        live: impl FnOnce() -> Vec<T>,
+    ) -> Result<(), SourceError> {
+        if lines > 1024 && lines > 2 * live_count {
+            self.compact(&live())?;
+        }
+        Ok(())
     }
 
     /// Replaces the journal with `entries` (the live state), atomically.
@@ -145,6 +169,8 @@ impl Journal {
             .open(&self.path)
             .map_err(write_error)?;
         self.bytes = bytes;
+        // Every line of the new file was synced before the rename.
+        self.unsynced = false;
         Ok(())
     }
 }
@@ -152,6 +178,29 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_mostly_superseded_journal_is_compacted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.journal");
+        let mut journal = Journal::open::<u32>(&path, |_| {}).expect("opens");
+        for value in 0..1100u32 {
+            journal.append(&(value % 2), false).expect("append");
+        }
+        let size = |path: &Path| std::fs::metadata(path).expect("metadata").len();
+        let before = size(&path);
+        journal
+            .compact_if_stale(1000, 2, || vec![0u32, 1])
+            .expect("not compacted");
+        assert_eq!(size(&path), before, "1,000 lines are few enough to keep");
+        journal
+            .compact_if_stale(1100, 2, || vec![0u32, 1])
+            .expect("compacts");
+        let mut seen = Vec::new();
+        drop(journal);
+        Journal::open::<u32>(&path, |entry| seen.push(entry)).expect("reopens");
+        assert_eq!(seen, vec![0, 1]);
+    }
 
     #[test]
     fn lines_survive_reopen_and_a_torn_tail_is_cut() {
