@@ -1121,8 +1121,8 @@ fn the_json_rpc_poller_reads_each_version_once_with_an_overlap() {
     let config = common::write_config(
         dir.path(),
         &poller_config(
-            &odoo,
-            &data_dir,
+            odoo,
+            data_dir,
             &format!("version = 17\nlogin = \"{LOGIN}\"\npassword = \"{PASSWORD}\""),
         ),
     );
@@ -1139,8 +1139,8 @@ fn the_json_rpc_poller_reads_each_version_once_with_an_overlap() {
             && stdout.contains("9 stored, 0 already stored, 0 rejected"),
         "{stdout}"
     );
-    assert_eq!(stored_ids(&data_dir), expected_first_poll());
-    check_polled_events(&data_dir);
+    assert_eq!(stored_ids(data_dir), expected_first_poll());
+    check_polled_events(data_dir);
     let requests = odoo.requests.lock().expect("lock").clone();
     assert_eq!(requests[0], "common.login", "{requests:?}");
     assert!(
@@ -1169,7 +1169,7 @@ fn the_json_rpc_poller_reads_each_version_once_with_an_overlap() {
     let third = poll(&config, None);
     let stdout = String::from_utf8_lossy(&third.stdout);
     assert!(stdout.contains(" 2 stored, "), "{stdout}");
-    let ids = stored_ids(&data_dir);
+    let ids = stored_ids(data_dir);
     assert!(ids.contains(&"sale.order/6/created".to_owned()), "{ids:?}");
     assert!(ids.contains(&"stock.quant/3/2026-11-27T12:10:00.000Z".to_owned()));
     assert!(
@@ -1183,7 +1183,7 @@ fn the_json_rpc_poller_reads_each_version_once_with_an_overlap() {
     let fourth = poll(&config, None);
     let stdout = String::from_utf8_lossy(&fourth.stdout);
     assert!(stdout.contains(" 1 stored, "), "{stdout}");
-    let stored = common::stored_events(&data_dir);
+    let stored = common::stored_events(data_dir);
     let vanished: Vec<&Value> = stored
         .iter()
         .filter(|event| {
@@ -1208,7 +1208,7 @@ fn the_json_rpc_poller_reads_each_version_once_with_an_overlap() {
     let wrong = common::write_config(
         &dir.path().join("wrong"),
         &poller_config(
-            &odoo,
+            odoo,
             &dir.path().join("wrong-data"),
             &format!("version = 16\nuid = 2\npassword = \"not-{PASSWORD}\""),
         ),
@@ -1235,8 +1235,8 @@ fn the_json2_poller_reads_with_a_bearer_key() {
     let config = common::write_config(
         dir.path(),
         &poller_config(
-            &odoo,
-            &data_dir,
+            odoo,
+            data_dir,
             &format!(
                 "version = 19\npassword_file = {:?}",
                 dir.path().join("odoo.key").display().to_string()
@@ -1250,8 +1250,8 @@ fn the_json2_poller_reads_with_a_bearer_key() {
         "{stdout}{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    assert_eq!(stored_ids(&data_dir), expected_first_poll());
-    check_polled_events(&data_dir);
+    assert_eq!(stored_ids(data_dir), expected_first_poll());
+    check_polled_events(data_dir);
     let requests = odoo.requests.lock().expect("lock").clone();
     assert!(
         requests.iter().all(|request| request.starts_with("json2 ")),
@@ -1286,13 +1286,13 @@ fn serve_runs_the_poller_on_its_interval() {
         &format!(
             "{}interval = \"1s\"\n",
             poller_config(
-                &odoo,
-                &data_dir,
+                odoo,
+                data_dir,
                 &format!("version = 18\nuid = 2\npassword = \"{PASSWORD}\"")
             )
         ),
     );
-    let server = Server::start(&data_dir, Some(&config));
+    let server = Server::start(data_dir, Some(&config));
     // Written now: the first pass reads from midnight UTC.
     db.execute(
         "INSERT INTO sale_order (id, name, state, date_order, amount_total, currency_id, write_date) VALUES
@@ -1308,7 +1308,7 @@ fn serve_runs_the_poller_on_its_interval() {
         std::thread::sleep(Duration::from_millis(50));
     }
     server.stop();
-    assert_eq!(stored_ids(&data_dir), ["sale.order/21/created"]);
+    assert_eq!(stored_ids(data_dir), ["sale.order/21/created"]);
 }
 
 #[test]
@@ -1330,14 +1330,14 @@ fn a_webhook_order_gets_its_lines_through_the_pollers_api() {
         odoo.address
     );
     let config = common::write_config(dir.path(), &webhook_config(&poller));
-    let server = Server::start(&data_dir, Some(&config));
+    let server = Server::start(data_dir, Some(&config));
     // Order 1 of POLLED_ROWS as a webhook sends it: its lines as ids.
     let mut order = webhook_order(1, "sale", 84.5);
     order["order_line"] = json!([1, 2, 3]);
     let answer = webhook(&server, TOKEN, &order);
     assert_eq!(answer.status, 200, "{}", answer.text());
     server.stop();
-    let stored = common::stored_events(&data_dir);
+    let stored = common::stored_events(data_dir);
     let created = stored
         .iter()
         .find(|event| event["id"] == "sale.order/1/created")

@@ -112,6 +112,18 @@ impl TranslateError {
         }
     }
 
+    /// The same problem inside `prefix` (an element of an array: `refunds[2]`), its path
+    /// prefixed.
+    pub fn nested(self, prefix: &str) -> TranslateError {
+        match self {
+            TranslateError::Missing { path } => TranslateError::missing(format!("{prefix}.{path}")),
+            TranslateError::Invalid { path, message } => {
+                TranslateError::invalid(format!("{prefix}.{path}"), message)
+            }
+            other => other,
+        }
+    }
+
     /// The dead-letter class of this problem.
     pub fn code(&self) -> sightline_model::RejectionCode {
         match self {

@@ -296,7 +296,7 @@ fn order_lines<'a>(
             continue;
         };
         let path = |field: &str| format!("order_line[{index}].{field}");
-        let nest = |error: TranslateError| nest(error, &format!("order_line[{index}]"));
+        let nest = |error: TranslateError| error.nested(&format!("order_line[{index}]"));
         let line = OdooRecord {
             model: "sale.order.line".into(),
             id: 0,
@@ -344,16 +344,6 @@ fn order_lines<'a>(
         });
     }
     Ok(out)
-}
-
-fn nest(error: TranslateError, prefix: &str) -> TranslateError {
-    match error {
-        TranslateError::Missing { path } => TranslateError::missing(format!("{prefix}.{path}")),
-        TranslateError::Invalid { path, message } => {
-            TranslateError::invalid(format!("{prefix}.{path}"), message)
-        }
-        other => other,
-    }
 }
 
 #[derive(Serialize)]

@@ -112,26 +112,16 @@ pub fn reconciled_order(shop: &Shop, order: &Order) -> Result<Vec<OutEvent>, Tra
     }
     for (index, refund) in order.refunds.iter().flatten().enumerate() {
         let event = refund_created(shop, refund, via)
-            .map_err(|error| nest(error, &format!("refunds[{index}]")))?;
+            .map_err(|error| error.nested(&format!("refunds[{index}]")))?;
         events.extend(event);
     }
     let order_id = order.id.as_ref().map(|id| id.0.as_str());
     for (index, fulfillment) in order.fulfillments.iter().flatten().enumerate() {
         let event = fulfillment_shipped(shop, fulfillment, order_id, via)
-            .map_err(|error| nest(error, &format!("fulfillments[{index}]")))?;
+            .map_err(|error| error.nested(&format!("fulfillments[{index}]")))?;
         events.extend(event);
     }
     Ok(events)
-}
-
-fn nest(error: TranslateError, prefix: &str) -> TranslateError {
-    match error {
-        TranslateError::Missing { path } => TranslateError::missing(format!("{prefix}.{path}")),
-        TranslateError::Invalid { path, message } => {
-            TranslateError::invalid(format!("{prefix}.{path}"), message)
-        }
-        other => other,
-    }
 }
 
 #[derive(Serialize)]
