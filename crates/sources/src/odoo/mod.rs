@@ -28,7 +28,7 @@ pub mod translate;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use sightline_config::{OdooConfig, SecretSource};
@@ -160,7 +160,7 @@ pub struct OdooReceiver {
 struct WebhookApi {
     config: sightline_config::OdooPoller,
     /// Connected on first use, dropped after a failure to connect again next time.
-    client: Mutex<Option<poller::OdooClient>>,
+    client: Mutex<Option<Arc<poller::OdooClient>>>,
 }
 
 /// Reads a secret (token, password, connection string) from its source, trimmed.
@@ -372,19 +372,35 @@ impl OdooReceiver {
         let Some(api) = &self.api else {
             return Ok(());
         };
-        let mut client = api
-            .client
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if client.is_none() {
-            *client = Some(poller::OdooClient::connect(&api.config)?);
-        }
-        let Some(connected) = client.as_ref() else {
-            return Ok(());
+        // The lock covers only taking (or making) the client: concurrent deliveries read
+        // their lines at the same time, not one after another.
+        let client = {
+            let mut slot = api
+                .client
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match slot.as_ref() {
+                Some(client) => Arc::clone(client),
+                None => {
+                    let client = Arc::new(poller::OdooClient::connect(&api.config)?);
+                    *slot = Some(Arc::clone(&client));
+                    client
+                }
+            }
         };
-        let read = poller::enrich(connected, self, "sale.order", std::slice::from_mut(record));
+        let read = poller::enrich(&client, self, "sale.order", std::slice::from_mut(record));
         if read.is_err() {
-            *client = None;
+            // Connect again next time (a stale session, a changed key).
+            let mut slot = api
+                .client
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if slot
+                .as_ref()
+                .is_some_and(|current| Arc::ptr_eq(current, &client))
+            {
+                *slot = None;
+            }
         }
         read
     }
