@@ -302,22 +302,22 @@ pub struct Engine {
 /// it can run on another thread than the engine.
 #[derive(Debug, Clone)]
 pub struct FieldReader {
-    fields_by_type: FxHashMap<String, FieldSet>,
+    pub(crate) fields_by_type: FxHashMap<String, FieldSet>,
     /// Reused between events (see `recycle`).
     slot_buffer: Vec<Option<&'static str>>,
 }
 
 /// An event's type and wanted fields, as byte ranges of its payload (so they can cross
 /// threads without borrowing it).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadFields {
     /// `None` when the event has no readable type.
-    event_type: Option<TypeText>,
-    spans: Vec<Option<(u32, u32)>>,
+    pub(crate) event_type: Option<TypeText>,
+    pub(crate) spans: Vec<Option<(u32, u32)>>,
 }
 
-#[derive(Debug, Clone)]
-enum TypeText {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TypeText {
     Span(u32, u32),
     /// A type written with escapes, decoded.
     Owned(String),

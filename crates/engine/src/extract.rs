@@ -52,7 +52,7 @@ pub type RawField<'a> = &'a str;
 
 /// Top-level members kept until `type` is known; more than this are not looked at (a
 /// KPI grouping by an attribute that comes after sixteen others before `type` is rare).
-const EARLY_MEMBERS: usize = 16;
+pub(crate) const EARLY_MEMBERS: usize = 16;
 
 /// The event's `type` and the wanted fields (by slot; `None` when absent or null), in
 /// one pass over the JSON with the fast member walk ([`crate::scan`]): only the wanted
@@ -142,7 +142,7 @@ pub fn extract<'a>(
 
 /// A wanted value's raw text, `None` for null. The walk found where the value ends;
 /// the event was validated as JSON when it was accepted.
-fn raw(value: &str) -> Option<&str> {
+pub(crate) fn raw(value: &str) -> Option<&str> {
     (value != "null").then_some(value)
 }
 
@@ -152,14 +152,14 @@ fn text_of(value: &str) -> Option<Cow<'_, str>> {
 }
 
 impl FieldSet {
-    fn attribute_slot(&self, name: &str) -> Option<usize> {
+    pub(crate) fn attribute_slot(&self, name: &str) -> Option<usize> {
         self.attributes
             .iter()
             .find(|(wanted, _)| wanted == name)
             .map(|(_, slot)| *slot)
     }
 
-    fn data_slot(&self, name: &str) -> Option<usize> {
+    pub(crate) fn data_slot(&self, name: &str) -> Option<usize> {
         self.data
             .iter()
             .find(|(wanted, _)| wanted == name)

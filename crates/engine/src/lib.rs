@@ -23,6 +23,7 @@
 
 pub mod aggregate;
 pub mod calendar;
+pub mod capture;
 pub mod definition;
 pub mod engine;
 pub mod error;
@@ -37,6 +38,7 @@ pub mod window;
 pub const COMMERCE_PACK: &str = include_str!("../packs/commerce.toml");
 
 pub use calendar::Calendar;
+pub use capture::FieldCapture;
 pub use definition::{AggregateKind, KpiDefinition, KpiPack, WindowDefinition};
 pub use engine::{
     ClosedWindow, Engine, EngineOptions, FieldReader, Observation, ReadFields, WindowResult,

@@ -93,6 +93,42 @@ pub fn validate_event<'a>(
     validate_with_serde(raw, currencies, receive_time_us)
 }
 
+/// Where a member told to a [`MemberSink`] sits in the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberPlace {
+    /// A top-level member: an attribute or extension (never `data` itself).
+    Envelope,
+    /// A member of the `data` object (not of objects nested in it).
+    Data,
+}
+
+/// Told the members of an event while it is validated, so a reader of fields (the KPI
+/// engine's) need not walk the same bytes again.
+pub trait MemberSink {
+    /// One member, in the order of the text: `value` is its raw JSON text, which starts
+    /// at byte `value_at` of the event. Names are as written (the walk that tells members
+    /// takes no escapes).
+    fn member(&mut self, place: MemberPlace, name: &str, value: &str, value_at: usize);
+}
+
+/// [`validate_event`], telling `sink` the event's members as they are read. The flag is
+/// true when `sink` was told every member of the event (top-level and of `data`), each
+/// once, in order, and of nothing else; when false (an event the hand-written walk left
+/// to the serde walk), what `sink` was told is incomplete and must be thrown away.
+pub fn validate_event_observed<'a>(
+    raw: &'a str,
+    currencies: &CurrencyPolicy,
+    receive_time_us: i64,
+    sink: &mut dyn MemberSink,
+) -> Result<(ValidEvent<'a>, bool), Rejection> {
+    if let Some(attributes) = fast::walk_observed(raw, sink)
+        && let Ok(valid) = finish(attributes, currencies, receive_time_us)
+    {
+        return Ok((valid, true));
+    }
+    validate_with_serde(raw, currencies, receive_time_us).map(|valid| (valid, false))
+}
+
 fn validate_with_serde<'a>(
     raw: &'a str,
     currencies: &CurrencyPolicy,

@@ -20,7 +20,9 @@ pub mod money;
 pub mod time;
 
 pub use catalogue::{EventType, FieldKind, FieldSpec};
-pub use envelope::{CurrencyPolicy, ValidEvent, validate_event};
+pub use envelope::{
+    CurrencyPolicy, MemberPlace, MemberSink, ValidEvent, validate_event, validate_event_observed,
+};
 pub use error::{Rejection, RejectionCode};
 pub use identity::identity_key;
 pub use money::{CurrencyCode, parse_decimal, parse_decimal_text};

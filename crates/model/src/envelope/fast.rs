@@ -14,7 +14,9 @@
 
 use std::borrow::Cow;
 
-use super::{Attributes, DataState, ObjectPath, Scalar, check_money, check_scalar};
+use super::{
+    Attributes, DataState, MemberPlace, MemberSink, ObjectPath, Scalar, check_money, check_scalar,
+};
 use crate::catalogue::{EventType, FieldKind, FieldSpec, LINE_FIELDS};
 use crate::json::JsonKind;
 use crate::money::CurrencyCode;
@@ -27,10 +29,20 @@ const MAX_NUMBER_LEN: usize = 18;
 
 /// The event's attributes, or `None` when the serde walk must decide.
 pub(super) fn walk(raw: &str) -> Option<Attributes<'_>> {
+    walk_observed(raw, &mut IgnoreMembers)
+}
+
+/// [`walk`], telling `sink` every member of the event and of its `data` object as they
+/// are read. What `sink` was told is the whole event only when the answer is `Some`.
+pub(super) fn walk_observed<'a>(
+    raw: &'a str,
+    sink: &mut dyn MemberSink,
+) -> Option<Attributes<'a>> {
     let mut cursor = Cursor {
         text: raw,
         bytes: raw.as_bytes(),
         at: 0,
+        sink,
     };
     cursor.skip_whitespace();
     let mut attributes = Attributes::none();
@@ -38,6 +50,8 @@ pub(super) fn walk(raw: &str) -> Option<Attributes<'_>> {
     let mut more = cursor.object_start()?;
     while more {
         let name = cursor.key()?;
+        cursor.skip_whitespace();
+        let value_at = cursor.at;
         let slot = match name {
             "specversion" => &mut attributes.specversion,
             "id" => &mut attributes.id,
@@ -57,12 +71,14 @@ pub(super) fn walk(raw: &str) -> Option<Attributes<'_>> {
             "sightlinetimesource" => {
                 attributes.has_time_source = true;
                 cursor.skip_value(1)?;
+                cursor.report(MemberPlace::Envelope, name, value_at);
                 more = cursor.next_member()?;
                 continue;
             }
             "data_base64" => return None,
             _ => {
                 cursor.skip_value(1)?;
+                cursor.report(MemberPlace::Envelope, name, value_at);
                 more = cursor.next_member()?;
                 continue;
             }
@@ -71,19 +87,35 @@ pub(super) fn walk(raw: &str) -> Option<Attributes<'_>> {
             return None;
         }
         *slot = Some(cursor.scalar(1)?);
+        cursor.report(MemberPlace::Envelope, name, value_at);
         more = cursor.next_member()?;
     }
     cursor.skip_whitespace();
     (cursor.at == cursor.bytes.len()).then_some(attributes)
 }
 
-struct Cursor<'a> {
+struct Cursor<'a, 's> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    sink: &'s mut dyn MemberSink,
 }
 
-impl<'a> Cursor<'a> {
+/// The sink of a walk that only validates.
+struct IgnoreMembers;
+
+impl MemberSink for IgnoreMembers {
+    fn member(&mut self, _: MemberPlace, _: &str, _: &str, _: usize) {}
+}
+
+impl<'a> Cursor<'a, '_> {
+    /// Tells the sink of the member whose value started at `value_at` and ends here.
+    fn report(&mut self, place: MemberPlace, name: &str, value_at: usize) {
+        if let Some(value) = self.text.get(value_at..self.at) {
+            self.sink.member(place, name, value, value_at);
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
@@ -300,11 +332,15 @@ impl<'a> Cursor<'a> {
                 .checked_object(known.fields(), 1)
                 .map(DataState::Checked),
             None => {
-                self.skip_whitespace();
-                if self.peek() != Some(b'{') {
-                    return None;
+                let mut more = self.object_start()?;
+                while more {
+                    let name = self.key()?;
+                    self.skip_whitespace();
+                    let value_at = self.at;
+                    self.skip_value(2)?;
+                    self.report(MemberPlace::Data, name, value_at);
+                    more = self.next_member()?;
                 }
-                self.skip_value(1)?;
                 Some(DataState::Checked(None))
             }
         }
@@ -320,10 +356,17 @@ impl<'a> Cursor<'a> {
         let mut seen: u32 = 0;
         let mut currency = None;
         let mut more = self.object_start()?;
+        // Only the members of `data` itself are told, not those of its lines.
+        let place = (depth == 1).then_some(MemberPlace::Data);
         while more {
             let name = self.key()?;
+            self.skip_whitespace();
+            let value_at = self.at;
             let Some(index) = fields.iter().position(|field| field.name == name) else {
                 self.skip_value(depth + 1)?;
+                if let Some(place) = place {
+                    self.report(place, name, value_at);
+                }
                 more = self.next_member()?;
                 continue;
             };
@@ -353,6 +396,9 @@ impl<'a> Cursor<'a> {
                         }
                     }
                 }
+            }
+            if let Some(place) = place {
+                self.report(place, name, value_at);
             }
             more = self.next_member()?;
         }
@@ -440,7 +486,9 @@ mod tests {
         }
     }
 
-    use super::super::{CurrencyPolicy, finish, validate_event, validate_with_serde};
+    use super::super::{
+        CurrencyPolicy, finish, validate_event, validate_event_observed, validate_with_serde,
+    };
     use crate::catalogue::{EventType, FieldKind, FieldSpec, LINE_FIELDS};
     use crate::money::CurrencyCode;
     use proptest::prelude::*;
@@ -732,6 +780,72 @@ mod tests {
                 validate_with_serde(&text, &policy(), RECEIVED),
                 "{}", text
             );
+        }
+
+        /// When the walk says it told every member, it told exactly the members serde_json
+        /// reads (top level without `data`, then `data`'s), with values that parse to the
+        /// same JSON and sit where it says in the text.
+        #[test]
+        fn the_members_told_are_the_events_members(
+            type_index in 0..EventType::ALL.len(),
+            custom_type in any::<bool>(),
+            mutations in proptest::collection::vec(mutation(), 0..4),
+        ) {
+            let mut text = valid_event(EventType::ALL[type_index]);
+            if custom_type {
+                text = text.replacen("\"type\":\"", "\"type\":\"custom.", 1);
+            }
+            for mutation in &mutations {
+                apply(&mut text, mutation);
+            }
+            let mut told = Told::default();
+            let Ok((_, true)) = validate_event_observed(&text, &policy(), RECEIVED, &mut told) else {
+                return Ok(());
+            };
+            // Numbers beyond f64 (1e999 in an unchecked member) are valid JSON that
+            // serde_json's `Value` cannot hold.
+            let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&text) else {
+                return Ok(());
+            };
+            let mut expected = Vec::new();
+            for (name, value) in parsed.as_object().expect("an object") {
+                if name != "data" {
+                    expected.push((MemberPlace::Envelope, name.clone(), value.clone()));
+                }
+            }
+            for (name, value) in parsed["data"].as_object().expect("data is an object") {
+                expected.push((MemberPlace::Data, name.clone(), value.clone()));
+            }
+            let mut found = Vec::new();
+            for (place, name, value, value_at) in &told.0 {
+                prop_assert_eq!(text.get(*value_at..value_at + value.len()), Some(value.as_str()));
+                let value: serde_json::Value = serde_json::from_str(value).expect("a JSON value");
+                found.push((*place, name.clone(), value));
+            }
+            // serde_json keeps the last of a repeated member, and sorts members by name;
+            // the walk tells every member in text order.
+            let mut last = Vec::new();
+            for (index, member) in found.iter().enumerate() {
+                let repeated_later = found[index + 1..]
+                    .iter()
+                    .any(|later| later.0 == member.0 && later.1 == member.1);
+                if !repeated_later {
+                    last.push(member.clone());
+                }
+            }
+            let mut found = last;
+            found.sort_by(|a, b| (a.0 == MemberPlace::Data, &a.1).cmp(&(b.0 == MemberPlace::Data, &b.1)));
+            expected.sort_by(|a, b| (a.0 == MemberPlace::Data, &a.1).cmp(&(b.0 == MemberPlace::Data, &b.1)));
+            prop_assert_eq!(found, expected, "{}", text);
+        }
+    }
+
+    #[derive(Default)]
+    struct Told(Vec<(MemberPlace, String, String, usize)>);
+
+    impl MemberSink for Told {
+        fn member(&mut self, place: MemberPlace, name: &str, value: &str, value_at: usize) {
+            self.0.push((place, name.to_owned(), value.to_owned(), value_at));
         }
     }
 }
