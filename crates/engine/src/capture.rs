@@ -69,7 +69,8 @@ impl FieldCapture<'_> {
                 let name = &self.early_names[name_start..member.name_end];
                 name_start = member.name_end;
                 if let Some(slot) = fields.attribute_slot(name) {
-                    self.current.spans[slot] = span(member.value_at, member.value_len, member.is_null);
+                    self.current.spans[slot] =
+                        span(member.value_at, member.value_len, member.is_null);
                 }
             }
         }
@@ -85,8 +86,8 @@ impl FieldCapture<'_> {
             return;
         }
         let inside = &value[1..value.len() - 1];
-        self.current.event_type = span(value_at + 1, inside.len(), false)
-            .map(|(start, end)| TypeText::Span(start, end));
+        self.current.event_type =
+            span(value_at + 1, inside.len(), false).map(|(start, end)| TypeText::Span(start, end));
         if self.current.event_type.is_none() {
             return;
         }

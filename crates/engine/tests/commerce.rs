@@ -638,6 +638,41 @@ fn production_lines_report_status_and_minutes_down_today() {
     );
 }
 
+/// Fields picked out of the validation walk (`FieldCapture`, as `sightline import` feeds
+/// the engine) are the fields a `FieldReader` reads from the stored event, over a
+/// generated stream of every type, and most events take the capture.
+#[test]
+fn fields_captured_during_validation_are_the_fields_read() {
+    use sightline_generator::{EventGenerator, GeneratorConfig};
+    use sightline_model::{CurrencyCode, CurrencyPolicy, validate_event_observed};
+    let mut generator = EventGenerator::new(GeneratorConfig::default());
+    let mut reader = engine().field_reader();
+    let capture_reader = reader.clone();
+    let mut capture = capture_reader.capture();
+    let currencies = CurrencyPolicy::reporting_only(CurrencyCode::parse("EUR").expect("EUR"));
+    let (mut read, mut captured) = (
+        sightline_engine::ReadFields::default(),
+        sightline_engine::ReadFields::default(),
+    );
+    let mut line = String::new();
+    let mut taken = 0;
+    for _ in 0..30_000 {
+        line.clear();
+        generator.next_event(&mut line);
+        capture.start();
+        let (_, complete) = validate_event_observed(&line, &currencies, 0, &mut capture)
+            .unwrap_or_else(|rejection| panic!("{rejection:?}: {line}"));
+        if !complete {
+            continue;
+        }
+        taken += 1;
+        capture.finish(&mut captured);
+        reader.read(&line, &mut read);
+        assert_eq!(captured, read, "{line}");
+    }
+    assert!(taken > 29_000, "only {taken} of 30000 took the capture");
+}
+
 /// Reading fields on another thread (`FieldReader` + `process_read`, as the KPI runner
 /// does) counts exactly what `process` counts, over a generated stream of every type.
 #[test]

@@ -32,5 +32,5 @@ pub use dead_letters::{DeadLetter, DeadLetterQuery, DeadLetterStore};
 pub use dedup::DedupIndex;
 pub use error::IngestError;
 pub use metrics::{Histogram, IngestMetrics};
-pub use prepare::{PreparedBatch, RawEvent, RejectedEvent};
-pub use writer::{CommitOutcome, IngestOptions, IngestService, Origin};
+pub use prepare::{AcceptObserver, PreparedBatch, RawEvent, RejectedEvent};
+pub use writer::{CommitOutcome, IngestOptions, IngestService, Origin, PendingCommit};

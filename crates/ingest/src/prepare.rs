@@ -3,7 +3,9 @@
 use serde::Deserialize;
 use sightline_log::{FRAME_OVERHEAD, FrameBuffer, Record};
 use sightline_model::envelope::stamp_ingest_time;
-use sightline_model::{CurrencyPolicy, Rejection, RejectionCode, validate_event};
+use sightline_model::{
+    CurrencyPolicy, MemberPlace, MemberSink, Rejection, RejectionCode, validate_event_observed,
+};
 
 /// What stamping a receive time adds to an event without `time`.
 pub(crate) const STAMP_BYTES: usize = 64;
@@ -53,6 +55,31 @@ impl PreparedBatch {
     }
 }
 
+/// Told about each event that validation accepts, with the members the validation walk
+/// read on the way (so what the KPI engine needs can be picked out of that walk rather
+/// than read again from the log).
+pub trait AcceptObserver: MemberSink {
+    /// Before each event's validation: whatever members were told since the last
+    /// `accepted` belong to an event that was rejected, and are dropped.
+    fn start(&mut self);
+    /// The event just framed, as the log stores it (its payload and event time), in frame
+    /// order. `members_complete` says the members told since `start` are every member of
+    /// `payload` (positions are into it); else they are incomplete and must be dropped.
+    fn accepted(&mut self, payload: &str, event_time_us: i64, members_complete: bool);
+}
+
+/// The observer of a prepare nobody watches.
+struct Unobserved;
+
+impl MemberSink for Unobserved {
+    fn member(&mut self, _: MemberPlace, _: &str, _: &str, _: usize) {}
+}
+
+impl AcceptObserver for Unobserved {
+    fn start(&mut self) {}
+    fn accepted(&mut self, _: &str, _: i64, _: bool) {}
+}
+
 /// Validates every raw event; never fails as a whole (one bad event is rejected alone).
 /// The receive time is each record's append time: when Sightline took the event in.
 pub(crate) fn prepare(
@@ -60,7 +87,26 @@ pub(crate) fn prepare(
     currencies: &CurrencyPolicy,
     max_event_bytes: usize,
     receive_time_us: i64,
+    frames: FrameBuffer,
+) -> PreparedBatch {
+    prepare_observed(
+        raw_events,
+        currencies,
+        max_event_bytes,
+        receive_time_us,
+        frames,
+        &mut Unobserved,
+    )
+}
+
+/// [`prepare`], telling `observer` every accepted event.
+pub(crate) fn prepare_observed(
+    raw_events: &[RawEvent<'_>],
+    currencies: &CurrencyPolicy,
+    max_event_bytes: usize,
+    receive_time_us: i64,
     mut frames: FrameBuffer,
+    observer: &mut dyn AcceptObserver,
 ) -> PreparedBatch {
     // Room for what the input can become, never more: a request of millions of tiny
     // (invalid) lines must not reserve room for millions of full-size events.
@@ -78,6 +124,7 @@ pub(crate) fn prepare(
             max_event_bytes,
             receive_time_us,
             &mut batch.frames,
+            observer,
         ) {
             Ok(()) => {}
             Err(rejection) => batch.rejected.push(RejectedEvent {
@@ -98,6 +145,7 @@ fn validate_one(
     max_event_bytes: usize,
     receive_time_us: i64,
     frames: &mut FrameBuffer,
+    observer: &mut dyn AcceptObserver,
 ) -> Result<(), Rejection> {
     if let Some(rejection) = raw.decode_error {
         return Err(rejection.clone());
@@ -121,20 +169,25 @@ fn validate_one(
     let text = text
         .trim_start_matches('\u{feff}')
         .trim_matches(|c: char| c.is_ascii_whitespace());
-    let valid = validate_event(text, currencies, receive_time_us)?;
-    let stamped;
-    let payload = if valid.time_from_ingest {
-        stamped = stamp_ingest_time(text, valid.time_us);
-        stamped.as_bytes()
-    } else {
-        text.as_bytes()
-    };
+    observer.start();
+    let (valid, members_complete) =
+        validate_event_observed(text, currencies, receive_time_us, observer)?;
+    let stamped = valid
+        .time_from_ingest
+        .then(|| stamp_ingest_time(text, valid.time_us));
+    let payload = stamped.as_deref().unwrap_or(text);
     frames.push(&Record {
         key: valid.identity_key(),
         event_time_us: valid.time_us,
         append_time_us: receive_time_us,
-        payload,
+        payload: payload.as_bytes(),
     });
+    // Stamping the time moved the members, so what was told no longer points into it.
+    observer.accepted(
+        payload,
+        valid.time_us,
+        members_complete && stamped.is_none(),
+    );
     Ok(())
 }
 

@@ -16,7 +16,9 @@ use crate::dedup::DedupIndex;
 use crate::error::IngestError;
 use crate::frame_pool::FramePool;
 use crate::metrics::IngestMetrics;
-use crate::prepare::{PreparedBatch, RawEvent, RejectedEvent, prepare};
+use crate::prepare::{
+    AcceptObserver, PreparedBatch, RawEvent, RejectedEvent, prepare, prepare_observed,
+};
 
 /// A group stops growing at this many events so one fdatasync never waits on a huge write.
 const MAX_GROUP_EVENTS: usize = 64 * 1024;
@@ -105,6 +107,12 @@ impl IngestOptions {
 pub struct CommitOutcome {
     pub accepted: usize,
     pub duplicates: usize,
+    /// The log offset of the first accepted event; the others follow it one by one, in
+    /// the batch's order (nothing else is appended between them).
+    pub first_offset: Option<u64>,
+    /// Which of the batch's valid events (by their order among them) were duplicates,
+    /// ascending.
+    pub duplicate_indices: Vec<usize>,
     pub rejected: Vec<RejectedEvent>,
 }
 
@@ -220,6 +228,23 @@ impl IngestService {
             self.max_event_bytes,
             receive_time_us,
             self.frame_pool.take(),
+        )
+    }
+
+    /// [`IngestService::prepare`], telling `observer` every event it accepts.
+    pub fn prepare_observed(
+        &self,
+        raw_events: &[RawEvent<'_>],
+        receive_time_us: i64,
+        observer: &mut dyn AcceptObserver,
+    ) -> PreparedBatch {
+        prepare_observed(
+            raw_events,
+            &self.currencies,
+            self.max_event_bytes,
+            receive_time_us,
+            self.frame_pool.take(),
+            observer,
         )
     }
 
@@ -416,11 +441,17 @@ impl Writer {
                 for index in keys {
                     if self.dedup.check_and_insert(frames.key(index), now) {
                         outcome.duplicates += 1;
+                        outcome.duplicate_indices.push(index);
                         continue;
                     }
-                    if let Err(error) = self.log.append_framed(frames, index) {
-                        failure = Some(IngestError::Log(error));
-                        break 'frames;
+                    match self.log.append_framed(frames, index) {
+                        Ok(offset) => {
+                            outcome.first_offset.get_or_insert(offset);
+                        }
+                        Err(error) => {
+                            failure = Some(IngestError::Log(error));
+                            break 'frames;
+                        }
                     }
                     outcome.accepted += 1;
                 }

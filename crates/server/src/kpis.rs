@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use sightline_engine::aggregate::AggregateValue;
 use sightline_engine::{ClosedWindow, Engine, FieldReader, Observation, ReadFields, WindowResult};
+
+use crate::feed::{FedBatch, KpiFeed};
 use sightline_history::HistoryStore;
 use sightline_ingest::{DeadLetter, DeadLetterStore, IngestMetrics};
 use sightline_log::{LogError, LogHandle, RecordBatch};
@@ -102,6 +104,40 @@ impl KpiService {
         metrics: Arc<IngestMetrics>,
         storage: RunnerStorage,
     ) -> std::io::Result<Arc<KpiService>> {
+        KpiService::start_with(engine, log, dead_letters, metrics, storage, None)
+    }
+
+    /// [`KpiService::start`] for the process that writes the log: it hands the engine
+    /// the events it commits through the returned feed, so they are not read back from
+    /// the log (see [`crate::feed`]). Whatever the feed does not hand over is still read
+    /// from the log; once the feed is dropped, the engine follows the log as usual.
+    pub fn start_fed(
+        engine: Engine,
+        log: LogHandle,
+        dead_letters: Arc<DeadLetterStore>,
+        metrics: Arc<IngestMetrics>,
+        storage: RunnerStorage,
+    ) -> std::io::Result<(Arc<KpiService>, KpiFeed)> {
+        let (feed, fed, spares) = crate::feed::channel(READ_AHEAD);
+        let service = KpiService::start_with(
+            engine,
+            log,
+            dead_letters,
+            metrics,
+            storage,
+            Some(FedInput { fed, spares }),
+        )?;
+        Ok((service, feed))
+    }
+
+    fn start_with(
+        engine: Engine,
+        log: LogHandle,
+        dead_letters: Arc<DeadLetterStore>,
+        metrics: Arc<IngestMetrics>,
+        storage: RunnerStorage,
+        fed: Option<FedInput>,
+    ) -> std::io::Result<Arc<KpiService>> {
         let service = Arc::new(KpiService {
             engine: Mutex::new(engine),
             caught_up: AtomicBool::new(false),
@@ -120,7 +156,7 @@ impl KpiService {
         let thread = std::thread::Builder::new()
             .name("sightline-engine".into())
             .spawn(move || {
-                if let Err(error) = runner.run(&dead_letters, &metrics) {
+                if let Err(error) = runner.run(&dead_letters, &metrics, fed) {
                     tracing::error!(%error, "the KPI engine stopped reading the log; KPIs are no longer updated");
                 }
                 runner.announce_progress();
@@ -191,7 +227,12 @@ impl KpiService {
     /// need (`FieldReader`), this thread counts them in the engine, so the two halves of
     /// the work run on two cores. Progress, checkpoints and late letters go by the offset
     /// of the last record this thread has counted.
-    fn run(&self, dead_letters: &DeadLetterStore, metrics: &IngestMetrics) -> Result<(), LogError> {
+    fn run(
+        &self,
+        dead_letters: &DeadLetterStore,
+        metrics: &IngestMetrics,
+        fed: Option<FedInput>,
+    ) -> Result<(), LogError> {
         let end_at_start = self.log.durable_end();
         let late_written_up_to = self.log.committed_position(LATE_POSITION)?.unwrap_or(0);
         let start = self.restore_checkpoint();
@@ -204,14 +245,25 @@ impl KpiService {
         let (batches, read) = std::sync::mpsc::sync_channel::<Read>(READ_AHEAD);
         let (recycle, recycled) = std::sync::mpsc::channel::<ReadBatch>();
         let stop_reading = Arc::new(AtomicBool::new(false));
+        let (fed, spares) = match fed {
+            Some(FedInput { fed, spares }) => (Some(fed), Some(spares)),
+            None => (None, None),
+        };
         let reading = {
             let log = self.log.clone();
             let stops = [Arc::clone(&stop_reading), Arc::clone(&self.stop)];
+            let follower = LogFollower {
+                log,
+                reader: log_reader,
+                position: start,
+                fields_of: field_reader,
+                batches,
+                recycled,
+                spare: None,
+            };
             std::thread::Builder::new()
                 .name("kpi-log-reader".into())
-                .spawn(move || {
-                    read_ahead(log, log_reader, field_reader, &stops, &batches, &recycled)
-                })
+                .spawn(move || read_ahead(follower, fed, &stops))
                 .map_err(|source| LogError::Io {
                     action: "start the KPI engine's log reading thread",
                     path: std::path::PathBuf::new(),
@@ -223,7 +275,7 @@ impl KpiService {
             end_at_start,
             late_written_up_to,
             &read,
-            &recycle,
+            (&recycle, spares.as_ref()),
             dead_letters,
             metrics,
         );
@@ -244,7 +296,10 @@ impl KpiService {
         end_at_start: u64,
         late_written_up_to: u64,
         read: &std::sync::mpsc::Receiver<Read>,
-        recycle: &std::sync::mpsc::Sender<ReadBatch>,
+        (recycle, spares): (
+            &std::sync::mpsc::Sender<ReadBatch>,
+            Option<&std::sync::mpsc::Sender<FedBatch>>,
+        ),
         dead_letters: &DeadLetterStore,
         metrics: &IngestMetrics,
     ) -> Result<u64, LogError> {
@@ -261,7 +316,8 @@ impl KpiService {
                 last_retention = std::time::Instant::now();
             }
             let batch = match read.recv_timeout(IDLE_TICK) {
-                Ok(Read::Batch(batch)) => batch,
+                Ok(Read::Batch(batch)) => Counted::Read(batch),
+                Ok(Read::Fed(batch)) => Counted::Fed(batch),
                 Ok(Read::Idle { position: reached }) => {
                     position = reached;
                     self.mark_progress(position, end_at_start);
@@ -290,23 +346,48 @@ impl KpiService {
             {
                 let now = now_micros();
                 let mut engine = self.engine();
-                for (record, fields) in batch.records.records().iter().zip(&batch.fields) {
-                    let Some(payload) = batch.text.get(record.range()) else {
-                        continue;
-                    };
-                    let observed = engine.process_read(record.event_time_us, payload, fields, now);
-                    if observed == Observation::TooLate && record.offset >= late_written_up_to {
+                let mut count = |offset: u64, event_time_us: i64, payload: &str, fields| {
+                    let observed = engine.process_read(event_time_us, payload, fields, now);
+                    if observed == Observation::TooLate && offset >= late_written_up_to {
                         late_letters.push(late_letter(
-                            record.event_time_us,
+                            event_time_us,
                             payload,
                             engine.event_watermark(),
                             now,
                         ));
                     }
+                };
+                match &batch {
+                    Counted::Read(batch) => {
+                        for (record, fields) in batch.records.records().iter().zip(&batch.fields) {
+                            if let Some(payload) = batch.text.get(record.range()) {
+                                count(record.offset, record.event_time_us, payload, fields);
+                            }
+                        }
+                    }
+                    Counted::Fed(batch) => {
+                        for (offset, (event, fields)) in
+                            (batch.first_offset..).zip(batch.events.iter().zip(&batch.fields))
+                        {
+                            if let Some(payload) = batch.text.get(event.start..event.end) {
+                                count(offset, event.event_time_us, payload, fields);
+                            }
+                        }
+                    }
                 }
             }
-            position = batch.end;
-            let _ = recycle.send(batch);
+            match batch {
+                Counted::Read(batch) => {
+                    position = batch.end;
+                    let _ = recycle.send(batch);
+                }
+                Counted::Fed(batch) => {
+                    position = batch.end();
+                    if let Some(spares) = spares {
+                        let _ = spares.send(batch);
+                    }
+                }
+            }
             if self.engine().closed_pending() >= HISTORY_FLUSH_AT {
                 // Failing here only delays the windows to the next try.
                 let _ = self.flush_history();
@@ -610,6 +691,8 @@ const READ_AHEAD: usize = 2;
 /// What the reading thread hands the engine thread.
 enum Read {
     Batch(ReadBatch),
+    /// Events the ingest handed over, starting where the engine is.
+    Fed(FedBatch),
     /// Nothing new in the log: everything before `position` has been handed over.
     Idle {
         position: u64,
@@ -626,19 +709,118 @@ struct ReadBatch {
     end: u64,
 }
 
-/// The reading thread: reads batches from the log, checks their text and reads each
-/// event's fields, until one of `stops` is set or the engine thread hangs up. Buffers come
-/// back through `recycled` to be reused.
-fn read_ahead(
+/// A batch the engine thread counts.
+enum Counted {
+    Read(ReadBatch),
+    Fed(FedBatch),
+}
+
+/// The engine's end of a feed: fed batches, and where they go back once counted.
+struct FedInput {
+    fed: std::sync::mpsc::Receiver<FedBatch>,
+    spares: std::sync::mpsc::Sender<FedBatch>,
+}
+
+/// The reading thread's state: where in the log the engine will be once it has counted
+/// everything handed to it.
+struct LogFollower {
     log: LogHandle,
-    mut reader: sightline_log::LogReader,
-    mut fields_of: FieldReader,
+    /// Behind `position` while fed batches are handed over; moved up before it reads.
+    reader: sightline_log::LogReader,
+    position: u64,
+    fields_of: FieldReader,
+    batches: std::sync::mpsc::SyncSender<Read>,
+    recycled: std::sync::mpsc::Receiver<ReadBatch>,
+    /// A batch read empty, kept for the next read.
+    spare: Option<ReadBatch>,
+}
+
+/// What reading the log gave.
+enum Step {
+    /// A batch was handed over.
+    Handed,
+    /// The log has nothing after `position` (yet).
+    AtEnd,
+    /// The engine thread hung up, or reading failed (and the failure was handed over).
+    Finished,
+}
+
+/// The reading thread: hands the engine batches from the log (each event's fields read),
+/// or the fed batches the ingest sends while there is a feed, until one of `stops` is set
+/// or the engine thread hangs up.
+fn read_ahead(
+    mut follower: LogFollower,
+    mut fed: Option<std::sync::mpsc::Receiver<FedBatch>>,
     stops: &[Arc<AtomicBool>],
-    batches: &std::sync::mpsc::SyncSender<Read>,
-    recycled: &std::sync::mpsc::Receiver<ReadBatch>,
 ) {
     while !stops.iter().any(|stop| stop.load(Ordering::Relaxed)) {
-        let mut batch = recycled.try_recv().unwrap_or_else(|_| ReadBatch {
+        let Some(feed) = &fed else {
+            match follower.read_from_log(u64::MAX) {
+                Step::Handed => {}
+                Step::Finished => return,
+                Step::AtEnd => {
+                    let position = follower.position;
+                    if follower.batches.send(Read::Idle { position }).is_err() {
+                        return;
+                    }
+                    follower.log.wait_for_durable_beyond(position, IDLE_TICK);
+                }
+            }
+            continue;
+        };
+        match feed.recv_timeout(IDLE_TICK) {
+            Ok(batch) => {
+                // Records before the batch that were not fed (those from before this
+                // process, or of a batch the feed lost) come from the log first.
+                while follower.position < batch.first_offset {
+                    if stops.iter().any(|stop| stop.load(Ordering::Relaxed)) {
+                        return;
+                    }
+                    match follower.read_from_log(batch.first_offset) {
+                        Step::Handed => {}
+                        Step::Finished => return,
+                        // Fed batches are durable before they are sent.
+                        Step::AtEnd => {
+                            follower
+                                .log
+                                .wait_for_durable_beyond(follower.position, IDLE_TICK);
+                        }
+                    }
+                }
+                // A batch the log reading already covered is dropped.
+                if batch.first_offset == follower.position {
+                    follower.position = batch.end();
+                    if follower.batches.send(Read::Fed(batch)).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // The clock goes on while nothing is fed: the idle tick as when following.
+                let position = follower.position;
+                if follower.batches.send(Read::Idle { position }).is_err() {
+                    return;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => fed = None,
+        }
+    }
+}
+
+impl LogFollower {
+    /// Reads the next batch from the log, up to `until` (exclusive), and hands it over.
+    fn read_from_log(&mut self, until: u64) -> Step {
+        if self.reader.position() != self.position {
+            match self.log.reader(self.position) {
+                Ok(reader) => self.reader = reader,
+                Err(error) => {
+                    let _ = self.batches.send(Read::Failed(error));
+                    return Step::Finished;
+                }
+            }
+        }
+        let recycled = self.spare.take().or_else(|| self.recycled.try_recv().ok());
+        let mut batch = recycled.unwrap_or_else(|| ReadBatch {
             records: RecordBatch::default(),
             text: String::new(),
             fields: Vec::new(),
@@ -647,18 +829,17 @@ fn read_ahead(
         batch
             .records
             .restore_bytes(std::mem::take(&mut batch.text).into_bytes());
-        match reader.read_into_batch(BATCH, &mut batch.records) {
+        let wanted = usize::try_from(until.saturating_sub(self.position))
+            .unwrap_or(usize::MAX)
+            .min(BATCH);
+        match self.reader.read_into_batch(wanted, &mut batch.records) {
             Err(error) => {
-                let _ = batches.send(Read::Failed(error));
-                return;
+                let _ = self.batches.send(Read::Failed(error));
+                return Step::Finished;
             }
             Ok(0) => {
-                let position = reader.position();
-                if batches.send(Read::Idle { position }).is_err() {
-                    return;
-                }
-                log.wait_for_durable_beyond(position, IDLE_TICK);
-                continue;
+                self.spare = Some(batch);
+                return Step::AtEnd;
             }
             Ok(_) => {}
         }
@@ -672,14 +853,16 @@ fn read_ahead(
         }
         for (record, fields) in batch.records.records().iter().zip(batch.fields.iter_mut()) {
             match batch.text.get(record.range()) {
-                Some(payload) => fields_of.read(payload, fields),
+                Some(payload) => self.fields_of.read(payload, fields),
                 None => *fields = ReadFields::default(),
             }
         }
-        batch.end = reader.position();
-        if batches.send(Read::Batch(batch)).is_err() {
-            return;
+        self.position = self.reader.position();
+        batch.end = self.position;
+        if self.batches.send(Read::Batch(batch)).is_err() {
+            return Step::Finished;
         }
+        Step::Handed
     }
 }
 

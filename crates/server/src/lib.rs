@@ -6,6 +6,7 @@
 
 mod decode;
 mod error;
+pub mod feed;
 pub mod kpis;
 mod listener;
 mod metrics;

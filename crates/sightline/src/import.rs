@@ -17,8 +17,12 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use sightline_config::Config;
-use sightline_ingest::{IngestOptions, IngestService, Origin, PreparedBatch, RawEvent};
+use sightline_engine::FieldReader;
+use sightline_ingest::{
+    IngestOptions, IngestService, Origin, PendingCommit, PreparedBatch, RawEvent,
+};
 use sightline_model::time::now_micros;
+use sightline_server::feed::{FedBatch, FeedCollector, KpiFeed};
 use sightline_server::kpis::KpiService;
 
 const CHUNK_BYTES: usize = 2 << 20;
@@ -40,6 +44,8 @@ struct PreparedChunk {
     lines: u64,
     input_bytes: u64,
     batch: PreparedBatch,
+    /// The accepted events and their fields, for the KPI engine (when it runs).
+    fed: Option<FedBatch>,
 }
 
 #[derive(Default)]
@@ -76,18 +82,22 @@ pub fn run(
     // The engine follows the log as it grows, as in the server: the import runs the whole
     // KPI pipeline, judges lateness, and leaves the late dead letters written once.
     let engine = crate::kpis::build_engine(config)?;
-    let kpis = match with_kpis {
-        false => None,
-        true => Some(
-            KpiService::start(
+    // The engine is fed what the import commits (fields read during validation), rather
+    // than reading it back from the log; see `sightline_server::feed`.
+    let field_reader = engine.field_reader();
+    let (kpis, feed) = match with_kpis {
+        false => (None, None),
+        true => {
+            let (kpis, feed) = KpiService::start_fed(
                 engine,
                 ingest.log().clone(),
                 Arc::clone(ingest.dead_letters()),
                 Arc::clone(ingest.metrics()),
                 crate::kpis::runner_storage(config, data_dir)?,
             )
-            .context("cannot start the KPI engine thread")?,
-        ),
+            .context("cannot start the KPI engine thread")?;
+            (Some(kpis), Some(Arc::new(feed)))
+        }
     };
     let bar = progress_bar(total_bytes, progress);
     let started = Instant::now();
@@ -110,16 +120,21 @@ pub fn run(
         let sender = prepared_sender.clone();
         let recycle = recycle_sender.clone();
         let ingest = Arc::clone(&ingest);
+        let feeding = feed
+            .as_ref()
+            .map(|feed| (Arc::clone(feed), field_reader.clone()));
         worker_threads.push(
             std::thread::Builder::new()
                 .name(format!("import-parse-{worker}"))
-                .spawn(move || prepare_chunks(&receiver, &sender, &recycle, &ingest))?,
+                .spawn(move || prepare_chunks(&receiver, &sender, &recycle, &ingest, feeding))?,
         );
     }
     drop(prepared_sender);
     drop(recycle_sender);
 
-    let summary = submit_in_order(&ingest, prepared_receiver, files, &bar);
+    let summary = submit_in_order(&ingest, prepared_receiver, files, &bar, feed.as_deref());
+    // Anything left after the feed goes is read from the log.
+    drop(feed);
     let read_outcome = reader
         .join()
         .map_err(|_| anyhow::anyhow!("the file reader thread panicked"))?;
@@ -238,6 +253,7 @@ fn prepare_chunks(
     prepared: &SyncSender<PreparedChunk>,
     recycle: &std::sync::mpsc::Sender<Vec<u8>>,
     ingest: &IngestService,
+    feeding: Option<(Arc<KpiFeed>, FieldReader)>,
 ) {
     loop {
         let next = chunks.lock().map(|receiver| receiver.recv());
@@ -255,7 +271,14 @@ fn prepare_chunks(
                 decode_error: None,
             })
             .collect();
-        let batch = ingest.prepare(&raw_events, now_micros());
+        let (batch, fed) = match &feeding {
+            Some((feed, reader)) => {
+                let mut collector = FeedCollector::new(reader, feed.empty_batch());
+                let batch = ingest.prepare_observed(&raw_events, now_micros(), &mut collector);
+                (batch, Some(collector.into_batch()))
+            }
+            None => (ingest.prepare(&raw_events, now_micros()), None),
+        };
         drop(raw_events);
         // A chunk ends at a line end except at the end of its file: n newlines make n + 1
         // pieces, the last one empty.
@@ -270,6 +293,7 @@ fn prepare_chunks(
             lines,
             input_bytes: chunk.bytes.len() as u64,
             batch,
+            fed,
         };
         // The reader may be gone (end of input); the buffer is then simply freed.
         let _ = recycle.send(chunk.bytes);
@@ -309,6 +333,7 @@ fn submit_in_order(
     prepared: Receiver<PreparedChunk>,
     files: &[PathBuf],
     bar: &ProgressBar,
+    feed: Option<&KpiFeed>,
 ) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
     let mut waiting: BTreeMap<u64, PreparedChunk> = BTreeMap::new();
@@ -341,22 +366,39 @@ fn submit_in_order(
             }
             bar.inc(chunk.input_bytes);
             first_line_of_chunk += chunk.lines;
-            in_flight.push_back(ingest.submit_blocking(chunk.batch, Origin::Import)?);
+            in_flight.push_back((
+                ingest.submit_blocking(chunk.batch, Origin::Import)?,
+                chunk.fed,
+            ));
             if in_flight.len() >= COMMITS_IN_FLIGHT
-                && let Some(pending) = in_flight.pop_front()
+                && let Some((pending, fed)) = in_flight.pop_front()
             {
-                let outcome = pending.wait_blocking()?;
-                summary.accepted += outcome.accepted as u64;
-                summary.duplicates += outcome.duplicates as u64;
+                settle(pending, fed, feed, &mut summary)?;
             }
         }
     }
-    for pending in in_flight {
-        let outcome = pending.wait_blocking()?;
-        summary.accepted += outcome.accepted as u64;
-        summary.duplicates += outcome.duplicates as u64;
+    for (pending, fed) in in_flight {
+        settle(pending, fed, feed, &mut summary)?;
     }
     Ok(summary)
+}
+
+/// Waits for a commit, counts it, and feeds what it appended to the engine.
+fn settle(
+    pending: PendingCommit,
+    fed: Option<FedBatch>,
+    feed: Option<&KpiFeed>,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let outcome = pending.wait_blocking()?;
+    summary.accepted += outcome.accepted as u64;
+    summary.duplicates += outcome.duplicates as u64;
+    if let (Some(mut fed), Some(feed)) = (fed, feed) {
+        fed.committed_as(&outcome);
+        // A stopped engine is reported at the end, by its wait.
+        feed.send(fed);
+    }
+    Ok(())
 }
 
 fn print_summary(summary: &Summary, elapsed: std::time::Duration) {

@@ -214,3 +214,136 @@ fn an_import_without_kpis_leaves_them_to_the_server() {
         "the server replayed the imported events"
     );
 }
+
+/// An import feeds its engine the events it commits, with the fields validation read,
+/// instead of having it read them back from the log. What the engine then holds must be
+/// what a server replaying that same log computes: duplicates, events the hand-written
+/// walk leaves to serde (escapes), an event whose time is stamped on receipt, late
+/// events, and a log that already held events before this import (read from the log,
+/// not fed) included.
+#[test]
+fn an_imported_engine_counts_what_a_replay_of_its_log_counts() {
+    use sightline_generator::{EventGenerator, GeneratorConfig};
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Event times are in the past: keep the idle clock from finalising windows.
+    let config = common::write_config(dir.path(), "[time]\nidle_timeout = \"1h\"\n");
+    // Two days ago: minute windows are still within their retention.
+    let two_days_ago_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_micros() as i64
+        - 2 * 86_400_000_000;
+    let mut generator = EventGenerator::new(GeneratorConfig {
+        start_time_us: two_days_ago_us,
+        disorder_us: 20_000_000,
+        events_per_second: 20.0,
+        ..GeneratorConfig::default()
+    });
+    let mut before = String::new();
+    generator.write_ndjson(&mut before, 5_000);
+    let mut imported = String::new();
+    generator.write_ndjson(&mut imported, 15_000);
+    let repeated: Vec<&str> = imported.lines().step_by(7).collect();
+    let mut imported = format!("{imported}{}\n", repeated.join("\n"));
+    let last_time = sightline_model::time::format_rfc3339(generator.last_event_time_us());
+    imported.push_str(&format!(
+        r#"{{"specversion":"1.0","id":"esc-1","source":"test/cli","type":"order.cr\u0065ated","time":"{last_time}","data":{{"order_id":"esc-1","total":"12.00","currency":"EUR","channel":"w\u0065b"}}}}"#
+    ));
+    imported.push('\n');
+    imported.push_str(concat!(
+        r#"{"specversion":"1.0","id":"late-1","source":"test/cli","type":"order.created","time":"2025-06-01T00:00:00Z","data":{"order_id":"late-1","total":"3.00","currency":"EUR"}}"#,
+        "\n",
+        r#"{"specversion":"1.0","id":"now-1","source":"test/cli","type":"order.created","data":{"order_id":"now-1","total":"5.00","currency":"EUR"}}"#,
+        "\n",
+    ));
+    let before_file = dir.path().join("before.ndjson");
+    let imported_file = dir.path().join("imported.ndjson");
+    std::fs::write(&before_file, &before).expect("write");
+    std::fs::write(&imported_file, &imported).expect("write");
+    let import = |data_dir: &std::path::Path, file: &std::path::Path, kpis: bool| {
+        let mut args = vec![
+            "import",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--data-dir",
+            data_dir.to_str().expect("utf-8"),
+        ];
+        if !kpis {
+            args.push("--no-kpis");
+        }
+        args.push(file.to_str().expect("utf-8"));
+        let output = sightline(&args);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let fed_dir = dir.path().join("fed");
+    import(&fed_dir, &before_file, false);
+    let summary = import(&fed_dir, &imported_file, true);
+    assert_eq!(
+        summary_value(&summary, "duplicates"),
+        repeated.len() as u64,
+        "{summary}"
+    );
+    assert!(summary_value(&summary, "late") >= 1, "{summary}");
+    let replayed_dir = dir.path().join("replayed");
+    import(&replayed_dir, &before_file, false);
+    import(&replayed_dir, &imported_file, false);
+
+    let answers = |data_dir: &std::path::Path| {
+        let server = common::Server::start(data_dir, Some(&config));
+        server.wait_until_ready();
+        let list = server.get("/v1/kpis").json();
+        let names: Vec<String> = list["kpis"]
+            .as_array()
+            .expect("a list of KPIs")
+            .iter()
+            .map(|kpi| kpi["name"].as_str().expect("a name").to_owned())
+            .collect();
+        let mut answers: Vec<(String, serde_json::Value)> = names
+            .iter()
+            .map(|name| {
+                let path =
+                    format!("/v1/kpis/{name}?from=2025-01-01T00:00:00Z&to=2027-01-01T00:00:00Z");
+                let mut answer = server.get(&path).json();
+                // An open day compares with last week up to the time of the query.
+                for window in answer["windows"].as_array_mut().into_iter().flatten() {
+                    for value in window["values"].as_array_mut().into_iter().flatten() {
+                        if let Some(compare) = value["compare"].as_object_mut() {
+                            compare.remove("to");
+                        }
+                    }
+                }
+                (name.clone(), answer)
+            })
+            .collect();
+        let late = server.get("/v1/dead-letters?reason=late").json();
+        answers.push(("late dead letters".into(), late["total"].clone()));
+        server.stop();
+        answers
+    };
+    let fed = answers(&fed_dir);
+    let replayed = answers(&replayed_dir);
+    assert!(fed.len() > 20, "the commerce pack's KPIs: {}", fed.len());
+    let orders = &fed
+        .iter()
+        .find(|(name, _)| name == "orders")
+        .expect("orders")
+        .1;
+    assert!(
+        orders["windows"]
+            .as_array()
+            .is_some_and(|windows| windows.len() > 20),
+        "orders were counted in minutes and hours: {orders}"
+    );
+    for ((name, fed), (_, replayed)) in fed.iter().zip(&replayed) {
+        assert_eq!(
+            fed, replayed,
+            "{name}: the fed import and the replay differ"
+        );
+    }
+}

@@ -34,10 +34,7 @@ pub(super) fn walk(raw: &str) -> Option<Attributes<'_>> {
 
 /// [`walk`], telling `sink` every member of the event and of its `data` object as they
 /// are read. What `sink` was told is the whole event only when the answer is `Some`.
-pub(super) fn walk_observed<'a>(
-    raw: &'a str,
-    sink: &mut dyn MemberSink,
-) -> Option<Attributes<'a>> {
+pub(super) fn walk_observed<'a>(raw: &'a str, sink: &mut dyn MemberSink) -> Option<Attributes<'a>> {
     let mut cursor = Cursor {
         text: raw,
         bytes: raw.as_bytes(),
@@ -845,7 +842,8 @@ mod tests {
 
     impl MemberSink for Told {
         fn member(&mut self, place: MemberPlace, name: &str, value: &str, value_at: usize) {
-            self.0.push((place, name.to_owned(), value.to_owned(), value_at));
+            self.0
+                .push((place, name.to_owned(), value.to_owned(), value_at));
         }
     }
 }
