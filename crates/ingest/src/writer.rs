@@ -176,6 +176,7 @@ impl IngestService {
         let (commands, receiver) = mpsc::channel(QUEUE_DEPTH);
         let mut writer = Writer {
             frame_pool: Arc::clone(&frame_pool),
+            appended: Vec::new(),
             log,
             dedup: DedupIndex::new(options.dedup_horizon, options.dedup_max_keys),
             dead_letters: Arc::clone(&dead_letters),
@@ -332,6 +333,8 @@ struct Writer {
     failed: Arc<AtomicBool>,
     last_housekeeping: Instant,
     frame_pool: Arc<FramePool>,
+    /// The frames of a batch that are not duplicates (kept to be reused).
+    appended: Vec<usize>,
 }
 
 struct GroupMember {
@@ -435,27 +438,28 @@ impl Writer {
         for member in &group {
             let mut outcome = CommitOutcome::default();
             let frames = &member.batch.frames;
-            'frames: for first in (0..frames.len()).step_by(DEDUP_WARM_AHEAD) {
+            let mut appended = std::mem::take(&mut self.appended);
+            appended.clear();
+            for first in (0..frames.len()).step_by(DEDUP_WARM_AHEAD) {
                 let keys = first..(first + DEDUP_WARM_AHEAD).min(frames.len());
                 self.dedup.warm(keys.clone().map(|index| frames.key(index)));
                 for index in keys {
                     if self.dedup.check_and_insert(frames.key(index), now) {
                         outcome.duplicates += 1;
                         outcome.duplicate_indices.push(index);
-                        continue;
+                    } else {
+                        appended.push(index);
                     }
-                    match self.log.append_framed(frames, index) {
-                        Ok(offset) => {
-                            outcome.first_offset.get_or_insert(offset);
-                        }
-                        Err(error) => {
-                            failure = Some(IngestError::Log(error));
-                            break 'frames;
-                        }
-                    }
-                    outcome.accepted += 1;
                 }
             }
+            match self.log.append_frames(frames, &appended) {
+                Ok(first_offset) => {
+                    outcome.first_offset = first_offset;
+                    outcome.accepted = appended.len();
+                }
+                Err(error) => failure = Some(IngestError::Log(error)),
+            }
+            self.appended = appended;
             for rejected in &member.batch.rejected {
                 wrote_dead_letters = true;
                 let letter = DeadLetter {

@@ -20,6 +20,9 @@ use crate::segment::{
 /// Above this many buffered bytes `append` hands the buffer to the OS (without fdatasync)
 /// so a caller that syncs rarely does not grow memory without bound.
 const WRITE_BUFFER_SPILL_BYTES: usize = 8 * 1024 * 1024;
+/// Runs of frames at least this long are written from where they lie, not copied into
+/// the write buffer.
+const DIRECT_WRITE_MIN_BYTES: usize = 256 * 1024;
 const LOCK_FILE_NAME: &str = "LOCK";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,18 +241,75 @@ impl SegmentLog {
         })
     }
 
-    /// Like [`SegmentLog::append`] for a record framed ahead of time in `frames`.
-    pub fn append_framed(
+    /// Appends frames `indices` (ascending) of `frames` (records framed ahead of time), as
+    /// [`SegmentLog::append`] of each record would, and returns the offset of the first (`None` for none). Frames that
+    /// lie side by side in `frames` are handed to the OS straight from it, in one write,
+    /// rather than copied through the write buffer first: a backfill's batches are
+    /// megabytes.
+    pub fn append_frames(
         &mut self,
         frames: &FrameBuffer,
-        index: usize,
-    ) -> Result<Offset, LogError> {
+        indices: &[usize],
+    ) -> Result<Option<Offset>, LogError> {
         self.check_not_failed()?;
-        let (frame, key, append_time_us) = frames.frame(index);
-        self.check_payload_len(frame.len() - FRAME_OVERHEAD)?;
-        self.append_frame_with(frame.len() as u64, key, append_time_us, |buffer| {
-            buffer.extend_from_slice(frame)
-        })
+        let first = (!indices.is_empty()).then_some(self.next_offset);
+        // Adjacent frames not yet written nor buffered (byte positions in `frames`).
+        let mut run = 0..0;
+        for &index in indices {
+            let (frame, key, append_time_us) = frames.frame(index);
+            self.check_payload_len(frame.len() - FRAME_OVERHEAD)?;
+            let frame_len = frame.len() as u64;
+            if self.active_records > 0
+                && self.active_len() + run.len() as u64 + frame_len
+                    > self.options.segment_max_bytes
+            {
+                self.write_run(frames, std::mem::replace(&mut run, 0..0))?;
+                self.roll()?;
+            }
+            let relative = self.next_offset - self.active.base;
+            if relative > 0 && relative.is_multiple_of(INDEX_INTERVAL) {
+                let position = self.active_len() + run.len() as u64;
+                lock(&self.active.sparse_index).push(position);
+            }
+            keys::push_entry(&mut self.active_keys, key, append_time_us);
+            self.active_newest_append_us = Some(
+                self.active_newest_append_us
+                    .map_or(append_time_us, |newest| newest.max(append_time_us)),
+            );
+            self.active_records += 1;
+            self.next_offset += 1;
+            let start = frames.frame_start(index);
+            if run.is_empty() || run.end != start {
+                self.write_run(frames, std::mem::replace(&mut run, start..start))?;
+            }
+            run.end = start + frame.len();
+        }
+        self.write_run(frames, run)?;
+        Ok(first)
+    }
+
+    /// Hands `run` of `frames` to the OS after whatever is buffered; a short run is
+    /// buffered instead, so many small batches still make few writes.
+    fn write_run(
+        &mut self,
+        frames: &FrameBuffer,
+        run: std::ops::Range<usize>,
+    ) -> Result<(), LogError> {
+        if run.len() < DIRECT_WRITE_MIN_BYTES {
+            self.buffer.extend_from_slice(frames.bytes(run));
+            if self.buffer.len() >= WRITE_BUFFER_SPILL_BYTES {
+                self.write_buffer()?;
+            }
+            return Ok(());
+        }
+        self.write_buffer()?;
+        let bytes = frames.bytes(run);
+        if let Err(error) = self.active_file.write_all(bytes) {
+            let path = self.active.path.clone();
+            return Err(self.fail("write to segment", &path, error));
+        }
+        self.active_written += bytes.len() as u64;
+        Ok(())
     }
 
     fn check_payload_len(&self, payload_len: usize) -> Result<(), LogError> {

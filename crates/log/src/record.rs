@@ -44,7 +44,7 @@ impl Record<'_> {
     }
 }
 
-/// Records framed ahead of time, ready for [`crate::SegmentLog::append_framed`].
+/// Records framed ahead of time, ready for [`crate::SegmentLog::append_frames`].
 ///
 /// Framing (header and crc32c) is most of the CPU work of an append. Producers (request
 /// handlers, import workers) frame their records in parallel into a `FrameBuffer`; the
@@ -109,6 +109,17 @@ impl FrameBuffer {
 
     pub fn key(&self, index: usize) -> u128 {
         self.frames[index].key
+    }
+
+    /// Where frame `index` starts in [`FrameBuffer::bytes`]: frames pushed one after
+    /// another lie side by side.
+    pub(crate) fn frame_start(&self, index: usize) -> usize {
+        self.frames[index].start
+    }
+
+    /// The bytes of the frames in `range` (byte positions).
+    pub(crate) fn bytes(&self, range: std::ops::Range<usize>) -> &[u8] {
+        &self.bytes[range]
     }
 
     /// The frame's bytes, its key and append time.

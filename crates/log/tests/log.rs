@@ -828,3 +828,84 @@ fn batches_into_one_buffer_read_the_same_records() {
     }
     assert_eq!(seen, read_all(&handle, 0), "across many small segments");
 }
+
+/// `append_frames` (runs written straight from the frame buffer, gaps skipped, segments
+/// rolled mid-batch) leaves the log record for record as `append` of each would: read
+/// from any offset, after reopening, and in the key index.
+#[test]
+fn frames_appended_in_runs_read_back_as_single_appends() {
+    use sightline_log::FrameBuffer;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = LogOptions {
+        // Several rolls per batch of the large runs below.
+        segment_max_bytes: 300 * 1024,
+        ..LogOptions::default()
+    };
+    let (mut log, _) = SegmentLog::open(dir.path(), options.clone()).expect("open");
+    let mut expected_records = Vec::new();
+    let mut n = 0u64;
+    // (frames in the batch, every how many a frame is skipped as a duplicate; 0: none)
+    for (count, skip_every) in [(5_000, 0), (3, 0), (7_000, 3), (1, 0), (0, 0), (9_000, 1000)] {
+        let mut frames = FrameBuffer::with_capacity(count, 0);
+        let mut numbers = Vec::new();
+        for _ in 0..count {
+            let p = payload(n);
+            frames.push(&Record {
+                key: key(n),
+                event_time_us: 1_000 + n as i64,
+                append_time_us: 2_000 + n as i64,
+                payload: &p,
+            });
+            numbers.push(n);
+            n += 1;
+        }
+        let appended: Vec<usize> = (0..count)
+            .filter(|index| skip_every == 0 || index % skip_every != 1)
+            .collect();
+        let first = log.append_frames(&frames, &appended).expect("append");
+        assert_eq!(first.is_some(), !appended.is_empty());
+        for &index in &appended {
+            let offset = expected_records.len() as u64;
+            let mut record = expected(numbers[index]);
+            record.offset = offset;
+            expected_records.push(record);
+        }
+        // A single append between batches lands after them.
+        let p = payload(n);
+        log.append(&Record {
+            key: key(n),
+            event_time_us: 1_000 + n as i64,
+            append_time_us: 2_000 + n as i64,
+            payload: &p,
+        })
+        .expect("append");
+        let mut record = expected(n);
+        record.offset = expected_records.len() as u64;
+        expected_records.push(record);
+        n += 1;
+        log.sync().expect("sync");
+    }
+    assert!(log.stats().segment_count > 5, "{:?}", log.stats());
+    let total = expected_records.len() as u64;
+    let check = |handle: &LogHandle| {
+        for from in [0, 1, 4_999, 5_000, 5_004, 9_000, total - 1, total] {
+            assert_eq!(
+                read_all(handle, from),
+                expected_records[from as usize..],
+                "from {from}"
+            );
+        }
+        let keys: Vec<u128> = scanned_keys(handle, i64::MIN)
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        let wanted: Vec<u128> = expected_records.iter().map(|record| record.key).collect();
+        assert_eq!(keys, wanted);
+    };
+    check(&log.handle());
+    drop(log);
+    let (log, report) = SegmentLog::open(dir.path(), options).expect("reopen");
+    assert_eq!(report.next_offset, total);
+    assert!(report.truncated.is_none());
+    check(&log.handle());
+}
