@@ -260,8 +260,7 @@ impl SegmentLog {
             self.check_payload_len(frame.len() - FRAME_OVERHEAD)?;
             let frame_len = frame.len() as u64;
             if self.active_records > 0
-                && self.active_len() + run.len() as u64 + frame_len
-                    > self.options.segment_max_bytes
+                && self.active_len() + run.len() as u64 + frame_len > self.options.segment_max_bytes
             {
                 self.write_run(frames, std::mem::replace(&mut run, 0..0))?;
                 self.roll()?;

@@ -845,7 +845,14 @@ fn frames_appended_in_runs_read_back_as_single_appends() {
     let mut expected_records = Vec::new();
     let mut n = 0u64;
     // (frames in the batch, every how many a frame is skipped as a duplicate; 0: none)
-    for (count, skip_every) in [(5_000, 0), (3, 0), (7_000, 3), (1, 0), (0, 0), (9_000, 1000)] {
+    for (count, skip_every) in [
+        (5_000, 0),
+        (3, 0),
+        (7_000, 3),
+        (1, 0),
+        (0, 0),
+        (9_000, 1000),
+    ] {
         let mut frames = FrameBuffer::with_capacity(count, 0);
         let mut numbers = Vec::new();
         for _ in 0..count {

@@ -54,6 +54,15 @@ impl FedBatch {
         self.first_offset + self.events.len() as u64
     }
 
+    /// Makes room for `events` events of `bytes` in all (a batch grown step by step
+    /// would copy its text each time).
+    pub fn reserve(&mut self, events: usize, bytes: usize) {
+        self.text.reserve(bytes);
+        self.events.reserve(events);
+        self.fields
+            .reserve(events.saturating_sub(self.fields.len()));
+    }
+
     fn clear(&mut self) {
         self.first_offset = 0;
         self.text.clear();

@@ -273,7 +273,9 @@ fn prepare_chunks(
             .collect();
         let (batch, fed) = match &feeding {
             Some((feed, reader)) => {
-                let mut collector = FeedCollector::new(reader, feed.empty_batch());
+                let mut fed = feed.empty_batch();
+                fed.reserve(raw_events.len(), chunk.bytes.len());
+                let mut collector = FeedCollector::new(reader, fed);
                 let batch = ingest.prepare_observed(&raw_events, now_micros(), &mut collector);
                 (batch, Some(collector.into_batch()))
             }

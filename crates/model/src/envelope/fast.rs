@@ -181,6 +181,33 @@ impl<'a> Cursor<'a, '_> {
         Some(name)
     }
 
+    /// A member's name and its colon, with its index in `fields` (`None` for a field
+    /// outside the table). The field `guess` is tried first, straight against the text:
+    /// producers write fields in one order, and a table name (plain ASCII) followed by a
+    /// quote is that whole name, found without searching for the string's end.
+    fn field_key(
+        &mut self,
+        fields: &'static [FieldSpec],
+        guess: usize,
+    ) -> Option<(&'a str, Option<usize>)> {
+        self.skip_whitespace();
+        if let Some(field) = fields.get(guess)
+            && self.peek() == Some(b'"')
+        {
+            let start = self.at + 1;
+            let end = start + field.name.len();
+            if self.bytes.get(start..end) == Some(field.name.as_bytes())
+                && self.bytes.get(end) == Some(&b'"')
+            {
+                self.at = end + 1;
+                self.expect(b':')?;
+                return Some((field.name, Some(guess)));
+            }
+        }
+        let name = self.key()?;
+        Some((name, fields.iter().position(|field| field.name == name)))
+    }
+
     /// The content of the string at the cursor, which has no escape and no control
     /// character (else `None`).
     fn string(&mut self) -> Option<&'a str> {
@@ -355,11 +382,12 @@ impl<'a> Cursor<'a, '_> {
         let mut more = self.object_start()?;
         // Only the members of `data` itself are told, not those of its lines.
         let place = (depth == 1).then_some(MemberPlace::Data);
+        let mut next_guess = 0;
         while more {
-            let name = self.key()?;
+            let (name, index) = self.field_key(fields, next_guess)?;
             self.skip_whitespace();
             let value_at = self.at;
-            let Some(index) = fields.iter().position(|field| field.name == name) else {
+            let Some(index) = index else {
                 self.skip_value(depth + 1)?;
                 if let Some(place) = place {
                     self.report(place, name, value_at);
@@ -367,6 +395,7 @@ impl<'a> Cursor<'a, '_> {
                 more = self.next_member()?;
                 continue;
             };
+            next_guess = index + 1;
             let field = &fields[index];
             if seen & (1 << index) != 0 {
                 return None;
