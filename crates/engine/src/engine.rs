@@ -362,6 +362,12 @@ impl FieldReader {
     }
 }
 
+/// The end of the first window the pane starting at `pane` is part of.
+fn first_window_end(spec: &WindowSpec, pane: i64) -> i64 {
+    let first_start = spec.windows_of_pane(pane).first().copied().unwrap_or(pane);
+    spec.window_end(first_start)
+}
+
 /// An empty vector of slots for another event's lifetime, in the same allocation (the
 /// standard library collects a mapped `into_iter` in place when the layouts match).
 fn recycle<'to>(mut slots: Vec<Option<&str>>) -> Vec<Option<&'to str>> {
@@ -493,6 +499,43 @@ impl Engine {
         self.slot_buffer = recycle(slots);
         self.contribution_buffer = recycle_contributions(contributions);
         observation
+    }
+
+    /// [`Engine::process_read`] for a run of events, in order: the same results, with
+    /// the per-event buffers set up once for the run. `observed(index, observation,
+    /// event_watermark)` is told each event's observation and the event watermark right
+    /// after it (what a late dead letter records).
+    pub fn process_read_all<'p>(
+        &mut self,
+        events: impl IntoIterator<Item = (i64, &'p str, &'p ReadFields)>,
+        now_wall_us: i64,
+        mut observed: impl FnMut(usize, Observation, i64),
+    ) {
+        let mut slots = recycle(std::mem::take(&mut self.slot_buffer));
+        let mut contributions =
+            recycle_contributions(std::mem::take(&mut self.contribution_buffer));
+        for (index, (event_time_us, payload, fields)) in events.into_iter().enumerate() {
+            let observation = match fields.event_type(payload) {
+                None => Observation::Unused,
+                Some(event_type) => {
+                    slots.clear();
+                    slots.extend(fields.spans.iter().map(|span| {
+                        span.and_then(|(start, end)| payload.get(start as usize..end as usize))
+                    }));
+                    contributions.clear();
+                    self.apply(
+                        event_time_us,
+                        event_type,
+                        now_wall_us,
+                        &slots,
+                        &mut contributions,
+                    )
+                }
+            };
+            observed(index, observation, self.watermark.event_watermark());
+        }
+        self.slot_buffer = recycle(slots);
+        self.contribution_buffer = recycle_contributions(contributions);
     }
 
     fn process_with<'a>(
@@ -1190,11 +1233,15 @@ impl KpiRuntime {
     fn add_to_windows(&mut self, time_us: i64, group: &GroupRef<'_>, input: &Input) {
         for window in &mut self.windows {
             let pane = window.pane_of(time_us);
-            if !window.panes.contains_key(&pane) {
-                // A new pane may be older than every other (a late event).
-                window.next_close_at = window.next_close_at.min(window.first_window_end(pane));
-            }
-            let groups = window.panes.entry(pane).or_default();
+            let groups = match window.panes.entry(pane) {
+                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    // A new pane may be older than every other (a late event).
+                    let first_end = first_window_end(&window.spec, pane);
+                    window.next_close_at = window.next_close_at.min(first_end);
+                    entry.insert(Groups::default())
+                }
+            };
             // The key is cloned only for a group new to the pane, not per event.
             match groups.get_mut(group) {
                 Some(accumulator) => accumulator.add(input),
@@ -1422,13 +1469,7 @@ fn group_label(path: &FieldPath) -> String {
 impl WindowState {
     /// The end of the first window that contains `pane`.
     fn first_window_end(&self, pane: i64) -> i64 {
-        let first_start = self
-            .spec
-            .windows_of_pane(pane)
-            .first()
-            .copied()
-            .unwrap_or(pane);
-        self.spec.window_end(first_start)
+        first_window_end(&self.spec, pane)
     }
 
     fn pane_of(&mut self, time_us: i64) -> i64 {

@@ -678,30 +678,51 @@ fn fields_captured_during_validation_are_the_fields_read() {
 #[test]
 fn fields_read_apart_count_as_processing_does() {
     use sightline_generator::{EventGenerator, GeneratorConfig};
-    let mut generator = EventGenerator::new(GeneratorConfig::default());
+    let mut generator = EventGenerator::new(GeneratorConfig {
+        disorder_us: 30_000_000,
+        ..GeneratorConfig::default()
+    });
     let mut whole = engine();
     let mut apart = engine();
+    // And in runs of events (`process_read_all`, as the runner counts a batch).
+    let mut in_runs = engine();
     let mut reader = apart.field_reader();
     let mut fields = sightline_engine::ReadFields::default();
     let mut line = String::new();
-    for _ in 0..30_000 {
+    let mut run: Vec<(i64, String, sightline_engine::ReadFields)> = Vec::new();
+    let mut run_observations = Vec::new();
+    let mut observations = Vec::new();
+    for index in 0..30_000 {
         line.clear();
         generator.next_event(&mut line);
         let time = generator.last_event_time_us();
         reader.read(&line, &mut fields);
-        assert_eq!(
-            whole.process(time, &line, 0),
-            apart.process_read(time, &line, &fields, 0),
-            "{line}"
-        );
+        let observed = whole.process(time, &line, 0);
+        assert_eq!(observed, apart.process_read(time, &line, &fields, 0), "{line}");
+        observations.push((observed, apart.event_watermark()));
+        run.push((time, line.clone(), fields.clone()));
+        if index % 777 == 0 || index == 29_999 {
+            let events = run
+                .iter()
+                .map(|(time, payload, fields)| (*time, payload.as_str(), fields));
+            in_runs.process_read_all(events, 0, |_, observed, watermark| {
+                run_observations.push((observed, watermark));
+            });
+            run.clear();
+        }
     }
+    assert_eq!(run_observations, observations);
+    assert!(
+        observations
+            .iter()
+            .any(|(observed, _)| *observed == Observation::CountedLate),
+        "the disorder makes some events late"
+    );
     let names: Vec<String> = whole.kpis().map(|kpi| kpi.name.clone()).collect();
     for name in names {
-        assert_eq!(
-            whole.windows(&name, i64::MIN / 2, i64::MAX / 2),
-            apart.windows(&name, i64::MIN / 2, i64::MAX / 2),
-            "{name}"
-        );
+        let expected = whole.windows(&name, i64::MIN / 2, i64::MAX / 2);
+        assert_eq!(expected, apart.windows(&name, i64::MIN / 2, i64::MAX / 2), "{name}");
+        assert_eq!(expected, in_runs.windows(&name, i64::MIN / 2, i64::MAX / 2), "{name}");
     }
     // An escaped type and a payload that is not an object.
     let escaped = r#"{"specversion":"1.0","id":"e","source":"t","type":"order.creat\u0065d","time":"2026-11-27T10:00:00Z","data":{"order_id":"o9","total":"5","currency":"EUR"}}"#;

@@ -346,33 +346,51 @@ impl KpiService {
             {
                 let now = now_micros();
                 let mut engine = self.engine();
-                let mut count = |offset: u64, event_time_us: i64, payload: &str, fields| {
-                    let observed = engine.process_read(event_time_us, payload, fields, now);
-                    if observed == Observation::TooLate && offset >= late_written_up_to {
-                        late_letters.push(late_letter(
-                            event_time_us,
-                            payload,
-                            engine.event_watermark(),
-                            now,
-                        ));
+                let mut late = |offset: u64, event_time_us: i64, payload: &str, watermark| {
+                    if offset >= late_written_up_to {
+                        late_letters.push(late_letter(event_time_us, payload, watermark, now));
                     }
                 };
                 match &batch {
                     Counted::Read(batch) => {
-                        for (record, fields) in batch.records.records().iter().zip(&batch.fields) {
-                            if let Some(payload) = batch.text.get(record.range()) {
-                                count(record.offset, record.event_time_us, payload, fields);
+                        let records = batch.records.records();
+                        let payload_of = |record: &sightline_log::BatchRecord| {
+                            batch.text.get(record.range()).unwrap_or_default()
+                        };
+                        let events = records.iter().zip(&batch.fields).map(|(record, fields)| {
+                            (record.event_time_us, payload_of(record), fields)
+                        });
+                        engine.process_read_all(events, now, |index, observed, watermark| {
+                            if observed == Observation::TooLate {
+                                let record = &records[index];
+                                late(
+                                    record.offset,
+                                    record.event_time_us,
+                                    payload_of(record),
+                                    watermark,
+                                );
                             }
-                        }
+                        });
                     }
                     Counted::Fed(batch) => {
-                        for (offset, (event, fields)) in
-                            (batch.first_offset..).zip(batch.events.iter().zip(&batch.fields))
-                        {
-                            if let Some(payload) = batch.text.get(event.start..event.end) {
-                                count(offset, event.event_time_us, payload, fields);
+                        let payload_of = |event: &crate::feed::FedEvent| {
+                            batch.text.get(event.start..event.end).unwrap_or_default()
+                        };
+                        let events =
+                            batch
+                                .events
+                                .iter()
+                                .zip(&batch.fields)
+                                .map(|(event, fields)| {
+                                    (event.event_time_us, payload_of(event), fields)
+                                });
+                        engine.process_read_all(events, now, |index, observed, watermark| {
+                            if observed == Observation::TooLate {
+                                let event = &batch.events[index];
+                                let offset = batch.first_offset + index as u64;
+                                late(offset, event.event_time_us, payload_of(event), watermark);
                             }
-                        }
+                        });
                     }
                 }
             }
