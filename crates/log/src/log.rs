@@ -509,7 +509,7 @@ impl SegmentLog {
             end: self.next_offset,
             size_bytes: self.active_written,
         };
-        let keys = std::mem::take(&mut self.active_keys);
+        let mut keys = std::mem::take(&mut self.active_keys);
         {
             let _guard = lock(&self.active.keys_lock);
             // The key index is derived data: if it cannot be written, scans rebuild it.
@@ -549,7 +549,10 @@ impl SegmentLog {
         self.active_file = file;
         self.active_written = SEGMENT_HEADER_LEN;
         self.active_records = 0;
-        self.active_keys = Vec::with_capacity(keys.capacity());
+        // The sealed segment's entries are written: its buffer (already paged in, and
+        // sized for a segment) takes the new segment's.
+        keys.clear();
+        self.active_keys = keys;
         self.active_newest_append_us = None;
         Ok(())
     }
