@@ -41,8 +41,8 @@ pub use calendar::Calendar;
 pub use capture::FieldCapture;
 pub use definition::{AggregateKind, KpiDefinition, KpiPack, WindowDefinition};
 pub use engine::{
-    ClosedWindow, Engine, EngineOptions, FieldReader, Observation, ReadFields, WindowResult,
-    series_label,
+    ClosedWindow, Engine, EngineOptions, FieldReader, FieldsColumn, FieldsRef, Observation,
+    ReadFields, WindowResult, series_label,
 };
 pub use error::EngineError;
 pub use watermark::{Lateness, TimePolicy, Watermark};

@@ -16,7 +16,7 @@
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
-use sightline_engine::{FieldCapture, FieldReader, ReadFields};
+use sightline_engine::{FieldCapture, FieldReader, FieldsColumn, ReadFields};
 use sightline_ingest::{AcceptObserver, CommitOutcome};
 use sightline_model::{MemberPlace, MemberSink};
 
@@ -28,9 +28,8 @@ pub struct FedBatch {
     /// Every payload, one after another.
     pub(crate) text: String,
     pub(crate) events: Vec<FedEvent>,
-    /// The fields of `events[i]` are `fields[i]`; never shrunk, so its buffers are reused
-    /// (entries past `events.len()` are left over from earlier use).
-    pub(crate) fields: Vec<ReadFields>,
+    /// The fields of `events[i]` are `fields.get(i)`.
+    pub(crate) fields: FieldsColumn,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -67,24 +66,23 @@ impl FedBatch {
         self.first_offset = 0;
         self.text.clear();
         self.events.clear();
+        self.fields.clear();
     }
 
     /// Drops the events the commit found to be duplicates and takes the offsets the log
     /// gave the others: then the batch holds exactly what the commit appended.
     pub fn committed_as(&mut self, outcome: &CommitOutcome) {
         if !outcome.duplicate_indices.is_empty() {
-            let mut index = 0;
             let mut duplicates = outcome.duplicate_indices.iter().peekable();
-            let mut kept = 0;
-            while index < self.events.len() {
-                if duplicates.next_if_eq(&&index).is_none() {
-                    self.events[kept] = self.events[index];
-                    self.fields.swap(kept, index);
-                    kept += 1;
-                }
+            let keep: Vec<bool> = (0..self.events.len())
+                .map(|index| duplicates.next_if_eq(&&index).is_none())
+                .collect();
+            let mut index = 0;
+            self.events.retain(|_| {
                 index += 1;
-            }
-            self.events.truncate(kept);
+                keep[index - 1]
+            });
+            self.fields.retain(|index| keep[index]);
         }
         self.first_offset = outcome.first_offset.unwrap_or(0);
     }
@@ -129,6 +127,8 @@ pub struct FeedCollector<'r> {
     /// decided them, or their time was stamped): read from the payload.
     fallback: FieldReader,
     batch: FedBatch,
+    /// One event's fields, before they join the batch's column.
+    scratch: ReadFields,
 }
 
 impl<'r> FeedCollector<'r> {
@@ -138,6 +138,7 @@ impl<'r> FeedCollector<'r> {
             capture: reader.capture(),
             fallback: reader.clone(),
             batch,
+            scratch: ReadFields::default(),
         }
     }
 
@@ -160,17 +161,13 @@ impl AcceptObserver for FeedCollector<'_> {
 
     fn accepted(&mut self, payload: &str, event_time_us: i64, members_complete: bool) {
         let batch = &mut self.batch;
-        let index = batch.events.len();
-        if batch.fields.len() <= index {
-            batch.fields.push(ReadFields::default());
-        }
-        let fields = &mut batch.fields[index];
         if members_complete {
-            self.capture.finish(fields);
+            self.capture.finish(&mut self.scratch);
         } else {
             self.capture.start();
-            self.fallback.read(payload, fields);
+            self.fallback.read(payload, &mut self.scratch);
         }
+        batch.fields.push(&self.scratch);
         let start = batch.text.len();
         batch.text.push_str(payload);
         batch.events.push(FedEvent {

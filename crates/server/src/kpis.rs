@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use sightline_engine::aggregate::AggregateValue;
-use sightline_engine::{ClosedWindow, Engine, FieldReader, Observation, ReadFields, WindowResult};
+use sightline_engine::{
+    ClosedWindow, Engine, FieldReader, FieldsColumn, Observation, ReadFields, WindowResult,
+};
 
 use crate::feed::{FedBatch, KpiFeed};
 use sightline_history::HistoryStore;
@@ -260,6 +262,7 @@ impl KpiService {
                 batches,
                 recycled,
                 spare: None,
+                scratch: ReadFields::default(),
             };
             std::thread::Builder::new()
                 .name("kpi-log-reader".into())
@@ -357,9 +360,13 @@ impl KpiService {
                         let payload_of = |record: &sightline_log::BatchRecord| {
                             batch.text.get(record.range()).unwrap_or_default()
                         };
-                        let events = records.iter().zip(&batch.fields).map(|(record, fields)| {
-                            (record.event_time_us, payload_of(record), fields)
-                        });
+                        let events =
+                            records
+                                .iter()
+                                .zip(batch.fields.iter())
+                                .map(|(record, fields)| {
+                                    (record.event_time_us, payload_of(record), fields)
+                                });
                         engine.process_read_all(events, now, |index, observed, watermark| {
                             if observed == Observation::TooLate {
                                 let record = &records[index];
@@ -380,7 +387,7 @@ impl KpiService {
                             batch
                                 .events
                                 .iter()
-                                .zip(&batch.fields)
+                                .zip(batch.fields.iter())
                                 .map(|(event, fields)| {
                                     (event.event_time_us, payload_of(event), fields)
                                 });
@@ -722,7 +729,7 @@ enum Read {
 struct ReadBatch {
     records: RecordBatch,
     text: String,
-    fields: Vec<ReadFields>,
+    fields: FieldsColumn,
     /// The offset after the batch's last record.
     end: u64,
 }
@@ -751,6 +758,8 @@ struct LogFollower {
     recycled: std::sync::mpsc::Receiver<ReadBatch>,
     /// A batch read empty, kept for the next read.
     spare: Option<ReadBatch>,
+    /// One event's fields, before they join their batch's column.
+    scratch: ReadFields,
 }
 
 /// What reading the log gave.
@@ -841,7 +850,7 @@ impl LogFollower {
         let mut batch = recycled.unwrap_or_else(|| ReadBatch {
             records: RecordBatch::default(),
             text: String::new(),
-            fields: Vec::new(),
+            fields: FieldsColumn::default(),
             end: 0,
         });
         batch
@@ -862,18 +871,14 @@ impl LogFollower {
             Ok(_) => {}
         }
         batch.text = text_of(&mut batch.records);
-        // Never shrunk: each `ReadFields` keeps the room its largest event needed (the
-        // engine zips them with the records, so extra ones are never read).
-        if batch.fields.len() < batch.records.len() {
-            batch
-                .fields
-                .resize_with(batch.records.len(), ReadFields::default);
-        }
-        for (record, fields) in batch.records.records().iter().zip(batch.fields.iter_mut()) {
+        batch.fields.clear();
+        batch.fields.reserve(batch.records.len());
+        for record in batch.records.records() {
             match batch.text.get(record.range()) {
-                Some(payload) => self.fields_of.read(payload, fields),
-                None => *fields = ReadFields::default(),
+                Some(payload) => self.fields_of.read(payload, &mut self.scratch),
+                None => self.scratch = ReadFields::default(),
             }
+            batch.fields.push(&self.scratch);
         }
         self.position = self.reader.position();
         batch.end = self.position;
