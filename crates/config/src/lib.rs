@@ -41,6 +41,28 @@ pub struct Config {
     pub engine: EngineConfig,
     pub history: HistoryConfig,
     pub sources: SourcesConfig,
+    pub push: PushConfig,
+}
+
+/// Live updates to dashboards (`GET /v1/stream`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// Changes are gathered and sent at most this often, each window once with its
+    /// latest value.
+    pub coalesce: HumanDuration,
+    /// A comment line is sent after this long without updates, so proxies keep the
+    /// connection and clients notice a dead one.
+    pub heartbeat: HumanDuration,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        PushConfig {
+            coalesce: HumanDuration(Duration::from_millis(100)),
+            heartbeat: HumanDuration(Duration::from_secs(15)),
+        }
+    }
 }
 
 /// The streaming engine's own operation.

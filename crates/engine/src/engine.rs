@@ -296,6 +296,9 @@ pub struct Engine {
     /// Per-event buffers, kept to be reused (see `recycle`).
     slot_buffer: Vec<Option<&'static str>>,
     contribution_buffer: Vec<(GroupRef<'static>, Input)>,
+    /// Per KPI (by index), the event times counted since the last `take_touched`: the
+    /// windows that may have changed are those holding a time in `[first, last]`.
+    touched: Vec<Option<(i64, i64)>>,
 }
 
 /// Reads the fields the KPIs need from stored events; a copy of an engine's field sets, so
@@ -539,6 +542,7 @@ impl Engine {
     pub fn new(kpis: Vec<CompiledKpi>, options: EngineOptions) -> Engine {
         let mut fields_by_type: FxHashMap<String, FieldSet> = FxHashMap::default();
         let mut kpis_by_type: FxHashMap<String, Vec<(usize, usize)>> = FxHashMap::default();
+        let kpi_count = kpis.len();
         let mut runtimes = Vec::with_capacity(kpis.len());
         for (index, kpi) in kpis.into_iter().enumerate() {
             let mut slots_by_type = Vec::with_capacity(kpi.events.len());
@@ -589,6 +593,7 @@ impl Engine {
             next_session_close: i64::MIN,
             slot_buffer: Vec::new(),
             contribution_buffer: Vec::new(),
+            touched: vec![None; kpi_count],
         }
     }
 
@@ -719,6 +724,12 @@ impl Engine {
             return Observation::TooLate;
         }
         for &(index, slots_at) in kpi_indices {
+            if let Some(touched) = self.touched.get_mut(index) {
+                *touched = Some(match *touched {
+                    None => (event_time_us, event_time_us),
+                    Some((first, last)) => (first.min(event_time_us), last.max(event_time_us)),
+                });
+            }
             let runtime = &mut self.kpis[index];
             contributions.clear();
             if runtime.kpi.aggregate == AggregateKind::Sessions {
@@ -801,13 +812,81 @@ impl Engine {
     /// The windows of `kpi` that overlap `[from, to)` and hold data, oldest first (by
     /// start, then by window definition). `None` for an unknown KPI.
     pub fn windows(&self, kpi: &str, from_us: i64, to_us: i64) -> Option<Vec<WindowResult>> {
-        self.windows_where(kpi, from_us, to_us, false)
+        self.windows_where(kpi, from_us, to_us, false, &|_, _, _| true)
+    }
+
+    /// The windows of `kpi` a push must send again after the engine counted events with
+    /// times in `touched` (`Engine::take_touched`) and its watermark moved from
+    /// `previous_watermark`: the windows holding a counted time, the windows that became
+    /// final, and those whose value runs with the clock. Of a sliding window definition
+    /// only the current window (the one holding the watermark that ends first) and final
+    /// ones are sent: an event falls in `size ÷ slide` open windows, and a dashboard shows
+    /// the latest. `None` for an unknown KPI.
+    pub fn changed_windows(
+        &self,
+        kpi: &str,
+        touched: Option<(i64, i64)>,
+        previous_watermark: i64,
+    ) -> Option<Vec<WindowResult>> {
+        let runtime = self.kpis.iter().find(|runtime| runtime.kpi.name == kpi)?;
+        let watermark = self.watermark.current();
+        let runs_with_clock = matches!(
+            runtime.kpi.aggregate,
+            AggregateKind::Deadlines | AggregateKind::StatusTime
+        );
+        let is_current = |spec: &WindowSpec, start: i64, end: i64| match spec {
+            WindowSpec::Sliding { slide_us, .. } => {
+                start <= watermark && watermark < end && end <= watermark.saturating_add(*slide_us)
+            }
+            _ => start <= watermark && watermark < end,
+        };
+        let mut results = Vec::new();
+        if let Some((first, last)) = touched {
+            let counted = |spec: &WindowSpec, start: i64, end: i64| {
+                !matches!(spec, WindowSpec::Sliding { .. })
+                    || end <= watermark
+                    || is_current(spec, start, end)
+            };
+            results = self.windows_where(kpi, first, last.saturating_add(1), false, &counted)?;
+        }
+        if watermark != previous_watermark {
+            let moved = |spec: &WindowSpec, start: i64, end: i64| {
+                (previous_watermark < end && end <= watermark)
+                    || (is_current(spec, start, end)
+                        && (runs_with_clock || matches!(spec, WindowSpec::Sliding { .. })))
+            };
+            let from = previous_watermark.min(watermark);
+            let by_clock =
+                self.windows_where(kpi, from, watermark.saturating_add(1), false, &moved)?;
+            for result in by_clock {
+                let known = results.iter().any(|known: &WindowResult| {
+                    known.window == result.window && known.start_us == result.start_us
+                });
+                if !known {
+                    results.push(result);
+                }
+            }
+        }
+        results.sort_by_key(|result| (result.start_us, result.end_us));
+        Some(results)
     }
 
     /// The windows of a comparison's hidden series (labelled `series/1m`) that overlap
     /// `[from, to)`; empty for a KPI without `compare`, `None` for an unknown KPI.
     pub fn series_windows(&self, kpi: &str, from_us: i64, to_us: i64) -> Option<Vec<WindowResult>> {
-        self.windows_where(kpi, from_us, to_us, true)
+        self.windows_where(kpi, from_us, to_us, true, &|_, _, _| true)
+    }
+
+    /// The KPIs that counted events since the last call, each with the first and last
+    /// event time it counted: the windows holding a time in that span may have changed.
+    pub fn take_touched(&mut self) -> Vec<(String, i64, i64)> {
+        let mut touched = Vec::new();
+        for (runtime, span) in self.kpis.iter().zip(self.touched.iter_mut()) {
+            if let Some((first, last)) = span.take() {
+                touched.push((runtime.kpi.name.clone(), first, last));
+            }
+        }
+        touched
     }
 
     /// The windows closed since the last call, oldest first per window definition; the
@@ -833,12 +912,15 @@ impl Engine {
         self.closed.len()
     }
 
+    /// The windows of `kpi` overlapping `[from, to)` (of its hidden series, or not) that
+    /// `keep(spec, start, end)` accepts; rejected windows cost nothing to compute.
     fn windows_where(
         &self,
         kpi: &str,
         from_us: i64,
         to_us: i64,
         series: bool,
+        keep: &dyn Fn(&WindowSpec, i64, i64) -> bool,
     ) -> Option<Vec<WindowResult>> {
         let runtime = self.kpis.iter().find(|runtime| runtime.kpi.name == kpi)?;
         let watermark = self.watermark.current();
@@ -850,6 +932,9 @@ impl Engine {
         {
             let label = window.label();
             for start in window.starts_with_data(from_us, to_us) {
+                if !keep(&window.spec, start, window.spec.window_end(start)) {
+                    continue;
+                }
                 let values: Vec<_> = match window.finals.get(&start) {
                     Some(finals) => finals
                         .iter()
@@ -902,6 +987,16 @@ impl Engine {
                 || closed.start_us >= to_us
                 || closed.end_us <= from_us
                 || answered.contains(&(closed.start_us, closed.window.clone()))
+            {
+                continue;
+            }
+            let spec = runtime
+                .windows
+                .iter()
+                .find(|window| window.label() == closed.window)
+                .map(|window| &window.spec);
+            if let Some(spec) = spec
+                && !keep(spec, closed.start_us, closed.end_us)
             {
                 continue;
             }

@@ -755,3 +755,88 @@ fn fields_read_apart_count_as_processing_does() {
         Observation::Unused
     );
 }
+
+/// What a push sends after a step: the windows that hold the counted events, those the
+/// watermark made final, and of a sliding definition only the current and final windows.
+#[test]
+fn changed_windows_are_the_touched_the_newly_final_and_the_current() {
+    let mut engine = engine();
+    let order = |id: &str| {
+        format!(r#"{{"order_id":"{id}","total":"10.00","currency":"EUR","channel":"web"}}"#)
+    };
+    let before = engine.watermark();
+    feed(
+        &mut engine,
+        "2026-11-27T10:00:30Z",
+        "order.created",
+        &order("a"),
+    );
+    let touched = engine.take_touched();
+    let span_of = |touched: &[(String, i64, i64)], name: &str| {
+        touched
+            .iter()
+            .find(|(kpi, _, _)| kpi == name)
+            .map(|(_, first, last)| (*first, *last))
+    };
+    let at = parse_rfc3339("2026-11-27T10:00:30Z").expect("time");
+    assert_eq!(span_of(&touched, "orders"), Some((at, at)));
+    assert!(
+        span_of(&touched, "api_latency").is_none(),
+        "no request was counted"
+    );
+    assert!(engine.take_touched().is_empty(), "taken once");
+
+    let changed = |engine: &Engine, name: &str, touched: &[(String, i64, i64)], before| {
+        engine
+            .changed_windows(name, span_of(touched, name), before)
+            .expect("a KPI of the pack")
+            .into_iter()
+            .map(|window| (window.window, window.start_us, window.is_final))
+            .collect::<Vec<_>>()
+    };
+    let minute = |text: &str| parse_rfc3339(text).expect("time");
+    assert_eq!(
+        changed(&engine, "orders", &touched, before),
+        vec![
+            ("1m".to_owned(), minute("2026-11-27T10:00:00Z"), false),
+            ("1h".to_owned(), minute("2026-11-27T10:00:00Z"), false),
+        ]
+    );
+    // An hour wide sliding every minute: the order is in 60 open windows; only the
+    // current one is sent.
+    let sliding = changed(&engine, "average_order_value", &touched, before);
+    assert_eq!(sliding.len(), 1, "{sliding:?}");
+    assert!(!sliding[0].2);
+
+    // Five minutes later: the 10:00 minute became final, the 10:05 minute holds the new
+    // order, and the sliding KPI sends its newly final windows and the current one.
+    let before = engine.watermark();
+    feed(
+        &mut engine,
+        "2026-11-27T10:05:30Z",
+        "order.created",
+        &order("b"),
+    );
+    let touched = engine.take_touched();
+    let orders = changed(&engine, "orders", &touched, before);
+    assert!(
+        orders.contains(&("1m".to_owned(), minute("2026-11-27T10:00:00Z"), true)),
+        "{orders:?}"
+    );
+    assert!(
+        orders.contains(&("1m".to_owned(), minute("2026-11-27T10:05:00Z"), false)),
+        "{orders:?}"
+    );
+    assert!(
+        orders.contains(&("1h".to_owned(), minute("2026-11-27T10:00:00Z"), false)),
+        "{orders:?}"
+    );
+    let sliding = changed(&engine, "average_order_value", &touched, before);
+    assert!(
+        sliding.len() <= 6 && sliding.iter().filter(|window| !window.2).count() == 1,
+        "{sliding:?}"
+    );
+    // Nothing counted and the clock still: nothing to send.
+    let before = engine.watermark();
+    assert!(changed(&engine, "orders", &[], before).is_empty());
+}

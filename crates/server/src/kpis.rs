@@ -622,29 +622,56 @@ impl KpiService {
                 &right.window,
             ))
         });
-        Some(
-            results
-                .into_iter()
-                .map(|result| {
-                    let comparison = compare.as_ref().map(|compare| {
-                        // A final window (history's among them) compares its whole span,
-                        // whatever the watermark (it lags while the engine replays).
-                        let until = if result.is_final {
-                            result.end_us
-                        } else {
-                            result.end_us.min(watermark.max(result.start_us))
-                        };
-                        let (from_us, to_us) = compare.previous_span(result.start_us, until);
-                        Comparison {
-                            from_us,
-                            to_us,
-                            values: self.series_sum(kpi, from_us, to_us),
-                        }
-                    });
-                    AnsweredWindow { result, comparison }
-                })
-                .collect(),
-        )
+        Some(self.compared(kpi, compare.as_ref(), watermark, results))
+    }
+
+    /// The windows a push must send again (see `Engine::changed_windows`), with their
+    /// comparisons; `None` for an unknown KPI.
+    pub fn changed_windows(
+        &self,
+        kpi: &str,
+        touched: Option<(i64, i64)>,
+        previous_watermark: i64,
+    ) -> Option<Vec<AnsweredWindow>> {
+        let (results, compare, watermark) = {
+            let engine = self.engine();
+            let results = engine.changed_windows(kpi, touched, previous_watermark)?;
+            let definition = engine.kpis().find(|candidate| candidate.name == kpi);
+            let compare = definition.and_then(|candidate| candidate.compare.clone());
+            (results, compare, engine.watermark())
+        };
+        Some(self.compared(kpi, compare.as_ref(), watermark, results))
+    }
+
+    /// Each window with the same span earlier, for a KPI with `compare`.
+    fn compared(
+        &self,
+        kpi: &str,
+        compare: Option<&sightline_engine::definition::Compare>,
+        watermark: i64,
+        results: Vec<WindowResult>,
+    ) -> Vec<AnsweredWindow> {
+        results
+            .into_iter()
+            .map(|result| {
+                let comparison = compare.as_ref().map(|compare| {
+                    // A final window (history's among them) compares its whole span,
+                    // whatever the watermark (it lags while the engine replays).
+                    let until = if result.is_final {
+                        result.end_us
+                    } else {
+                        result.end_us.min(watermark.max(result.start_us))
+                    };
+                    let (from_us, to_us) = compare.previous_span(result.start_us, until);
+                    Comparison {
+                        from_us,
+                        to_us,
+                        values: self.series_sum(kpi, from_us, to_us),
+                    }
+                });
+                AnsweredWindow { result, comparison }
+            })
+            .collect()
     }
 
     /// Per group, the sum of a comparison series' windows that lie wholly in

@@ -11,6 +11,7 @@ pub mod kpis;
 mod listener;
 mod metrics;
 pub mod odoo;
+pub mod push;
 mod routes;
 mod state;
 

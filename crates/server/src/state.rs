@@ -8,6 +8,7 @@ use sightline_sources::shopify::{ShopifyReceiver, Shops};
 
 use crate::kpis::KpiService;
 use crate::metrics::HttpMetrics;
+use crate::push::PushHub;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct AppState {
     pub odoo: Option<Arc<OdooReceiver>>,
     /// Whether `[sources.odoo]` is configured at all.
     pub odoo_configured: bool,
+    /// Live updates (`GET /v1/stream`); `None` answers 503 there.
+    pub push: Option<Arc<PushHub>>,
 }
 
 impl AppState {
@@ -37,6 +40,7 @@ impl AppState {
             shopify: open_shopify(config).map(Arc::new),
             odoo: open_odoo(config).map(Arc::new),
             odoo_configured: config.sources.odoo.is_enabled(),
+            push: Some(PushHub::new(config.push.heartbeat.0)),
         };
         crate::routes::sources::recover_pending_carts(&state);
         state

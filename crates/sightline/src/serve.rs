@@ -69,7 +69,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         crate::shopify::url_of(address),
         Arc::clone(&stop_reconciling),
     );
-    sightline_server::serve(listener, &config.server, state, shutdown_signal()).await?;
+    let stop_pushing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let push = state.push.clone();
+    if let Some(hub) = &push {
+        sightline_server::push::start_publisher(
+            Arc::clone(hub),
+            Arc::clone(&kpis),
+            config.push.coalesce.0,
+            Arc::clone(&stop_pushing),
+        )
+        .context("cannot start the live update thread")?;
+    }
+    let stopping = async move {
+        shutdown_signal().await;
+        // Streams never end by themselves: told to, they let the graceful stop finish.
+        if let Some(hub) = push {
+            hub.close();
+        }
+    };
+    sightline_server::serve(listener, &config.server, state, stopping).await?;
+    stop_pushing.store(true, std::sync::atomic::Ordering::Relaxed);
     stop_reconciling.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!("stopping: making everything received durable");
     ingest.shutdown_async().await;

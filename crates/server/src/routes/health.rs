@@ -111,6 +111,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 fn render_engine(state: &AppState, out: &mut String) {
     use std::fmt::Write as _;
+    if let Some(push) = &state.push {
+        let _ = writeln!(
+            out,
+            "# HELP sightline_push_clients Clients connected to GET /v1/stream.\n# TYPE sightline_push_clients gauge\nsightline_push_clients {}\n# HELP sightline_push_frames_total KPI updates sent out (each to every client subscribed).\n# TYPE sightline_push_frames_total counter\nsightline_push_frames_total {}",
+            push.clients(),
+            push.last_id()
+        );
+    }
     let _ = writeln!(
         out,
         "# HELP sightline_engine_lag_events Durable events the KPI engine has not processed yet.\n# TYPE sightline_engine_lag_events gauge\nsightline_engine_lag_events {}",

@@ -51,7 +51,7 @@ pub struct KpiWindows {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct WindowAnswer {
+pub(crate) struct WindowAnswer {
     /// The window definition this window belongs to, as in `KpiSummary.windows`.
     window: String,
     #[schema(format = DateTime)]
@@ -240,7 +240,7 @@ fn parse_time(text: Option<&str>, parameter: &str, default: i64) -> Result<i64, 
     })
 }
 
-fn answer(answered: &AnsweredWindow) -> WindowAnswer {
+pub(crate) fn answer(answered: &AnsweredWindow) -> WindowAnswer {
     let window = &answered.result;
     WindowAnswer {
         window: window.window.clone(),

@@ -6,9 +6,10 @@ mod dead_letters;
 mod events;
 mod health;
 mod home;
-mod kpis;
+pub(crate) mod kpis;
 mod openapi;
 pub(crate) mod sources;
+mod stream;
 
 use axum::Router;
 use axum::routing::{MethodRouter, get, post};
@@ -25,6 +26,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/dead-letters"),
     ("GET", "/v1/kpis"),
     ("GET", "/v1/kpis/{name}"),
+    ("GET", "/v1/stream"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -42,6 +44,7 @@ fn endpoint(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/dead-letters") => get(dead_letters::list),
         ("GET", "/v1/kpis") => get(kpis::list),
         ("GET", "/v1/kpis/{name}") => get(kpis::windows),
+        ("GET", "/v1/stream") => get(stream::stream),
         ("GET", "/v1/openapi.json") => get(openapi::document),
         ("GET", "/healthz") => get(health::healthz),
         ("GET", "/readyz") => get(health::readyz),

@@ -24,6 +24,7 @@ use crate::error::ApiError;
         super::dead_letters::list,
         super::kpis::list,
         super::kpis::windows,
+        super::stream::stream,
         document,
         super::health::healthz,
         super::health::readyz,

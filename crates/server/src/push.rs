@@ -1,0 +1,310 @@
+//! Live push of KPI updates: the engine's changes, gathered and sent to every client
+//! (`GET /v1/stream`), with no polling floor.
+//!
+//! A publisher thread wakes every `[push] coalesce` (100 ms by default), asks the engine
+//! which windows the events and the clock changed since its last round
+//! (`Engine::changed_windows`), and sends each window that differs from what it sent
+//! before: a window that changed ten times in a round goes out once, with its latest
+//! value. Each update is a frame with a sequence number; the hub keeps the last
+//! `RESUME_FRAMES` so a client that reconnects with `Last-Event-ID` gets what it missed,
+//! or a fresh snapshot when that is no longer held.
+//!
+//! A slow client never slows the engine or the others: frames reach clients through a
+//! broadcast channel that never blocks the publisher and holds at most
+//! `CLIENT_BACKLOG` frames per client. A client that falls further behind loses the
+//! backlog and gets a snapshot instead (its windows' latest values: the backlog
+//! conflated); one that keeps falling behind is told why and disconnected.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::kpis::{AnsweredWindow, KpiService};
+use crate::routes::kpis::{WindowAnswer, answer};
+
+/// Frames kept for clients that resume with `Last-Event-ID`.
+const RESUME_FRAMES: usize = 10_000;
+/// Frames a client may be behind before it is given a snapshot instead.
+const CLIENT_BACKLOG: usize = 4_096;
+/// Windows remembered as sent reach back this far behind the watermark; an older window
+/// that changes (a late correction past it) is simply sent again.
+const REMEMBER_SENT_US: i64 = 3 * 86_400_000_000;
+
+/// One update: a window of a KPI, as `GET /v1/kpis/{name}` answers it, plus `"name"`.
+#[derive(Debug)]
+pub struct Frame {
+    pub id: u64,
+    pub kpi: String,
+    /// The JSON of the window.
+    pub data: String,
+}
+
+#[derive(Serialize)]
+struct NamedWindow<'a> {
+    name: &'a str,
+    #[serde(flatten)]
+    window: WindowAnswer,
+}
+
+/// The JSON a frame carries for `window` of `kpi`.
+pub fn frame_data(kpi: &str, window: &AnsweredWindow) -> String {
+    let named = NamedWindow {
+        name: kpi,
+        window: answer(window),
+    };
+    serde_json::to_string(&named).unwrap_or_default()
+}
+
+#[derive(Debug)]
+pub struct PushHub {
+    frames: broadcast::Sender<Arc<Frame>>,
+    recent: Mutex<VecDeque<Arc<Frame>>>,
+    /// The id of the last frame published (0: none yet).
+    last_id: AtomicU64,
+    clients: AtomicUsize,
+    pub heartbeat: Duration,
+    /// Set when the server stops: streams say so and end (else a graceful stop would
+    /// wait for them forever).
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl PushHub {
+    pub fn new(heartbeat: Duration) -> Arc<PushHub> {
+        let (frames, _) = broadcast::channel(CLIENT_BACKLOG);
+        Arc::new(PushHub {
+            frames,
+            recent: Mutex::new(VecDeque::with_capacity(RESUME_FRAMES)),
+            last_id: AtomicU64::new(0),
+            clients: AtomicUsize::new(0),
+            heartbeat,
+            closing: tokio::sync::watch::Sender::new(false),
+        })
+    }
+
+    /// A receiver of every frame published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.frames.subscribe()
+    }
+
+    /// Tells every stream the server is stopping.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Changes to `true` when the server stops.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// The id of the last frame published.
+    pub fn last_id(&self) -> u64 {
+        self.last_id.load(Ordering::Acquire)
+    }
+
+    /// The frames published after `id`, oldest first, when the hub still holds all of
+    /// them; `None` when some are gone (or `id` was never published): the client needs a
+    /// snapshot.
+    pub fn since(&self, id: u64) -> Option<Vec<Arc<Frame>>> {
+        let recent = self.recent.lock().ok()?;
+        let last = recent.back().map_or(self.last_id(), |frame| frame.id);
+        if id > last {
+            return None;
+        }
+        if id == last {
+            return Some(Vec::new());
+        }
+        let oldest = recent.front()?.id;
+        if id + 1 < oldest {
+            return None;
+        }
+        Some(
+            recent
+                .iter()
+                .filter(|frame| frame.id > id)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Connected stream clients (a gauge in `/metrics`).
+    pub fn clients(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn client_connected(&self) {
+        self.clients.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn client_gone(&self) {
+        self.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn publish(&self, kpi: &str, data: String) {
+        let Ok(mut recent) = self.recent.lock() else {
+            return;
+        };
+        let id = self.last_id.load(Ordering::Relaxed) + 1;
+        let frame = Arc::new(Frame {
+            id,
+            kpi: kpi.to_owned(),
+            data,
+        });
+        if recent.len() == RESUME_FRAMES {
+            recent.pop_front();
+        }
+        recent.push_back(Arc::clone(&frame));
+        // Under the lock, so `since` and `last_id` agree with what was sent.
+        self.last_id.store(id, Ordering::Release);
+        // No receiver is not an error: nobody is watching.
+        let _ = self.frames.send(frame);
+    }
+}
+
+/// Starts the publisher thread; it ends when `stop` is set.
+pub fn start_publisher(
+    hub: Arc<PushHub>,
+    kpis: Arc<KpiService>,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("sightline-push".into())
+        .spawn(move || {
+            let mut publisher = Publisher::new(&kpis);
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
+                publisher.round(&hub, &kpis);
+            }
+        })
+}
+
+/// What the publisher remembers between rounds.
+struct Publisher {
+    names: Vec<String>,
+    watermark: i64,
+    /// Per (KPI, window label, start): a hash of the JSON last sent.
+    sent: HashMap<(String, String, i64), u64>,
+    rounds: u64,
+}
+
+impl Publisher {
+    fn new(kpis: &KpiService) -> Publisher {
+        let engine = kpis.engine();
+        Publisher {
+            names: engine.kpis().map(|kpi| kpi.name.clone()).collect(),
+            watermark: engine.watermark(),
+            sent: HashMap::new(),
+            rounds: 0,
+        }
+    }
+
+    /// Sends every window changed since the last round.
+    fn round(&mut self, hub: &PushHub, kpis: &KpiService) {
+        let (touched, watermark) = {
+            let mut engine = kpis.engine();
+            (engine.take_touched(), engine.watermark())
+        };
+        // While the engine replays the log at start-up, every window changes; clients
+        // connecting then get snapshots, and live updates start once it has caught up.
+        if !kpis.is_caught_up() {
+            self.watermark = watermark;
+            return;
+        }
+        for name in &self.names {
+            let span = touched
+                .iter()
+                .find(|(kpi, _, _)| kpi == name)
+                .map(|(_, first, last)| (*first, *last));
+            if span.is_none() && watermark == self.watermark {
+                continue;
+            }
+            let Some(windows) = kpis.changed_windows(name, span, self.watermark) else {
+                continue;
+            };
+            for window in &windows {
+                let data = frame_data(name, window);
+                let hash = xxhash_rust::xxh3::xxh3_64(data.as_bytes());
+                let key = (
+                    name.clone(),
+                    window.result.window.clone(),
+                    window.result.start_us,
+                );
+                if self.sent.insert(key, hash) != Some(hash) {
+                    hub.publish(name, data);
+                }
+            }
+        }
+        self.watermark = watermark;
+        self.rounds += 1;
+        if self.rounds.is_multiple_of(600) {
+            let horizon = watermark.saturating_sub(REMEMBER_SENT_US);
+            self.sent.retain(|(_, _, start), _| *start >= horizon);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn published(hub: &PushHub, count: usize) {
+        for index in 0..count {
+            hub.publish("orders", format!("{{\"n\":{index}}}"));
+        }
+    }
+
+    #[test]
+    fn a_client_resumes_from_any_frame_still_held() {
+        let hub = PushHub::new(Duration::from_secs(15));
+        assert_eq!(hub.since(0).map(|frames| frames.len()), Some(0));
+        published(&hub, 5);
+        let ids = |frames: Option<Vec<Arc<Frame>>>| {
+            frames.map(|frames| frames.iter().map(|frame| frame.id).collect::<Vec<_>>())
+        };
+        assert_eq!(ids(hub.since(0)), Some(vec![1, 2, 3, 4, 5]));
+        assert_eq!(ids(hub.since(3)), Some(vec![4, 5]));
+        assert_eq!(ids(hub.since(5)), Some(vec![]));
+        assert_eq!(ids(hub.since(6)), None, "an id never published: a snapshot");
+    }
+
+    #[test]
+    fn frames_no_longer_held_mean_a_snapshot() {
+        let hub = PushHub::new(Duration::from_secs(15));
+        published(&hub, RESUME_FRAMES + 10);
+        assert!(hub.since(5).is_none());
+        assert_eq!(
+            hub.since(10).map(|frames| frames.len()),
+            Some(RESUME_FRAMES)
+        );
+        assert_eq!(
+            hub.since(11).map(|frames| frames.len()),
+            Some(RESUME_FRAMES - 1)
+        );
+    }
+
+    /// The publisher never waits for a client: one that reads nothing misses frames
+    /// (and is told so by its receiver) while the others get every one.
+    #[test]
+    fn a_client_that_reads_nothing_is_left_behind_not_waited_for() {
+        let hub = PushHub::new(Duration::from_secs(15));
+        let mut stalled = hub.subscribe();
+        let mut reading = hub.subscribe();
+        let mut seen = 0;
+        for round in 0..(CLIENT_BACKLOG * 2) {
+            hub.publish("orders", format!("{round}"));
+            while let Ok(frame) = reading.try_recv() {
+                seen += 1;
+                assert_eq!(frame.id, seen);
+            }
+        }
+        assert_eq!(seen, (CLIENT_BACKLOG * 2) as u64);
+        assert!(matches!(
+            stalled.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+    }
+}

@@ -1,0 +1,272 @@
+//! `GET /v1/stream`: KPI updates as Server-Sent Events (see `crate::push`).
+//!
+//! Every event is `event: kpi`, `id: N`, `data:` one window as `GET /v1/kpis/{name}`
+//! answers it plus `"name"`. A client starts with a snapshot (`event: snapshot`, then the
+//! KPIs' windows of the last day), then gets every change. Reconnecting with
+//! `Last-Event-ID` resumes without a gap when the server still holds what was missed,
+//! else starts with a fresh snapshot (its `reason` says why).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sightline_model::time::now_micros;
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+use crate::push::{Frame, PushHub, frame_data};
+use crate::state::AppState;
+
+const DAY_US: i64 = 86_400_000_000;
+/// A client given this many snapshots for falling behind within `LAG_PERIOD` cannot
+/// keep up and is disconnected.
+const LAGS_ALLOWED: usize = 3;
+const LAG_PERIOD: Duration = Duration::from_secs(60);
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// KPI names, comma-separated; default every KPI.
+    kpis: Option<String>,
+    /// Where to resume, for clients that cannot send the `Last-Event-ID` header.
+    last_event_id: Option<String>,
+}
+
+/// Live KPI updates as Server-Sent Events.
+#[utoipa::path(
+    get,
+    path = "/v1/stream",
+    operation_id = "stream",
+    tag = "kpis",
+    params(
+        StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received: resume after it"),
+    ),
+    responses(
+        (status = 200, description = "`event: snapshot` (data `{\"reason\": …, \"id\": N}`), then `event: kpi` events (`id: N`, data: one window plus `name`) and `: heartbeat` comments; `event: close` (data `{\"reason\": …}`) before the server ends a stream", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A bad query parameter", body = super::openapi::ErrorBody),
+        (status = 404, description = "A KPI in `kpis` does not exist; the error lists the KPIs", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<StreamQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    let known: Vec<String> = state
+        .kpis
+        .engine()
+        .kpis()
+        .map(|kpi| kpi.name.clone())
+        .collect();
+    let subscribed = match query.kpis.as_deref().filter(|list| !list.trim().is_empty()) {
+        None => known.clone(),
+        Some(list) => {
+            let mut names = Vec::new();
+            for name in list
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+            {
+                if !known.iter().any(|known| known == name) {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        format!(
+                            "kpis: no KPI named {name:?}; the KPIs are: {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                names.push(name.to_owned());
+            }
+            names
+        }
+    };
+    let resume_from = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .or(query.last_event_id);
+    let Some(hub) = state.push.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "live updates are off (see the server log); poll GET /v1/kpis instead",
+        ));
+    };
+    let closing = hub.closing();
+    if *closing.borrow() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is stopping; reconnect in a moment",
+        ));
+    }
+    // Subscribed before the snapshot or the replay is read, so nothing falls between.
+    let receiver = hub.subscribe();
+    let mut client = Client {
+        state: state.clone(),
+        hub: Arc::clone(&hub),
+        receiver,
+        closing,
+        subscribed,
+        pending: VecDeque::new(),
+        sent_up_to: 0,
+        lags: VecDeque::new(),
+        closed: false,
+    };
+    hub.client_connected();
+    let replay = resume_from
+        .as_deref()
+        .and_then(|id| id.trim().parse::<u64>().ok())
+        .and_then(|id| hub.since(id).map(|frames| (id, frames)));
+    match (resume_from.is_some(), replay) {
+        (_, Some((id, frames))) => {
+            client.sent_up_to = id;
+            for frame in frames {
+                client.queue_frame(&frame);
+            }
+        }
+        (true, None) => client.queue_snapshot("resume_gap"),
+        (false, None) => client.queue_snapshot("connect"),
+    }
+    let events = futures_util::stream::unfold(client, |mut client| async move {
+        let event = client.next_event().await?;
+        Some((Ok::<Event, std::convert::Infallible>(event), client))
+    });
+    let heartbeat = hub.heartbeat;
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"))
+        .into_response())
+}
+
+/// One stream client: what it is sent next.
+struct Client {
+    state: AppState,
+    hub: Arc<PushHub>,
+    receiver: broadcast::Receiver<Arc<Frame>>,
+    closing: tokio::sync::watch::Receiver<bool>,
+    subscribed: Vec<String>,
+    pending: VecDeque<Event>,
+    /// Frames up to this id are in `pending` or sent.
+    sent_up_to: u64,
+    /// When the client was last given a snapshot for falling behind.
+    lags: VecDeque<Instant>,
+    closed: bool,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.hub.client_gone();
+    }
+}
+
+impl Client {
+    async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            if self.closed {
+                return None;
+            }
+            let received = tokio::select! {
+                received = self.receiver.recv() => Some(received),
+                _ = self.closing.wait_for(|closing| *closing) => None,
+            };
+            match received {
+                Some(Ok(frame)) => self.queue_frame(&frame),
+                Some(Err(broadcast::error::RecvError::Lagged(missed))) => self.fell_behind(missed),
+                Some(Err(broadcast::error::RecvError::Closed)) => return None,
+                None => self.close("the server is stopping; reconnect in a moment"),
+            }
+        }
+    }
+
+    fn queue_frame(&mut self, frame: &Frame) {
+        if frame.id <= self.sent_up_to {
+            return;
+        }
+        self.sent_up_to = frame.id;
+        if !self.subscribed.iter().any(|name| *name == frame.kpi) {
+            return;
+        }
+        self.pending.push_back(
+            Event::default()
+                .event("kpi")
+                .id(frame.id.to_string())
+                .data(frame.data.as_str()),
+        );
+    }
+
+    /// The client missed `missed` frames: what it missed is replaced by the latest
+    /// values (a snapshot), unless it keeps falling behind.
+    fn fell_behind(&mut self, missed: u64) {
+        let now = Instant::now();
+        while self
+            .lags
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > LAG_PERIOD)
+        {
+            self.lags.pop_front();
+        }
+        self.lags.push_back(now);
+        if self.lags.len() > LAGS_ALLOWED {
+            let reason = format!(
+                "the client reads too slowly: it fell {missed} updates behind {} times within {} s; reconnect, or subscribe to fewer KPIs",
+                self.lags.len(),
+                LAG_PERIOD.as_secs()
+            );
+            tracing::info!(%reason, "a stream client was disconnected");
+            self.close(&reason);
+            return;
+        }
+        self.pending.clear();
+        self.queue_snapshot("lagged");
+    }
+
+    /// Ends the stream after an `event: close` saying why.
+    fn close(&mut self, reason: &str) {
+        self.pending.clear();
+        self.pending.push_back(
+            Event::default()
+                .event("close")
+                .data(serde_json::json!({ "reason": reason }).to_string()),
+        );
+        self.closed = true;
+    }
+
+    /// The subscribed KPIs' windows of the last day, as the frames that would have
+    /// brought them; the client resumes after the hub's current frame.
+    fn queue_snapshot(&mut self, reason: &str) {
+        let id = self.hub.last_id();
+        self.sent_up_to = self.sent_up_to.max(id);
+        self.pending.push_back(
+            Event::default()
+                .event("snapshot")
+                .id(id.to_string())
+                .data(serde_json::json!({ "reason": reason, "id": id }).to_string()),
+        );
+        let now = now_micros();
+        for name in &self.subscribed {
+            let windows = self
+                .state
+                .kpis
+                .recent_windows(name, now - DAY_US, i64::MAX / 2)
+                .unwrap_or_default();
+            for window in &windows {
+                self.pending.push_back(
+                    Event::default()
+                        .event("kpi")
+                        .id(id.to_string())
+                        .data(frame_data(name, window)),
+                );
+            }
+        }
+    }
+}
