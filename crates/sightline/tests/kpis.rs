@@ -294,3 +294,50 @@ fn past_windows_come_from_history_and_revenue_today_compares_with_last_week() {
         .collect();
     assert_eq!(labels, vec!["1h", "1h", "1h", "1h"]);
 }
+
+/// Pollers get an `ETag` and a bodiless 304 while nothing changed; a change gives a new
+/// tag and the body again.
+#[test]
+fn polling_answers_not_modified_until_something_changes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = common::write_config(dir.path(), "[time]\nidle_timeout = \"1h\"\n");
+    let server = Server::start(&dir.path().join("data"), Some(&config));
+    server.wait_until_ready();
+    let path = format!("/v1/kpis/orders?{RANGE}");
+    let get = |if_none_match: Option<&str>| {
+        let headers: Vec<(&str, &str)> = if_none_match
+            .map(|tag| vec![("if-none-match", tag)])
+            .unwrap_or_default();
+        common::request(server.address, "GET", &path, &headers, b"")
+    };
+    let first = get(None);
+    assert_eq!(first.status, 200);
+    let tag = first.header("etag").expect("an ETag").to_owned();
+    let unchanged = get(Some(&tag));
+    assert_eq!(unchanged.status, 304);
+    assert!(unchanged.body.is_empty());
+    assert_eq!(unchanged.header("etag"), Some(tag.as_str()));
+    assert_eq!(get(Some("\"some-other-tag\"")).status, 200);
+
+    let body = order("e-1", "2026-11-27T14:03:11Z", "5.00", "web");
+    assert_eq!(
+        server.post("application/x-ndjson", body.as_bytes()).json()["accepted"],
+        1
+    );
+    wait_for(&server, &path, |json| {
+        window(json, "1h", "2026-11-27T14:00:00.000Z").is_some()
+    });
+    let changed = get(Some(&tag));
+    assert_eq!(changed.status, 200, "the answer changed");
+    assert_ne!(changed.header("etag"), Some(tag.as_str()));
+    let list = common::request(server.address, "GET", "/v1/kpis", &[], b"");
+    let list_tag = list.header("etag").expect("an ETag").to_owned();
+    let again = common::request(
+        server.address,
+        "GET",
+        "/v1/kpis",
+        &[("if-none-match", &list_tag)],
+        b"",
+    );
+    assert_eq!(again.status, 304, "nothing arrived in between");
+}

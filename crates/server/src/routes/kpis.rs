@@ -1,8 +1,8 @@
 //! `GET /v1/kpis` and `GET /v1/kpis/{name}?from=T&to=T` (api.md).
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sightline_engine::aggregate::AggregateValue;
@@ -133,9 +133,13 @@ pub struct Range {
     path = "/v1/kpis",
     operation_id = "list_kpis",
     tag = "kpis",
-    responses((status = 200, description = "Every KPI", body = KpiList))
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of an earlier answer: 304 when nothing changed")),
+    responses(
+        (status = 200, description = "Every KPI (with an `ETag`)", body = KpiList),
+        (status = 304, description = "Nothing changed since the answer whose ETag was sent"),
+    )
 )]
-pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let now = now_micros();
     let definitions: Vec<_> = state.kpis.engine().kpis().cloned().collect();
     let kpis = definitions
@@ -175,7 +179,7 @@ pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
             }
         })
         .collect();
-    Json(KpiList { kpis })
+    json_with_etag(&headers, &KpiList { kpis })
 }
 
 /// The windows of one KPI that overlap `[from, to)`, oldest first.
@@ -187,9 +191,11 @@ pub async fn list(State(state): State<AppState>) -> Json<KpiList> {
     params(
         ("name" = String, Path, description = "The KPI's name, as listed by GET /v1/kpis"),
         Range,
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of an earlier answer: 304 when nothing changed"),
     ),
     responses(
-        (status = 200, description = "The KPI's windows in the range", body = KpiWindows),
+        (status = 200, description = "The KPI's windows in the range (with an `ETag`)", body = KpiWindows),
+        (status = 304, description = "Nothing changed since the answer whose ETag was sent"),
         (status = 400, description = "A bad `from` or `to`, or `from` not before `to`", body = super::openapi::ErrorBody),
         (status = 404, description = "No KPI has this name; the error lists the KPIs", body = super::openapi::ErrorBody),
     )
@@ -198,7 +204,8 @@ pub async fn windows(
     State(state): State<AppState>,
     Path(name): Path<String>,
     range: Result<Query<Range>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<KpiWindows>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let Query(range) =
         range.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let now = now_micros();
@@ -222,10 +229,46 @@ pub async fn windows(
             format!("no KPI named {name:?}; the KPIs are: {}", known.join(", ")),
         ));
     };
-    Ok(Json(KpiWindows {
+    let answer = KpiWindows {
         name,
         windows: results.iter().map(answer).collect(),
-    }))
+    };
+    Ok(json_with_etag(&headers, &answer))
+}
+
+/// `value` as JSON with an `ETag` (a hash of the body), or 304 Not Modified when the
+/// client's `If-None-Match` names that tag: pollers that ask often pay for a body only
+/// when something changed.
+fn json_with_etag(headers: &HeaderMap, value: &impl Serialize) -> Response {
+    let body = match serde_json::to_vec(value) {
+        Ok(body) => body,
+        Err(error) => {
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the answer could not be written as JSON: {error}"),
+            )
+            .into_response();
+        }
+    };
+    let tag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|candidate| candidate.trim().trim_start_matches("W/"))
+        .any(|candidate| candidate == tag || candidate == "*");
+    if matches {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::ETAG, tag),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 fn parse_time(text: Option<&str>, parameter: &str, default: i64) -> Result<i64, ApiError> {
