@@ -193,7 +193,7 @@ impl Client {
             return;
         }
         self.sent_up_to = frame.id;
-        if !self.subscribed.iter().any(|name| *name == frame.kpi) {
+        if !self.subscribed.contains(&frame.kpi) {
             return;
         }
         self.pending.push_back(
