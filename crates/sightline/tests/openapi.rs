@@ -18,6 +18,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/v1/kpis"),
     ("get", "/v1/kpis/{name}"),
     ("get", "/v1/stream"),
+    ("get", "/v1/ws"),
     ("get", "/v1/openapi.json"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -110,9 +111,14 @@ fn openapi_document_lists_every_route() {
         .collect();
     assert_eq!(
         parameters,
-        BTreeSet::from([("name", "path"), ("from", "query"), ("to", "query")])
+        BTreeSet::from([
+            ("name", "path"),
+            ("from", "query"),
+            ("to", "query"),
+            ("If-None-Match", "header")
+        ])
     );
-    for status in ["200", "400", "404"] {
+    for status in ["200", "304", "400", "404"] {
         assert!(windows["responses"].get(status).is_some(), "no {status}");
     }
 

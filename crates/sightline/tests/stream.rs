@@ -249,3 +249,106 @@ fn updates_are_pushed_resumed_and_end_with_the_server() {
     assert!(ending.last().expect("close").data.contains("stopping"));
     assert!(resumed.next().is_none(), "the stream ended");
 }
+
+/// The same updates over WebSocket, and a subscription changed on the fly.
+#[test]
+fn websocket_clients_get_the_updates_and_change_their_subscription() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = common::write_config(
+        dir.path(),
+        "[push]\ncoalesce = \"50ms\"\n[time]\nidle_timeout = \"1h\"\n",
+    );
+    let server = Server::start(&dir.path().join("data"), Some(&config));
+    server.wait_until_ready();
+
+    let stream = TcpStream::connect(server.address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let url = format!("ws://{}/v1/ws?kpis=orders", server.address);
+    let (socket, _) = tungstenite::client(url.as_str(), stream).expect("a WebSocket");
+    let mut client = WsClient {
+        socket,
+        deadline: Instant::now() + PATIENCE,
+    };
+    let first = client.next();
+    assert_eq!(first["event"], "snapshot");
+    assert_eq!(first["data"]["reason"], "connect");
+
+    assert_eq!(
+        server
+            .post("application/x-ndjson", order("w-1").as_bytes())
+            .json()["accepted"],
+        1
+    );
+    let update = client.until(|message| {
+        message["event"] == "kpi"
+            && message["data"]["name"] == "orders"
+            && message["data"]["window"] == "1h"
+            && message["data"]["values"][0]["value"] == 1
+    });
+    assert!(update["id"].is_u64(), "{update}");
+
+    client.send(r#"{"subscribe":["nope"]}"#);
+    let refused = client.until(|message| message["event"] != "kpi");
+    assert_eq!(refused["event"], "error", "{refused}");
+    assert!(
+        refused["data"]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("nope"))
+    );
+    client.send(r#"{"subscribe":["revenue_today"]}"#);
+    let snapshot = client.until(|message| message["event"] != "kpi");
+    assert_eq!(snapshot["event"], "snapshot", "{snapshot}");
+    assert_eq!(snapshot["data"]["reason"], "subscribe");
+    let revenue = client.next();
+    assert_eq!(revenue["data"]["name"], "revenue_today", "{revenue}");
+
+    // Plain HTTP is told where to go.
+    let plain = server.get("/v1/ws");
+    assert_eq!(plain.status, 400);
+    assert!(plain.text().contains("/v1/stream"), "{}", plain.text());
+    server.stop();
+}
+
+struct WsClient {
+    socket: tungstenite::WebSocket<TcpStream>,
+    /// Reading past this panics (pings alone keep a quiet socket going forever).
+    deadline: Instant,
+}
+
+impl WsClient {
+    /// The next text message, as JSON.
+    fn next(&mut self) -> serde_json::Value {
+        loop {
+            assert!(
+                Instant::now() < self.deadline,
+                "nothing expected within {PATIENCE:?}"
+            );
+            if let tungstenite::Message::Text(text) = self.socket.read().expect("a message") {
+                return serde_json::from_str(text.as_str()).expect("JSON");
+            }
+        }
+    }
+
+    /// Reads until a message satisfies `wanted` (within `PATIENCE`) and returns it.
+    fn until(&mut self, wanted: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "nothing expected within {PATIENCE:?}"
+            );
+            let message = self.next();
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
+
+    fn send(&mut self, text: &str) {
+        self.socket
+            .send(tungstenite::Message::Text(text.into()))
+            .expect("send");
+    }
+}

@@ -10,6 +10,7 @@ pub(crate) mod kpis;
 mod openapi;
 pub(crate) mod sources;
 mod stream;
+mod ws;
 
 use axum::Router;
 use axum::routing::{MethodRouter, get, post};
@@ -27,6 +28,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/kpis"),
     ("GET", "/v1/kpis/{name}"),
     ("GET", "/v1/stream"),
+    ("GET", "/v1/ws"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -45,6 +47,7 @@ fn endpoint(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/kpis") => get(kpis::list),
         ("GET", "/v1/kpis/{name}") => get(kpis::windows),
         ("GET", "/v1/stream") => get(stream::stream),
+        ("GET", "/v1/ws") => get(ws::ws),
         ("GET", "/v1/openapi.json") => get(openapi::document),
         ("GET", "/healthz") => get(health::healthz),
         ("GET", "/readyz") => get(health::readyz),

@@ -25,6 +25,7 @@ use crate::error::ApiError;
         super::kpis::list,
         super::kpis::windows,
         super::stream::stream,
+        super::ws::ws,
         document,
         super::health::healthz,
         super::health::readyz,

@@ -32,9 +32,10 @@ const LAG_PERIOD: Duration = Duration::from_secs(60);
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// KPI names, comma-separated; default every KPI.
-    kpis: Option<String>,
-    /// Where to resume, for clients that cannot send the `Last-Event-ID` header.
-    last_event_id: Option<String>,
+    pub(crate) kpis: Option<String>,
+    /// Where to resume (the id of the last event received), for clients that cannot
+    /// send the `Last-Event-ID` header.
+    pub(crate) last_event_id: Option<String>,
 }
 
 /// Live KPI updates as Server-Sent Events.
@@ -60,99 +61,60 @@ pub async fn stream(
 ) -> Result<Response, ApiError> {
     let Query(query) =
         query.map_err(|rejection| ApiError::new(StatusCode::BAD_REQUEST, rejection.body_text()))?;
-    let known: Vec<String> = state
-        .kpis
-        .engine()
-        .kpis()
-        .map(|kpi| kpi.name.clone())
-        .collect();
-    let subscribed = match query.kpis.as_deref().filter(|list| !list.trim().is_empty()) {
-        None => known.clone(),
-        Some(list) => {
-            let mut names = Vec::new();
-            for name in list
-                .split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-            {
-                if !known.iter().any(|known| known == name) {
-                    return Err(ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        format!(
-                            "kpis: no KPI named {name:?}; the KPIs are: {}",
-                            known.join(", ")
-                        ),
-                    ));
-                }
-                names.push(name.to_owned());
-            }
-            names
-        }
-    };
     let resume_from = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
         .or(query.last_event_id);
-    let Some(hub) = state.push.clone() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "live updates are off (see the server log); poll GET /v1/kpis instead",
-        ));
-    };
-    let closing = hub.closing();
-    if *closing.borrow() {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is stopping; reconnect in a moment",
-        ));
-    }
-    // Subscribed before the snapshot or the replay is read, so nothing falls between.
-    let receiver = hub.subscribe();
-    let mut client = Client {
-        state: state.clone(),
-        hub: Arc::clone(&hub),
-        receiver,
-        closing,
-        subscribed,
-        pending: VecDeque::new(),
-        sent_up_to: 0,
-        lags: VecDeque::new(),
-        closed: false,
-    };
-    hub.client_connected();
-    let replay = resume_from
-        .as_deref()
-        .and_then(|id| id.trim().parse::<u64>().ok())
-        .and_then(|id| hub.since(id).map(|frames| (id, frames)));
-    match (resume_from.is_some(), replay) {
-        (_, Some((id, frames))) => {
-            client.sent_up_to = id;
-            for frame in frames {
-                client.queue_frame(&frame);
-            }
-        }
-        (true, None) => client.queue_snapshot("resume_gap"),
-        (false, None) => client.queue_snapshot("connect"),
-    }
+    let client = Client::open(&state, query.kpis.as_deref(), resume_from.as_deref())?;
+    let heartbeat = client.heartbeat();
     let events = futures_util::stream::unfold(client, |mut client| async move {
-        let event = client.next_event().await?;
-        Some((Ok::<Event, std::convert::Infallible>(event), client))
+        let outgoing = client.next_event().await?;
+        Some((
+            Ok::<Event, std::convert::Infallible>(outgoing.sse()),
+            client,
+        ))
     });
-    let heartbeat = hub.heartbeat;
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"))
         .into_response())
 }
 
-/// One stream client: what it is sent next.
-struct Client {
+/// One message to a client, whatever carries it: SSE's `event`, `id` and `data`, or a
+/// WebSocket text message `{"event": …, "id": …, "data": …}`.
+pub(crate) struct Outgoing {
+    pub(crate) event: &'static str,
+    pub(crate) id: Option<u64>,
+    pub(crate) data: String,
+}
+
+impl Outgoing {
+    fn sse(self) -> Event {
+        let event = Event::default().event(self.event).data(self.data);
+        match self.id {
+            Some(id) => event.id(id.to_string()),
+            None => event,
+        }
+    }
+
+    /// The WebSocket message: `data` is embedded as JSON, not as a string.
+    pub(crate) fn ws_text(&self) -> String {
+        let id = self.id.map_or("null".to_owned(), |id| id.to_string());
+        format!(
+            "{{\"event\":\"{}\",\"id\":{id},\"data\":{}}}",
+            self.event, self.data
+        )
+    }
+}
+
+/// One stream client (SSE or WebSocket): what it is sent next.
+pub(crate) struct Client {
     state: AppState,
     hub: Arc<PushHub>,
     receiver: broadcast::Receiver<Arc<Frame>>,
     closing: tokio::sync::watch::Receiver<bool>,
     subscribed: Vec<String>,
-    pending: VecDeque<Event>,
+    pending: VecDeque<Outgoing>,
     /// Frames up to this id are in `pending` or sent.
     sent_up_to: u64,
     /// When the client was last given a snapshot for falling behind.
@@ -167,7 +129,72 @@ impl Drop for Client {
 }
 
 impl Client {
-    async fn next_event(&mut self) -> Option<Event> {
+    /// A client of the KPIs named in `kpis` (comma-separated; every KPI when absent),
+    /// starting after `resume_from` when the hub still holds what followed it, else
+    /// with a snapshot.
+    pub(crate) fn open(
+        state: &AppState,
+        kpis: Option<&str>,
+        resume_from: Option<&str>,
+    ) -> Result<Client, ApiError> {
+        let subscribed = subscribed_names(state, kpis)?;
+        let Some(hub) = state.push.clone() else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "live updates are off (see the server log); poll GET /v1/kpis instead",
+            ));
+        };
+        let closing = hub.closing();
+        if *closing.borrow() {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is stopping; reconnect in a moment",
+            ));
+        }
+        // Subscribed before the snapshot or the replay is read, so nothing falls between.
+        let receiver = hub.subscribe();
+        hub.client_connected();
+        let mut client = Client {
+            state: state.clone(),
+            hub: Arc::clone(&hub),
+            receiver,
+            closing,
+            subscribed,
+            pending: VecDeque::new(),
+            sent_up_to: 0,
+            lags: VecDeque::new(),
+            closed: false,
+        };
+        let replay = resume_from
+            .and_then(|id| id.trim().parse::<u64>().ok())
+            .and_then(|id| hub.since(id).map(|frames| (id, frames)));
+        match (resume_from.is_some(), replay) {
+            (_, Some((id, frames))) => {
+                client.sent_up_to = id;
+                for frame in frames {
+                    client.queue_frame(&frame);
+                }
+            }
+            (true, None) => client.queue_snapshot("resume_gap"),
+            (false, None) => client.queue_snapshot("connect"),
+        }
+        Ok(client)
+    }
+
+    /// From now on, updates of `kpis` only, starting with a snapshot of them.
+    pub(crate) fn resubscribe(&mut self, kpis: &str) -> Result<(), ApiError> {
+        self.subscribed = subscribed_names(&self.state, Some(kpis))?;
+        self.pending.clear();
+        self.queue_snapshot("subscribe");
+        Ok(())
+    }
+
+    /// How long a quiet connection waits before it shows it is alive.
+    pub(crate) fn heartbeat(&self) -> std::time::Duration {
+        self.hub.heartbeat
+    }
+
+    pub(crate) async fn next_event(&mut self) -> Option<Outgoing> {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
@@ -196,12 +223,11 @@ impl Client {
         if !self.subscribed.contains(&frame.kpi) {
             return;
         }
-        self.pending.push_back(
-            Event::default()
-                .event("kpi")
-                .id(frame.id.to_string())
-                .data(frame.data.as_str()),
-        );
+        self.pending.push_back(Outgoing {
+            event: "kpi",
+            id: Some(frame.id),
+            data: frame.data.clone(),
+        });
     }
 
     /// The client missed `missed` frames: what it missed is replaced by the latest
@@ -233,11 +259,11 @@ impl Client {
     /// Ends the stream after an `event: close` saying why.
     fn close(&mut self, reason: &str) {
         self.pending.clear();
-        self.pending.push_back(
-            Event::default()
-                .event("close")
-                .data(serde_json::json!({ "reason": reason }).to_string()),
-        );
+        self.pending.push_back(Outgoing {
+            event: "close",
+            id: None,
+            data: serde_json::json!({ "reason": reason }).to_string(),
+        });
         self.closed = true;
     }
 
@@ -246,12 +272,11 @@ impl Client {
     fn queue_snapshot(&mut self, reason: &str) {
         let id = self.hub.last_id();
         self.sent_up_to = self.sent_up_to.max(id);
-        self.pending.push_back(
-            Event::default()
-                .event("snapshot")
-                .id(id.to_string())
-                .data(serde_json::json!({ "reason": reason, "id": id }).to_string()),
-        );
+        self.pending.push_back(Outgoing {
+            event: "snapshot",
+            id: Some(id),
+            data: serde_json::json!({ "reason": reason, "id": id }).to_string(),
+        });
         let now = now_micros();
         for name in &self.subscribed {
             let windows = self
@@ -260,13 +285,44 @@ impl Client {
                 .recent_windows(name, now - DAY_US, i64::MAX / 2)
                 .unwrap_or_default();
             for window in &windows {
-                self.pending.push_back(
-                    Event::default()
-                        .event("kpi")
-                        .id(id.to_string())
-                        .data(frame_data(name, window)),
-                );
+                self.pending.push_back(Outgoing {
+                    event: "kpi",
+                    id: Some(id),
+                    data: frame_data(name, window),
+                });
             }
         }
     }
+}
+
+/// The KPIs a comma-separated list names (every KPI when absent or empty); 404 naming
+/// the KPIs for one that does not exist.
+fn subscribed_names(state: &AppState, kpis: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let known: Vec<String> = state
+        .kpis
+        .engine()
+        .kpis()
+        .map(|kpi| kpi.name.clone())
+        .collect();
+    let Some(list) = kpis.filter(|list| !list.trim().is_empty()) else {
+        return Ok(known);
+    };
+    let mut names = Vec::new();
+    for name in list
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        if !known.iter().any(|known| known == name) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "kpis: no KPI named {name:?}; the KPIs are: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        names.push(name.to_owned());
+    }
+    Ok(names)
 }
