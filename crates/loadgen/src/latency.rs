@@ -117,6 +117,11 @@ pub async fn run(args: &LatencyArgs) -> Result<(String, serde_json::Value)> {
     let mut probes = Totals::default();
     probes.latencies_us.reserve(args.probes as usize);
     let mut event = String::with_capacity(1024);
+    let pushed = match args.push {
+        true => Some(crate::push::PushWatch::start(&target).await?),
+        false => None,
+    };
+    let mut acked_at: Vec<Instant> = Vec::with_capacity(args.probes as usize);
     let probing = Instant::now();
     while probes.requests < args.probes {
         tokio::select! {
@@ -128,12 +133,20 @@ pub async fn run(args: &LatencyArgs) -> Result<(String, serde_json::Value)> {
             break;
         }
         event.clear();
-        probe_gen.next_event(&mut event);
+        match pushed {
+            Some(_) => crate::push::probe_event(&mut event, acked_at.len() as u64 + 1),
+            None => probe_gen.next_event(&mut event),
+        }
         let body = Bytes::copy_from_slice(event.as_bytes());
         let len = body.len() as u64;
         let (resp, latency_us) = probe_conn.post(body, &CLOUDEVENT, false).await?;
+        acked_at.push(Instant::now());
         probes.record(1, len, latency_us, &resp);
     }
+    let push_summary = match pushed {
+        Some(watch) => Some(watch.finish(&acked_at).await),
+        None => None,
+    };
     let probe_secs = probing.elapsed().as_secs_f64();
 
     let _ = stop_tx.send(true);
@@ -167,6 +180,17 @@ pub async fn run(args: &LatencyArgs) -> Result<(String, serde_json::Value)> {
         bg_lat.p99_ms,
         bg_lat.max_ms,
     );
+    let mut human = human;
+    if let Some((push_latency, missing)) = &push_summary {
+        human.push_str(&format!(
+            "\n  push (POST acknowledged → SSE frame) ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}; {missing} probes never seen",
+            push_latency.p50_ms,
+            push_latency.p90_ms,
+            push_latency.p99_ms,
+            push_latency.p999_ms,
+            push_latency.max_ms,
+        ));
+    }
     let machine = serde_json::json!({
         "mode": "latency",
         "url": target.display,
@@ -183,6 +207,8 @@ pub async fn run(args: &LatencyArgs) -> Result<(String, serde_json::Value)> {
         "background_requests": background_totals.requests,
         "background_events": background_totals.events_sent,
         "background_latency": bg_lat.to_json(),
+        "push_latency": push_summary.as_ref().map(|(latency, _)| latency.to_json()),
+        "push_missing": push_summary.as_ref().map(|(_, missing)| *missing),
     });
     Ok((human, machine))
 }

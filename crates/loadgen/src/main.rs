@@ -7,6 +7,7 @@ mod http;
 mod ingest;
 mod latency;
 mod odoo;
+mod push;
 mod shopify;
 mod stats;
 
@@ -201,6 +202,12 @@ struct LatencyArgs {
     /// CloudEvents `source` of the probes.
     #[arg(long, default_value = "loadgen/probe")]
     probe_source: String,
+    /// Also measure event → browser latency: probes become `loadgen.probe` events
+    /// numbered in `data.n`, and a client of GET /v1/stream?kpis=push_probe times when
+    /// each probe's number arrives after its POST was acknowledged. The server must load
+    /// `bench/push-probe.toml` (`[kpis] files`).
+    #[arg(long)]
+    push: bool,
     #[command(flatten)]
     traffic: TrafficArgs,
 }
