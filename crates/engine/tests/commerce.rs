@@ -840,3 +840,16 @@ fn changed_windows_are_the_touched_the_newly_final_and_the_current() {
     let before = engine.watermark();
     assert!(changed(&engine, "orders", &[], before).is_empty());
 }
+
+/// The benchmark's probe KPI (`bench/push-probe.toml`) stays a valid definition.
+#[test]
+fn the_push_probe_benchmark_kpi_compiles() {
+    let pack = KpiPack::from_toml(
+        include_str!("../../../bench/push-probe.toml"),
+        "bench/push-probe.toml",
+    )
+    .expect("valid TOML");
+    let kpis = pack.compile(&Calendar::utc()).expect("compiles");
+    assert_eq!(kpis.len(), 1);
+    assert_eq!(kpis[0].name, "push_probe");
+}
