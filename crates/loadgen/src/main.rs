@@ -2,6 +2,7 @@
 //! for the project's benchmarks (bulk ingest throughput, ack latency under load).
 
 mod bodies;
+mod fanout;
 mod generate;
 mod http;
 mod ingest;
@@ -50,6 +51,29 @@ enum Command {
     /// delay from an Odoo commit to the KPI update. The server's [sources.odoo.postgres]
     /// must point at the same database and schema.
     OdooOutbox(OdooOutboxArgs),
+    /// Measure live push fan-out: many GET /v1/stream clients at once, each timing when
+    /// probes reach it. The server must load bench/push-probe.toml ([kpis] files).
+    Fanout(FanoutArgs),
+}
+
+#[derive(Args, Debug)]
+struct FanoutArgs {
+    /// The running server, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    url: String,
+    /// Stream clients connected at once (each is a socket here and one on the server:
+    /// mind `ulimit -n` on both sides).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    clients: u64,
+    /// Probes posted while every client is connected.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    probes: u64,
+    /// Probes per second.
+    #[arg(long, default_value_t = 10.0)]
+    probe_rate: f64,
+    /// The server's process id, when it runs here: its CPU and RSS are reported.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -290,6 +314,10 @@ fn main() -> Result<()> {
         }
         Command::Shopify(args) => {
             let (human, machine) = runtime(cli.threads)?.block_on(shopify::run(&args))?;
+            report(cli.json, &human, &machine);
+        }
+        Command::Fanout(args) => {
+            let (human, machine) = runtime(cli.threads)?.block_on(fanout::run(&args))?;
             report(cli.json, &human, &machine);
         }
         Command::OdooOutbox(args) => {

@@ -100,7 +100,7 @@ impl PushWatch {
 }
 
 /// The probe number a `push_probe` frame holds.
-fn latest_probe(data: &str) -> Option<u64> {
+pub fn latest_probe(data: &str) -> Option<u64> {
     let frame: serde_json::Value = serde_json::from_str(data).ok()?;
     if frame["name"] != "push_probe" {
         return None;
