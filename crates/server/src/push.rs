@@ -250,6 +250,95 @@ impl Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sightline_engine::{Calendar, Engine, EngineOptions, KpiPack};
+    use sightline_ingest::{DeadLetterStore, IngestMetrics};
+    use sightline_log::{LogOptions, Record, SegmentLog};
+
+    use crate::kpis::RunnerStorage;
+
+    const DAY_US: i64 = 86_400_000_000;
+
+    fn revenue_service(dir: &std::path::Path, log: &SegmentLog) -> Arc<KpiService> {
+        let kpis = KpiPack::from_toml(
+            r#"
+[[kpi]]
+name = "revenue_today"
+events = ["order.created"]
+value = "data.total"
+aggregate = "sum"
+windows = [{ calendar = "day" }]
+"#,
+            "test",
+        )
+        .and_then(|pack| pack.compile(&Calendar::utc()))
+        .expect("valid pack");
+        let dead_letters = DeadLetterStore::open(&dir.join("dead-letters"), LogOptions::default())
+            .expect("dead letters");
+        KpiService::start(
+            Engine::new(kpis, EngineOptions::default()),
+            log.handle(),
+            Arc::new(dead_letters),
+            Arc::new(IngestMetrics::default()),
+            RunnerStorage::default(),
+        )
+        .expect("runner")
+    }
+
+    fn order(log: &mut SegmentLog, time_us: i64, total: &str) {
+        let payload = format!(
+            r#"{{"type":"order.created","data":{{"order_id":"o","total":"{total}","currency":"EUR"}}}}"#
+        );
+        log.append(&Record {
+            key: 0,
+            event_time_us: time_us,
+            append_time_us: time_us,
+            payload: payload.as_bytes(),
+        })
+        .expect("append");
+        log.sync().expect("sync");
+    }
+
+    /// Every frame published since `after`, as (id, value of the first group).
+    fn frames_after(hub: &PushHub, after: u64) -> Vec<(u64, f64)> {
+        hub.since(after)
+            .expect("held")
+            .iter()
+            .map(|frame| {
+                let data: serde_json::Value = serde_json::from_str(&frame.data).expect("JSON");
+                let value = data["values"][0]["value"].as_f64().expect("a number");
+                (frame.id, value)
+            })
+            .collect()
+    }
+
+    /// Changes between two rounds go out once, with the latest value; a round with no
+    /// change sends nothing.
+    #[test]
+    fn a_round_sends_each_changed_window_once_with_its_latest_value() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut log, _) =
+            SegmentLog::open(&dir.path().join("log"), LogOptions::default()).expect("log");
+        let day = 20_000 * DAY_US;
+        let service = revenue_service(dir.path(), &log);
+        let hub = PushHub::new(Duration::from_secs(15));
+        let mut publisher = Publisher::new(&service);
+
+        for (hour, total) in [(9, "10.00"), (10, "5.50"), (11, "4.50")] {
+            order(&mut log, day + hour * 3_600_000_000, total);
+        }
+        service.wait_for_position(log.durable_end());
+        publisher.round(&hub, &service);
+        assert_eq!(frames_after(&hub, 0), vec![(1, 20.0)]);
+
+        publisher.round(&hub, &service);
+        assert_eq!(hub.last_id(), 1, "nothing changed, nothing sent");
+
+        order(&mut log, day + 12 * 3_600_000_000, "1");
+        service.wait_for_position(log.durable_end());
+        publisher.round(&hub, &service);
+        assert_eq!(frames_after(&hub, 1), vec![(2, 21.0)]);
+        service.shutdown();
+    }
 
     fn published(hub: &PushHub, count: usize) {
         for index in 0..count {
