@@ -327,10 +327,6 @@ pub(crate) enum TypeText {
 }
 
 impl ReadFields {
-    fn event_type<'a>(&'a self, payload: &'a str) -> Option<Cow<'a, str>> {
-        self.as_ref().event_type(payload)
-    }
-
     /// The fields, borrowed, as [`Engine::process_read_all`] takes them.
     pub fn as_ref(&self) -> FieldsRef<'_> {
         FieldsRef {
@@ -632,26 +628,11 @@ impl Engine {
         fields: &ReadFields,
         now_wall_us: i64,
     ) -> Observation {
-        let Some(event_type) = fields.event_type(payload) else {
-            return Observation::Unused;
-        };
-        let mut slots = recycle(std::mem::take(&mut self.slot_buffer));
-        slots.extend(
-            fields.spans.iter().map(|span| {
-                span.and_then(|(start, end)| payload.get(start as usize..end as usize))
-            }),
-        );
-        let mut contributions =
-            recycle_contributions(std::mem::take(&mut self.contribution_buffer));
-        let observation = self.apply(
-            event_time_us,
-            event_type,
-            now_wall_us,
-            &slots,
-            &mut contributions,
-        );
-        self.slot_buffer = recycle(slots);
-        self.contribution_buffer = recycle_contributions(contributions);
+        let mut observation = Observation::Unused;
+        let event = (event_time_us, payload, fields.as_ref());
+        self.process_read_all([event], now_wall_us, |_, observed, _| {
+            observation = observed;
+        });
         observation
     }
 
@@ -2024,7 +2005,7 @@ mod column_tests {
     fn same(column: FieldsRef<'_>, read: &ReadFields) -> bool {
         let payload = "0123456789abcdefghij";
         column.spans == read.spans.as_slice()
-            && column.event_type(payload) == read.event_type(payload)
+            && column.event_type(payload) == read.as_ref().event_type(payload)
     }
 
     /// What goes into a column comes out the same, also after dropping some events.

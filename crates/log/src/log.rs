@@ -259,24 +259,11 @@ impl SegmentLog {
             let (frame, key, append_time_us) = frames.frame(index);
             self.check_payload_len(frame.len() - FRAME_OVERHEAD)?;
             let frame_len = frame.len() as u64;
-            if self.active_records > 0
-                && self.active_len() + run.len() as u64 + frame_len > self.options.segment_max_bytes
-            {
+            if self.cannot_take(run.len() as u64 + frame_len) {
                 self.write_run(frames, std::mem::replace(&mut run, 0..0))?;
                 self.roll()?;
             }
-            let relative = self.next_offset - self.active.base;
-            if relative > 0 && relative.is_multiple_of(INDEX_INTERVAL) {
-                let position = self.active_len() + run.len() as u64;
-                lock(&self.active.sparse_index).push(position);
-            }
-            keys::push_entry(&mut self.active_keys, key, append_time_us);
-            self.active_newest_append_us = Some(
-                self.active_newest_append_us
-                    .map_or(append_time_us, |newest| newest.max(append_time_us)),
-            );
-            self.active_records += 1;
-            self.next_offset += 1;
+            self.index_record(self.active_len() + run.len() as u64, key, append_time_us);
             let start = frames.frame_start(index);
             if run.is_empty() || run.end != start {
                 self.write_run(frames, std::mem::replace(&mut run, start..start))?;
@@ -285,6 +272,28 @@ impl SegmentLog {
         }
         self.write_run(frames, run)?;
         Ok(first)
+    }
+
+    /// Whether `bytes` more would overflow the active segment (which always takes its
+    /// first record, however large).
+    fn cannot_take(&self, bytes: u64) -> bool {
+        self.active_records > 0 && self.active_len() + bytes > self.options.segment_max_bytes
+    }
+
+    /// Accounts for the record about to go at byte `position` of the active segment: its
+    /// sparse index entry, its key index entry, its offset.
+    fn index_record(&mut self, position: u64, key: u128, append_time_us: i64) {
+        let relative = self.next_offset - self.active.base;
+        if relative > 0 && relative.is_multiple_of(INDEX_INTERVAL) {
+            lock(&self.active.sparse_index).push(position);
+        }
+        keys::push_entry(&mut self.active_keys, key, append_time_us);
+        self.active_newest_append_us = Some(
+            self.active_newest_append_us
+                .map_or(append_time_us, |newest| newest.max(append_time_us)),
+        );
+        self.active_records += 1;
+        self.next_offset += 1;
     }
 
     /// Hands `run` of `frames` to the OS after whatever is buffered; a short run is
@@ -328,24 +337,13 @@ impl SegmentLog {
         append_time_us: i64,
         write_frame: impl FnOnce(&mut Vec<u8>),
     ) -> Result<Offset, LogError> {
-        if self.active_records > 0 && self.active_len() + frame_len > self.options.segment_max_bytes
-        {
+        if self.cannot_take(frame_len) {
             self.roll()?;
         }
 
         let offset = self.next_offset;
-        let relative = offset - self.active.base;
-        if relative > 0 && relative.is_multiple_of(INDEX_INTERVAL) {
-            lock(&self.active.sparse_index).push(self.active_len());
-        }
+        self.index_record(self.active_len(), key, append_time_us);
         write_frame(&mut self.buffer);
-        keys::push_entry(&mut self.active_keys, key, append_time_us);
-        self.active_newest_append_us = Some(
-            self.active_newest_append_us
-                .map_or(append_time_us, |newest| newest.max(append_time_us)),
-        );
-        self.active_records += 1;
-        self.next_offset += 1;
         if self.buffer.len() >= WRITE_BUFFER_SPILL_BYTES {
             self.write_buffer()?;
         }

@@ -125,18 +125,23 @@ pub struct FeedCollector<'r> {
     capture: FieldCapture<'r>,
     /// For events whose members the validation walk could not tell (the serde walk
     /// decided them, or their time was stamped): read from the payload.
-    fallback: FieldReader,
+    fallback: &'r mut FieldReader,
     batch: FedBatch,
     /// One event's fields, before they join the batch's column.
     scratch: ReadFields,
 }
 
 impl<'r> FeedCollector<'r> {
-    /// Collects into `batch` the fields `reader` reads.
-    pub fn new(reader: &'r FieldReader, batch: FedBatch) -> FeedCollector<'r> {
+    /// Collects into `batch` the fields `reader` reads; `fallback` (a copy of `reader`)
+    /// reads those of events the validation walk could not tell.
+    pub fn new(
+        reader: &'r FieldReader,
+        fallback: &'r mut FieldReader,
+        batch: FedBatch,
+    ) -> FeedCollector<'r> {
         FeedCollector {
             capture: reader.capture(),
-            fallback: reader.clone(),
+            fallback,
             batch,
             scratch: ReadFields::default(),
         }

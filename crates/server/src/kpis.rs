@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use sightline_engine::aggregate::AggregateValue;
 use sightline_engine::{
-    ClosedWindow, Engine, FieldReader, FieldsColumn, Observation, ReadFields, WindowResult,
+    ClosedWindow, Engine, FieldReader, FieldsColumn, FieldsRef, Observation, ReadFields,
+    WindowResult,
 };
 
 use crate::feed::{FedBatch, KpiFeed};
@@ -349,57 +350,19 @@ impl KpiService {
             {
                 let now = now_micros();
                 let mut engine = self.engine();
-                let mut late = |offset: u64, event_time_us: i64, payload: &str, watermark| {
-                    if offset >= late_written_up_to {
+                let events = (0..batch.len())
+                    .filter_map(|index| batch.event(index))
+                    .map(|(_, event_time_us, payload, fields)| (event_time_us, payload, fields));
+                engine.process_read_all(events, now, |index, observed, watermark| {
+                    if observed != Observation::TooLate {
+                        return;
+                    }
+                    if let Some((offset, event_time_us, payload, _)) = batch.event(index)
+                        && offset >= late_written_up_to
+                    {
                         late_letters.push(late_letter(event_time_us, payload, watermark, now));
                     }
-                };
-                match &batch {
-                    Counted::Read(batch) => {
-                        let records = batch.records.records();
-                        let payload_of = |record: &sightline_log::BatchRecord| {
-                            batch.text.get(record.range()).unwrap_or_default()
-                        };
-                        let events =
-                            records
-                                .iter()
-                                .zip(batch.fields.iter())
-                                .map(|(record, fields)| {
-                                    (record.event_time_us, payload_of(record), fields)
-                                });
-                        engine.process_read_all(events, now, |index, observed, watermark| {
-                            if observed == Observation::TooLate {
-                                let record = &records[index];
-                                late(
-                                    record.offset,
-                                    record.event_time_us,
-                                    payload_of(record),
-                                    watermark,
-                                );
-                            }
-                        });
-                    }
-                    Counted::Fed(batch) => {
-                        let payload_of = |event: &crate::feed::FedEvent| {
-                            batch.text.get(event.start..event.end).unwrap_or_default()
-                        };
-                        let events =
-                            batch
-                                .events
-                                .iter()
-                                .zip(batch.fields.iter())
-                                .map(|(event, fields)| {
-                                    (event.event_time_us, payload_of(event), fields)
-                                });
-                        engine.process_read_all(events, now, |index, observed, watermark| {
-                            if observed == Observation::TooLate {
-                                let event = &batch.events[index];
-                                let offset = batch.first_offset + index as u64;
-                                late(offset, event.event_time_us, payload_of(event), watermark);
-                            }
-                        });
-                    }
-                }
+                });
             }
             match batch {
                 Counted::Read(batch) => {
@@ -580,15 +543,15 @@ impl KpiService {
         to_us: i64,
         always_read_history: bool,
     ) -> Option<Vec<AnsweredWindow>> {
-        let (mut results, compare, watermark, labels) = {
+        let (mut results, watermark, labels) = {
             let engine = self.engine();
             let results = engine.windows(kpi, from_us, to_us)?;
-            let definition = engine.kpis().find(|candidate| candidate.name == kpi);
-            let compare = definition.and_then(|candidate| candidate.compare.clone());
-            let labels: Vec<String> = definition
+            let labels: Vec<String> = engine
+                .kpis()
+                .find(|candidate| candidate.name == kpi)
                 .map(|candidate| candidate.windows.iter().map(|spec| spec.label()).collect())
                 .unwrap_or_default();
-            (results, compare, engine.watermark(), labels)
+            (results, engine.watermark(), labels)
         };
         let history_needed = always_read_history
             || labels
@@ -622,7 +585,7 @@ impl KpiService {
                 &right.window,
             ))
         });
-        Some(self.compared(kpi, compare.as_ref(), watermark, results))
+        Some(self.compared(kpi, watermark, results))
     }
 
     /// The windows a push must send again (see `Engine::changed_windows`), with their
@@ -633,24 +596,26 @@ impl KpiService {
         touched: Option<(i64, i64)>,
         previous_watermark: i64,
     ) -> Option<Vec<AnsweredWindow>> {
-        let (results, compare, watermark) = {
+        let (results, watermark) = {
             let engine = self.engine();
             let results = engine.changed_windows(kpi, touched, previous_watermark)?;
-            let definition = engine.kpis().find(|candidate| candidate.name == kpi);
-            let compare = definition.and_then(|candidate| candidate.compare.clone());
-            (results, compare, engine.watermark())
+            (results, engine.watermark())
         };
-        Some(self.compared(kpi, compare.as_ref(), watermark, results))
+        Some(self.compared(kpi, watermark, results))
     }
 
     /// Each window with the same span earlier, for a KPI with `compare`.
     fn compared(
         &self,
         kpi: &str,
-        compare: Option<&sightline_engine::definition::Compare>,
         watermark: i64,
         results: Vec<WindowResult>,
     ) -> Vec<AnsweredWindow> {
+        let compare = self
+            .engine()
+            .kpis()
+            .find(|candidate| candidate.name == kpi)
+            .and_then(|candidate| candidate.compare.clone());
         results
             .into_iter()
             .map(|result| {
@@ -765,6 +730,43 @@ struct ReadBatch {
 enum Counted {
     Read(ReadBatch),
     Fed(FedBatch),
+}
+
+impl Counted {
+    fn len(&self) -> usize {
+        match self {
+            Counted::Read(batch) => batch.records.len(),
+            Counted::Fed(batch) => batch.len(),
+        }
+    }
+
+    /// Event `index` of the batch, in log order: its offset, event time, payload (empty
+    /// when unreadable: it then counts as no event) and fields.
+    fn event(&self, index: usize) -> Option<(u64, i64, &str, FieldsRef<'_>)> {
+        match self {
+            Counted::Read(batch) => {
+                let record = batch.records.records().get(index)?;
+                let payload = batch.text.get(record.range()).unwrap_or_default();
+                Some((
+                    record.offset,
+                    record.event_time_us,
+                    payload,
+                    batch.fields.get(index)?,
+                ))
+            }
+            Counted::Fed(batch) => {
+                let event = batch.events.get(index)?;
+                let payload = batch.text.get(event.start..event.end).unwrap_or_default();
+                let offset = batch.first_offset + index as u64;
+                Some((
+                    offset,
+                    event.event_time_us,
+                    payload,
+                    batch.fields.get(index)?,
+                ))
+            }
+        }
+    }
 }
 
 /// The engine's end of a feed: fed batches, and where they go back once counted.
@@ -974,7 +976,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use sightline_engine::{Calendar, EngineOptions, KpiPack};
@@ -987,7 +989,8 @@ mod tests {
     /// The day of the orders.
     const ORDER_DAY: i64 = 10 * DAY;
 
-    fn engine() -> Engine {
+    /// An engine of one KPI, `revenue_today` (a day's order totals).
+    pub(crate) fn engine() -> Engine {
         let kpis = KpiPack::from_toml(
             r#"
 [[kpi]]
@@ -1145,23 +1148,33 @@ compare = { days_back = 7 }
         history: HistoryStore,
         checkpoint_dir: Option<PathBuf>,
     ) -> Arc<KpiService> {
+        let storage = RunnerStorage {
+            checkpoint_dir,
+            checkpoint_every: Duration::from_secs(3600),
+            history: Some(history),
+        };
+        let service = start_revenue(dir, log, storage);
+        service.wait_for_position(log.durable_end());
+        service.shutdown();
+        service
+    }
+
+    /// A runner of [`engine`] following `log`, its dead letters under `dir`.
+    pub(crate) fn start_revenue(
+        dir: &Path,
+        log: &SegmentLog,
+        storage: RunnerStorage,
+    ) -> Arc<KpiService> {
         let dead_letters = DeadLetterStore::open(&dir.join("dead-letters"), LogOptions::default())
             .expect("dead letters");
-        let service = KpiService::start(
+        KpiService::start(
             engine(),
             log.handle(),
             Arc::new(dead_letters),
             Arc::new(IngestMetrics::default()),
-            RunnerStorage {
-                checkpoint_dir,
-                checkpoint_every: Duration::from_secs(3600),
-                history: Some(history),
-            },
+            storage,
         )
-        .expect("runner");
-        service.wait_for_position(log.durable_end());
-        service.shutdown();
-        service
+        .expect("runner")
     }
 
     fn revenue_that_day(service: &KpiService) -> Vec<String> {

@@ -250,39 +250,12 @@ impl Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sightline_engine::{Calendar, Engine, EngineOptions, KpiPack};
-    use sightline_ingest::{DeadLetterStore, IngestMetrics};
     use sightline_log::{LogOptions, Record, SegmentLog};
 
     use crate::kpis::RunnerStorage;
+    use crate::kpis::tests::start_revenue;
 
     const DAY_US: i64 = 86_400_000_000;
-
-    fn revenue_service(dir: &std::path::Path, log: &SegmentLog) -> Arc<KpiService> {
-        let kpis = KpiPack::from_toml(
-            r#"
-[[kpi]]
-name = "revenue_today"
-events = ["order.created"]
-value = "data.total"
-aggregate = "sum"
-windows = [{ calendar = "day" }]
-"#,
-            "test",
-        )
-        .and_then(|pack| pack.compile(&Calendar::utc()))
-        .expect("valid pack");
-        let dead_letters = DeadLetterStore::open(&dir.join("dead-letters"), LogOptions::default())
-            .expect("dead letters");
-        KpiService::start(
-            Engine::new(kpis, EngineOptions::default()),
-            log.handle(),
-            Arc::new(dead_letters),
-            Arc::new(IngestMetrics::default()),
-            RunnerStorage::default(),
-        )
-        .expect("runner")
-    }
 
     fn order(log: &mut SegmentLog, time_us: i64, total: &str) {
         let payload = format!(
@@ -319,7 +292,7 @@ windows = [{ calendar = "day" }]
         let (mut log, _) =
             SegmentLog::open(&dir.path().join("log"), LogOptions::default()).expect("log");
         let day = 20_000 * DAY_US;
-        let service = revenue_service(dir.path(), &log);
+        let service = start_revenue(dir.path(), &log, RunnerStorage::default());
         let hub = PushHub::new(Duration::from_secs(15));
         let mut publisher = Publisher::new(&service);
 

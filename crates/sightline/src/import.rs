@@ -122,7 +122,7 @@ pub fn run(
         let ingest = Arc::clone(&ingest);
         let feeding = feed
             .as_ref()
-            .map(|feed| (Arc::clone(feed), field_reader.clone()));
+            .map(|feed| (Arc::clone(feed), field_reader.clone(), field_reader.clone()));
         worker_threads.push(
             std::thread::Builder::new()
                 .name(format!("import-parse-{worker}"))
@@ -253,7 +253,7 @@ fn prepare_chunks(
     prepared: &SyncSender<PreparedChunk>,
     recycle: &std::sync::mpsc::Sender<Vec<u8>>,
     ingest: &IngestService,
-    feeding: Option<(Arc<KpiFeed>, FieldReader)>,
+    mut feeding: Option<(Arc<KpiFeed>, FieldReader, FieldReader)>,
 ) {
     loop {
         let next = chunks.lock().map(|receiver| receiver.recv());
@@ -271,11 +271,11 @@ fn prepare_chunks(
                 decode_error: None,
             })
             .collect();
-        let (batch, fed) = match &feeding {
-            Some((feed, reader)) => {
+        let (batch, fed) = match &mut feeding {
+            Some((feed, reader, fallback)) => {
                 let mut fed = feed.empty_batch();
                 fed.reserve(raw_events.len(), chunk.bytes.len());
-                let mut collector = FeedCollector::new(reader, fed);
+                let mut collector = FeedCollector::new(reader, fallback, fed);
                 let batch = ingest.prepare_observed(&raw_events, now_micros(), &mut collector);
                 (batch, Some(collector.into_batch()))
             }

@@ -143,16 +143,22 @@ fn orders_hour_is(event: &SseEvent, count: u64) -> bool {
     data["name"] == "orders" && data["window"] == "1h" && data["values"][0]["value"] == count
 }
 
+/// A ready server pushing every 50 ms, under `dir`.
+fn start_server(dir: &std::path::Path) -> Server {
+    // The orders are in the last hour: keep the idle clock from finalising it.
+    let config = common::write_config(
+        dir,
+        "[push]\ncoalesce = \"50ms\"\n[time]\nidle_timeout = \"1h\"\n",
+    );
+    let server = Server::start(&dir.join("data"), Some(&config));
+    server.wait_until_ready();
+    server
+}
+
 #[test]
 fn updates_are_pushed_resumed_and_end_with_the_server() {
     let dir = tempfile::tempdir().expect("temp dir");
-    // The orders are in the last hour: keep the idle clock from finalising it.
-    let config = common::write_config(
-        dir.path(),
-        "[push]\ncoalesce = \"50ms\"\n[time]\nidle_timeout = \"1h\"\n",
-    );
-    let server = Server::start(&dir.path().join("data"), Some(&config));
-    server.wait_until_ready();
+    let server = start_server(dir.path());
 
     let mut client = SseClient::open(&server, "/v1/stream?kpis=orders,revenue_today", None);
     let snapshot = client.next().expect("a first event");
@@ -254,12 +260,7 @@ fn updates_are_pushed_resumed_and_end_with_the_server() {
 #[test]
 fn websocket_clients_get_the_updates_and_change_their_subscription() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = common::write_config(
-        dir.path(),
-        "[push]\ncoalesce = \"50ms\"\n[time]\nidle_timeout = \"1h\"\n",
-    );
-    let server = Server::start(&dir.path().join("data"), Some(&config));
-    server.wait_until_ready();
+    let server = start_server(dir.path());
 
     let stream = TcpStream::connect(server.address).expect("connect");
     stream

@@ -677,18 +677,11 @@ mod tests {
         n: usize,
     ) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
         let bytes = text.as_bytes();
-        let mut in_string = false;
-        let mut escaped = false;
+        let mut string = InString::default();
         let mut colons = 0;
         let mut key_start = 0;
         for (at, &byte) in bytes.iter().enumerate() {
-            if in_string {
-                match (escaped, byte) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    _ => {}
-                }
+            if string.consumes(byte) {
                 continue;
             }
             match byte {
@@ -699,7 +692,7 @@ mod tests {
                     ) {
                         key_start = at;
                     }
-                    in_string = true;
+                    string.open();
                 }
                 b':' if colons == n => {
                     let end = value_end(bytes, at + 1);
@@ -712,23 +705,43 @@ mod tests {
         None
     }
 
+    /// Where a byte walk stands with respect to JSON strings.
+    #[derive(Default)]
+    struct InString {
+        open: bool,
+        escaped: bool,
+    }
+
+    impl InString {
+        fn open(&mut self) {
+            self.open = true;
+        }
+
+        /// Whether `byte` belongs to an open string (its closing quote included).
+        fn consumes(&mut self, byte: u8) -> bool {
+            if !self.open {
+                return false;
+            }
+            match (self.escaped, byte) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.open = false,
+                _ => {}
+            }
+            true
+        }
+    }
+
     /// Where the value starting at `from` ends: at the `,`, `}` or `]` that closes it.
     fn value_end(bytes: &[u8], from: usize) -> usize {
         let mut depth = 0i32;
-        let mut in_string = false;
-        let mut escaped = false;
+        let mut string = InString::default();
         for (at, &byte) in bytes.iter().enumerate().skip(from) {
-            if in_string {
-                match (escaped, byte) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    _ => {}
-                }
+            if string.consumes(byte) {
                 continue;
             }
             match byte {
-                b'"' => in_string = true,
+                b'"' => string.open(),
                 b'{' | b'[' => depth += 1,
                 b'}' | b']' if depth == 0 => return at,
                 b'}' | b']' => depth -= 1,

@@ -218,16 +218,7 @@ pub async fn windows(
         ));
     }
     let Some(results) = state.kpis.windows(&name, from, to) else {
-        let known: Vec<String> = state
-            .kpis
-            .engine()
-            .kpis()
-            .map(|kpi| kpi.name.clone())
-            .collect();
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no KPI named {name:?}; the KPIs are: {}", known.join(", ")),
-        ));
+        return Err(unknown_kpi("", &name, &known_kpis(&state)));
     };
     let answer = KpiWindows {
         name,
@@ -269,6 +260,33 @@ fn json_with_etag(headers: &HeaderMap, value: &impl Serialize) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The names of every KPI, in definition order.
+pub(crate) fn known_kpis(state: &AppState) -> Vec<String> {
+    state
+        .kpis
+        .engine()
+        .kpis()
+        .map(|kpi| kpi.name.clone())
+        .collect()
+}
+
+/// 404 for a KPI `name` that does not exist, naming those that do; `parameter` is the
+/// query parameter that named it (`""` for the path).
+pub(crate) fn unknown_kpi(parameter: &str, name: &str, known: &[String]) -> ApiError {
+    let prefix = if parameter.is_empty() {
+        String::new()
+    } else {
+        format!("{parameter}: ")
+    };
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!(
+            "{prefix}no KPI named {name:?}; the KPIs are: {}",
+            known.join(", ")
+        ),
+    )
 }
 
 fn parse_time(text: Option<&str>, parameter: &str, default: i64) -> Result<i64, ApiError> {

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use sightline_model::time::now_micros;
 use tokio::sync::broadcast;
 
+use super::kpis::{known_kpis, unknown_kpi};
 use crate::error::ApiError;
 use crate::push::{Frame, PushHub, frame_data};
 use crate::state::AppState;
@@ -298,12 +299,7 @@ impl Client {
 /// The KPIs a comma-separated list names (every KPI when absent or empty); 404 naming
 /// the KPIs for one that does not exist.
 fn subscribed_names(state: &AppState, kpis: Option<&str>) -> Result<Vec<String>, ApiError> {
-    let known: Vec<String> = state
-        .kpis
-        .engine()
-        .kpis()
-        .map(|kpi| kpi.name.clone())
-        .collect();
+    let known = known_kpis(state);
     let Some(list) = kpis.filter(|list| !list.trim().is_empty()) else {
         return Ok(known);
     };
@@ -314,13 +310,7 @@ fn subscribed_names(state: &AppState, kpis: Option<&str>) -> Result<Vec<String>,
         .filter(|name| !name.is_empty())
     {
         if !known.iter().any(|known| known == name) {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!(
-                    "kpis: no KPI named {name:?}; the KPIs are: {}",
-                    known.join(", ")
-                ),
-            ));
+            return Err(unknown_kpi("kpis", name, &known));
         }
         names.push(name.to_owned());
     }
