@@ -5,6 +5,7 @@
 //! through [`Config::load`] and prints what it defines; the server refuses to start on the
 //! same errors. Sizes take bytes or text (`"128 MiB"`), durations take text (`"7d"`, `"30s"`).
 
+mod dashboard;
 mod error;
 mod odoo;
 mod sources;
@@ -19,6 +20,10 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use dashboard::{
+    DashboardConfig, Level, Panel, PanelConfig, PanelKind, Row, Threshold, ValueFormat,
+    default_panels,
+};
 pub use error::ConfigError;
 pub use odoo::{ODOO_MODELS, OdooConfig, OdooPoller, OdooPostgres, OdooWebhook};
 pub use sources::{Secret, SecretSource, ShopifyConfig, ShopifyShop, SourcesConfig};
@@ -42,6 +47,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub sources: SourcesConfig,
     pub push: PushConfig,
+    pub dashboard: DashboardConfig,
 }
 
 /// Live updates to dashboards (`GET /v1/stream`).
@@ -400,6 +406,7 @@ impl Config {
             ));
         }
         self.validate_shopify(&invalid)?;
+        self.dashboard.validate(&invalid)?;
         odoo::validate(&self.sources.odoo, &invalid)
     }
 

@@ -20,6 +20,10 @@ fn the_example_config_loads() {
     );
     assert_eq!(config.rate_to_reporting("EUR"), Some(Decimal::ONE));
     assert_eq!(config.rate_to_reporting("JPY"), None);
+    let rows = config.dashboard.layout(&|_| true);
+    let money = rows.last().expect("the example adds a row");
+    assert_eq!(money.name, "money");
+    assert_eq!(money.panels.len(), 2);
     assert_eq!(config.history.daily_windows, crate::Retention::Forever);
     assert_eq!(
         config.history.minute_windows.as_micros(),
@@ -307,4 +311,133 @@ fn odoo_settings_are_validated_with_key_and_line() {
         !debug.contains("hush-odoo") && !debug.contains("hush-pg"),
         "secrets never print: {debug}"
     );
+}
+
+#[test]
+fn the_default_dashboard_has_the_product_layout() {
+    let config = Config::from_toml("", "test").expect("empty is valid");
+    let rows = config.dashboard.layout(&|_| true);
+    let names: Vec<&str> = rows.iter().map(|row| row.name.as_str()).collect();
+    assert_eq!(names, ["top", "middle", "bottom"]);
+    let ids: Vec<Vec<&str>> = rows
+        .iter()
+        .map(|row| {
+            row.panels
+                .iter()
+                .map(|panel| panel.config.id.as_str())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        ids[0],
+        [
+            "revenue_today",
+            "orders_per_minute",
+            "active_users",
+            "average_order_value"
+        ]
+    );
+    assert_eq!(ids[1].len(), 5);
+    assert_eq!(ids[2].len(), 7);
+    let bars = &rows[1].panels[0];
+    assert_eq!(bars.config.kind, PanelKind::Bars);
+    assert_eq!(bars.span_seconds, Some(86_400));
+    let json = serde_json::to_value(&rows[1].panels[0]).expect("serialises");
+    assert_eq!(json["kind"], "bars");
+    assert_eq!(json["window"], "1h");
+    assert_eq!(json["span_seconds"], 86_400);
+}
+
+#[test]
+fn a_configured_panel_replaces_a_default_one_or_joins_its_row() {
+    let text = r#"
+[dashboard]
+title = "Acme live"
+
+[[dashboard.panels]]
+id = "payments"
+row = "middle"
+title = "Payment failures"
+kind = "groups"
+kpis = ["payment_failure_rate"]
+format = "percent"
+thresholds = [{ above = 0.5, level = "critical" }]
+
+[[dashboard.panels]]
+id = "returns"
+row = "returns row"
+title = "Returns today"
+kind = "number"
+kpis = ["returns_today"]
+format = "money"
+width = 6
+"#;
+    let config = Config::from_toml(text, "test").expect("valid");
+    let rows = config.dashboard.layout(&|kpi| kpi != "active_users");
+    assert!(
+        rows[0]
+            .panels
+            .iter()
+            .all(|panel| panel.config.id != "active_users"),
+        "a default panel over an undefined KPI is left out"
+    );
+    assert_eq!(config.dashboard.title, "Acme live");
+    let payments = rows[1]
+        .panels
+        .iter()
+        .find(|panel| panel.config.id == "payments")
+        .expect("still in the middle row");
+    assert_eq!(payments.config.thresholds.len(), 1);
+    assert_eq!(rows[1].panels.len(), 5, "replaced, not added");
+    assert_eq!(rows[3].name, "returns row");
+    assert_eq!(rows[3].panels[0].config.kpis, ["returns_today"]);
+    assert_eq!(
+        config
+            .dashboard
+            .undefined_kpis(&|kpi| kpi != "returns_today"),
+        [("returns".to_owned(), "returns_today".to_owned())]
+    );
+
+    let only_mine = format!("{}\ninclude_default = false\n", "[dashboard]");
+    let config = Config::from_toml(&only_mine, "test").expect("valid");
+    assert!(config.dashboard.layout(&|_| true).is_empty());
+}
+
+#[test]
+fn a_bad_panel_is_named_with_its_line() {
+    let cases = [
+        (
+            "[[dashboard.panels]]\nid = \"a\"\ntitle = \"A\"\nkind = \"pie\"\nkpis = [\"orders\"]\n",
+            "pie",
+        ),
+        (
+            "[[dashboard.panels]]\nid = \"a b\"\ntitle = \"A\"\nkind = \"number\"\nkpis = [\"orders\"]\n",
+            "dashboard.panels[0].id",
+        ),
+        (
+            "[[dashboard.panels]]\nid = \"a\"\ntitle = \"A\"\nkind = \"number\"\nkpis = []\n",
+            "dashboard.panels[0].kpis",
+        ),
+        (
+            "[[dashboard.panels]]\nid = \"a\"\ntitle = \"A\"\nkind = \"number\"\nkpis = [\"orders\"]\nwidth = 13\n",
+            "dashboard.panels[0].width",
+        ),
+        (
+            "[[dashboard.panels]]\nid = \"a\"\ntitle = \"A\"\nkind = \"bars\"\nkpis = [\"orders\"]\n",
+            "dashboard.panels[0].span",
+        ),
+        (
+            "[[dashboard.panels]]\nid = \"a\"\ntitle = \"A\"\nkind = \"number\"\nkpis = [\"orders\"]\nthresholds = [{ above = 1, below = 2, level = \"warning\" }]\n",
+            "thresholds[0]",
+        ),
+        (
+            "[[dashboard.panels]]\nid = \"a\"\ntitle = \"A\"\nkind = \"number\"\nkpis = [\"x\"]\n[[dashboard.panels]]\nid = \"a\"\ntitle = \"B\"\nkind = \"number\"\nkpis = [\"y\"]\n",
+            "configured twice",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = Config::from_toml(text, "test").expect_err(text).to_string();
+        assert!(error.contains(expected), "{text}\n→ {error}");
+        assert!(error.contains("line"), "{error}");
+    }
 }

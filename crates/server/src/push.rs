@@ -63,7 +63,7 @@ pub fn frame_data(kpi: &str, window: &AnsweredWindow) -> String {
 pub struct PushHub {
     frames: broadcast::Sender<Arc<Frame>>,
     recent: Mutex<VecDeque<Arc<Frame>>>,
-    /// The id of the last frame published (0: none yet).
+    /// The id of the last frame published (the first id less one when none yet).
     last_id: AtomicU64,
     clients: AtomicUsize,
     pub heartbeat: Duration,
@@ -73,12 +73,24 @@ pub struct PushHub {
 }
 
 impl PushHub {
+    /// A hub whose frame ids start above every id an earlier run of the server gave out:
+    /// they count on from the start time in microseconds. A browser that reconnects to
+    /// a restarted server with the `Last-Event-ID` of the old process then always names
+    /// an id this hub never held, and gets a snapshot, never a "resume" from frames that
+    /// happen to carry the same numbers but different data. (A run would have to publish
+    /// more than a million frames a second to catch up with the clock.)
     pub fn new(heartbeat: Duration) -> Arc<PushHub> {
+        let started_us = u64::try_from(sightline_model::time::now_micros()).unwrap_or(0);
+        PushHub::starting_after(heartbeat, started_us)
+    }
+
+    /// A hub whose first frame has id `last_id + 1`.
+    pub fn starting_after(heartbeat: Duration, last_id: u64) -> Arc<PushHub> {
         let (frames, _) = broadcast::channel(CLIENT_BACKLOG);
         Arc::new(PushHub {
             frames,
             recent: Mutex::new(VecDeque::with_capacity(RESUME_FRAMES)),
-            last_id: AtomicU64::new(0),
+            last_id: AtomicU64::new(last_id),
             clients: AtomicUsize::new(0),
             heartbeat,
             closing: tokio::sync::watch::Sender::new(false),
@@ -293,7 +305,7 @@ mod tests {
             SegmentLog::open(&dir.path().join("log"), LogOptions::default()).expect("log");
         let day = 20_000 * DAY_US;
         let service = start_revenue(dir.path(), &log, RunnerStorage::default());
-        let hub = PushHub::new(Duration::from_secs(15));
+        let hub = PushHub::starting_after(Duration::from_secs(15), 0);
         let mut publisher = Publisher::new(&service);
 
         for (hour, total) in [(9, "10.00"), (10, "5.50"), (11, "4.50")] {
@@ -321,7 +333,7 @@ mod tests {
 
     #[test]
     fn a_client_resumes_from_any_frame_still_held() {
-        let hub = PushHub::new(Duration::from_secs(15));
+        let hub = PushHub::starting_after(Duration::from_secs(15), 0);
         assert_eq!(hub.since(0).map(|frames| frames.len()), Some(0));
         published(&hub, 5);
         let ids = |frames: Option<Vec<Arc<Frame>>>| {
@@ -334,8 +346,25 @@ mod tests {
     }
 
     #[test]
+    fn a_client_of_an_earlier_run_gets_a_snapshot_not_a_resume() {
+        let earlier = PushHub::new(Duration::from_secs(15));
+        published(&earlier, 50);
+        let last_seen = earlier.last_id();
+        std::thread::sleep(Duration::from_millis(2));
+        let restarted = PushHub::new(Duration::from_secs(15));
+        assert!(
+            restarted.since(last_seen).is_none(),
+            "nothing published yet: the old id is not this run's"
+        );
+        published(&restarted, 100);
+        assert!(restarted.since(last_seen).is_none());
+        let first = restarted.since(restarted.last_id() - 100).expect("held");
+        assert!(first[0].id > last_seen);
+    }
+
+    #[test]
     fn frames_no_longer_held_mean_a_snapshot() {
-        let hub = PushHub::new(Duration::from_secs(15));
+        let hub = PushHub::starting_after(Duration::from_secs(15), 0);
         published(&hub, RESUME_FRAMES + 10);
         assert!(hub.since(5).is_none());
         assert_eq!(
@@ -352,7 +381,7 @@ mod tests {
     /// (and is told so by its receiver) while the others get every one.
     #[test]
     fn a_client_that_reads_nothing_is_left_behind_not_waited_for() {
-        let hub = PushHub::new(Duration::from_secs(15));
+        let hub = PushHub::starting_after(Duration::from_secs(15), 0);
         let mut stalled = hub.subscribe();
         let mut reading = hub.subscribe();
         let mut seen = 0;

@@ -9,6 +9,7 @@ use sightline_sources::shopify::{ShopifyReceiver, Shops};
 use crate::kpis::KpiService;
 use crate::metrics::HttpMetrics;
 use crate::push::PushHub;
+use crate::routes::dashboard::DashboardLayout;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -27,11 +28,16 @@ pub struct AppState {
     pub odoo_configured: bool,
     /// Live updates (`GET /v1/stream`); `None` answers 503 there.
     pub push: Option<Arc<PushHub>>,
+    /// What `GET /v1/dashboard` answers: fixed for the life of the process.
+    pub dashboard: Arc<DashboardLayout>,
 }
 
 impl AppState {
     pub fn new(ingest: Arc<IngestService>, kpis: Arc<KpiService>, config: &Config) -> AppState {
+        let known: Vec<String> = kpis.engine().kpis().map(|kpi| kpi.name.clone()).collect();
+        let dashboard = Arc::new(DashboardLayout::new(config, &known));
         let state = AppState {
+            dashboard,
             ingest,
             kpis,
             http_metrics: Arc::new(HttpMetrics::default()),

@@ -114,6 +114,35 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
             windows.join(", ")
         );
     }
+    let is_defined = |name: &str| kpis.iter().any(|kpi| kpi.name == name);
+    let rows = config.dashboard.layout(&is_defined);
+    let panel_count: usize = rows.iter().map(|row| row.panels.len()).sum();
+    println!(
+        "  dashboard         {:?}: {panel_count} panel(s) in {} row(s){}",
+        config.dashboard.title,
+        rows.len(),
+        if config.dashboard.include_default {
+            ", the default layout with the configured panels"
+        } else {
+            ", the configured panels only"
+        }
+    );
+    for row in &rows {
+        for panel in &row.panels {
+            let reads = if panel.config.kpis.is_empty() {
+                "the alert API".to_owned()
+            } else {
+                panel.config.kpis.join(", ")
+            };
+            println!(
+                "    {:<26} {:<7} {:<13} {:?} of {reads}",
+                panel.config.id,
+                row.name,
+                panel.config.kind.as_str(),
+                panel.config.title
+            );
+        }
+    }
     let shopify = &config.sources.shopify;
     let mut sources = Vec::new();
     if !shopify.shops.is_empty() {

@@ -29,7 +29,14 @@ pub fn compile_kpis(config: &Config) -> anyhow::Result<Vec<CompiledKpi>> {
     }
     let calendar = Calendar::new(&config.time.zone)
         .map_err(|message| anyhow::anyhow!("time.zone: {message}"))?;
-    Ok(pack.compile(&calendar)?)
+    let compiled = pack.compile(&calendar)?;
+    let is_defined = |name: &str| compiled.iter().any(|kpi| kpi.name == name);
+    if let Some((panel, kpi)) = config.dashboard.undefined_kpis(&is_defined).first() {
+        anyhow::bail!(
+            "dashboard panel {panel:?} reads the KPI {kpi:?}, which no KPI defines; fix the name, or define it in a file listed in kpis.files"
+        );
+    }
+    Ok(compiled)
 }
 
 pub fn engine_options(config: &Config) -> anyhow::Result<EngineOptions> {

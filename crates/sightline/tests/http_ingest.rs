@@ -516,29 +516,6 @@ fn concurrent_copies_of_the_same_events_are_stored_once() {
 }
 
 #[test]
-fn the_home_page_shows_the_counters() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), None);
-    server.post(
-        "application/cloudevents+json",
-        queue_depth_event("home-1", 1).as_bytes(),
-    );
-    let page = server.get("/");
-    assert_eq!(page.status, 200);
-    assert!(
-        page.header("content-type")
-            .expect("content type")
-            .starts_with("text/html")
-    );
-    assert!(
-        page.text()
-            .contains("<tr><td>events accepted</td><td>1</td></tr>"),
-        "{}",
-        page.text()
-    );
-}
-
-#[test]
 fn hostile_bodies_are_bounded_and_never_fail_good_events() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(dir.path(), None);

@@ -15,6 +15,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/v1/sources/shopify"),
     ("post", "/v1/sources/odoo/{token}"),
     ("get", "/v1/dead-letters"),
+    ("get", "/v1/dashboard"),
     ("get", "/v1/kpis"),
     ("get", "/v1/kpis/{name}"),
     ("get", "/v1/stream"),

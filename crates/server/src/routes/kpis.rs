@@ -230,7 +230,7 @@ pub async fn windows(
 /// `value` as JSON with an `ETag` (a hash of the body), or 304 Not Modified when the
 /// client's `If-None-Match` names that tag: pollers that ask often pay for a body only
 /// when something changed.
-fn json_with_etag(headers: &HeaderMap, value: &impl Serialize) -> Response {
+pub(crate) fn json_with_etag(headers: &HeaderMap, value: &impl Serialize) -> Response {
     let body = match serde_json::to_vec(value) {
         Ok(body) => body,
         Err(error) => {

@@ -2,10 +2,11 @@
 //! OpenAPI document (`openapi.rs`) is checked against it in a unit test below, so what
 //! is served, what is listed and what is documented cannot drift apart.
 
+mod assets;
+pub(crate) mod dashboard;
 mod dead_letters;
 mod events;
 mod health;
-mod home;
 pub(crate) mod kpis;
 mod openapi;
 pub(crate) mod sources;
@@ -25,6 +26,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/sources/shopify"),
     ("POST", "/v1/sources/odoo/{token}"),
     ("GET", "/v1/dead-letters"),
+    ("GET", "/v1/dashboard"),
     ("GET", "/v1/kpis"),
     ("GET", "/v1/kpis/{name}"),
     ("GET", "/v1/stream"),
@@ -39,11 +41,12 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// checks that every entry has one).
 fn endpoint(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
     Some(match (method, path) {
-        ("GET", "/") => get(home::home),
+        ("GET", "/") => get(assets::index),
         ("POST", "/v1/events") => post(events::post_events),
         ("POST", "/v1/sources/shopify") => post(sources::post_shopify),
         ("POST", "/v1/sources/odoo/{token}") => post(sources::post_odoo),
         ("GET", "/v1/dead-letters") => get(dead_letters::list),
+        ("GET", "/v1/dashboard") => get(dashboard::layout),
         ("GET", "/v1/kpis") => get(kpis::list),
         ("GET", "/v1/kpis/{name}") => get(kpis::windows),
         ("GET", "/v1/stream") => get(stream::stream),
@@ -72,14 +75,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> crate::error::ApiError {
-    crate::error::ApiError::new(
+/// The dashboard's files, else a JSON 404 that points at the API's list.
+async fn not_found(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if let Some(file) = assets::file(&method, &uri, &headers) {
+        return file;
+    }
+    axum::response::IntoResponse::into_response(crate::error::ApiError::new(
         axum::http::StatusCode::NOT_FOUND,
         format!(
             "no such endpoint: {method} {}; every endpoint is listed in GET /v1/openapi.json",
             uri.path()
         ),
-    )
+    ))
 }
 
 async fn method_not_allowed(

@@ -17,7 +17,8 @@ use crate::error::ApiError;
         description = "Real-time analytics server: ingests CloudEvents and serves live KPIs."
     ),
     paths(
-        super::home::home,
+        super::assets::index,
+        super::dashboard::layout,
         super::events::post_events,
         super::sources::post_shopify,
         super::sources::post_odoo,
@@ -34,6 +35,7 @@ use crate::error::ApiError;
     components(schemas(ErrorBody, UnsupportedBody)),
     tags(
         (name = "ingest", description = "Sending events, and the ones that were not stored"),
+        (name = "dashboard", description = "The live dashboard page and its layout"),
         (name = "kpis", description = "KPI definitions and their windowed values"),
         (name = "operations", description = "Status, health, metrics and this document"),
     )
