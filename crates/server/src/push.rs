@@ -14,6 +14,15 @@
 //! `CLIENT_BACKLOG` frames per client. A client that falls further behind loses the
 //! backlog and gets a snapshot instead (its windows' latest values: the backlog
 //! conflated); one that keeps falling behind is told why and disconnected.
+//!
+//! A window with many groups (stock per SKU and warehouse, revenue per product) changes
+//! a few groups at a time: sending all of them on every change would cost a dashboard
+//! hundreds of kilobytes a round. So from `DELTA_MIN_GROUPS` groups on, a frame after
+//! the first carries only the groups whose value changed, with `"partial": true` (and
+//! `"removed"`: groups gone from the window). A client applies it to the window it holds.
+//! That is safe because a client only ever holds what it was sent in order: resuming
+//! replays every frame after the one it saw, and anything else starts with a snapshot,
+//! which carries whole windows.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -24,12 +33,14 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::kpis::{AnsweredWindow, KpiService};
-use crate::routes::kpis::{WindowAnswer, answer};
+use crate::routes::kpis::{GroupValue, WindowAnswer, answer};
 
 /// Frames kept for clients that resume with `Last-Event-ID`.
 const RESUME_FRAMES: usize = 10_000;
 /// Frames a client may be behind before it is given a snapshot instead.
 const CLIENT_BACKLOG: usize = 4_096;
+/// Windows with at least this many groups are sent as changes after their first frame.
+const DELTA_MIN_GROUPS: usize = 64;
 /// Windows remembered as sent reach back this far behind the watermark; an older window
 /// that changes (a late correction past it) is simply sent again.
 const REMEMBER_SENT_US: i64 = 3 * 86_400_000_000;
@@ -48,6 +59,88 @@ struct NamedWindow<'a> {
     name: &'a str,
     #[serde(flatten)]
     window: WindowAnswer,
+}
+
+/// A frame of only the groups that changed in a big window.
+#[derive(Serialize)]
+struct PartialWindow<'a> {
+    name: &'a str,
+    window: &'a str,
+    start: &'a str,
+    end: &'a str,
+    #[serde(rename = "final")]
+    is_final: bool,
+    partial: bool,
+    values: Vec<&'a GroupValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed: Vec<&'a serde_json::Map<String, serde_json::Value>>,
+}
+
+/// What was last sent of one window.
+enum Sent {
+    /// A hash of the whole frame.
+    Whole(u64),
+    /// Per group (a hash of its group fields): a hash of its value and the group fields.
+    Groups(HashMap<u64, (u64, serde_json::Map<String, serde_json::Value>)>),
+}
+
+/// The frame to send for `window` of `kpi` given what was sent of it before (`None`:
+/// unchanged), and what to remember as sent now.
+fn next_frame(kpi: &str, window: &AnsweredWindow, before: Option<&Sent>) -> (Option<String>, Sent) {
+    let named = NamedWindow {
+        name: kpi,
+        window: answer(window),
+    };
+    let was_grouped = matches!(before, Some(Sent::Groups(_)));
+    if named.window.values.len() < DELTA_MIN_GROUPS && !was_grouped {
+        let data = serde_json::to_string(&named).unwrap_or_default();
+        let hash = xxhash_rust::xxh3::xxh3_64(data.as_bytes());
+        let unchanged = matches!(before, Some(Sent::Whole(sent)) if *sent == hash);
+        return (if unchanged { None } else { Some(data) }, Sent::Whole(hash));
+    }
+    let mut groups = HashMap::with_capacity(named.window.values.len());
+    let mut changed = Vec::new();
+    let previous = match before {
+        Some(Sent::Groups(previous)) => Some(previous),
+        _ => None,
+    };
+    for value in &named.window.values {
+        let group_json = serde_json::to_string(&value.group).unwrap_or_default();
+        let group_key = xxhash_rust::xxh3::xxh3_64(group_json.as_bytes());
+        let value_json = serde_json::to_string(value).unwrap_or_default();
+        let value_hash = xxhash_rust::xxh3::xxh3_64(value_json.as_bytes());
+        let same = previous
+            .and_then(|previous| previous.get(&group_key))
+            .is_some_and(|(sent, _)| *sent == value_hash);
+        if !same {
+            changed.push(value);
+        }
+        groups.insert(group_key, (value_hash, value.group.clone()));
+    }
+    let Some(previous) = previous else {
+        let data = serde_json::to_string(&named).unwrap_or_default();
+        return (Some(data), Sent::Groups(groups));
+    };
+    let removed: Vec<&serde_json::Map<String, serde_json::Value>> = previous
+        .iter()
+        .filter(|(group_key, _)| !groups.contains_key(*group_key))
+        .map(|(_, (_, group))| group)
+        .collect();
+    if changed.is_empty() && removed.is_empty() {
+        return (None, Sent::Groups(groups));
+    }
+    let partial = PartialWindow {
+        name: kpi,
+        window: &named.window.window,
+        start: &named.window.start,
+        end: &named.window.end,
+        is_final: named.window.is_final,
+        partial: true,
+        values: changed,
+        removed,
+    };
+    let data = serde_json::to_string(&partial).unwrap_or_default();
+    (Some(data), Sent::Groups(groups))
 }
 
 /// The JSON a frame carries for `window` of `kpi`.
@@ -198,8 +291,8 @@ pub fn start_publisher(
 struct Publisher {
     names: Vec<String>,
     watermark: i64,
-    /// Per (KPI, window label, start): a hash of the JSON last sent.
-    sent: HashMap<(String, String, i64), u64>,
+    /// Per (KPI, window label, start): what was last sent.
+    sent: HashMap<(String, String, i64), Sent>,
     rounds: u64,
 }
 
@@ -238,14 +331,14 @@ impl Publisher {
                 continue;
             };
             for window in &windows {
-                let data = frame_data(name, window);
-                let hash = xxhash_rust::xxh3::xxh3_64(data.as_bytes());
                 let key = (
                     name.clone(),
                     window.result.window.clone(),
                     window.result.start_us,
                 );
-                if self.sent.insert(key, hash) != Some(hash) {
+                let (frame, sent) = next_frame(name, window, self.sent.get(&key));
+                self.sent.insert(key, sent);
+                if let Some(data) = frame {
                     hub.publish(name, data);
                 }
             }
@@ -343,6 +436,102 @@ mod tests {
         assert_eq!(ids(hub.since(3)), Some(vec![4, 5]));
         assert_eq!(ids(hub.since(5)), Some(vec![]));
         assert_eq!(ids(hub.since(6)), None, "an id never published: a snapshot");
+    }
+
+    fn stock_window(levels: &[(usize, u64)]) -> AnsweredWindow {
+        AnsweredWindow {
+            result: sightline_engine::WindowResult {
+                window: "current".into(),
+                start_us: 0,
+                end_us: i64::MAX,
+                is_final: false,
+                values: levels
+                    .iter()
+                    .map(|(sku, level)| {
+                        (
+                            vec![("sku".to_owned(), format!("SKU-{sku}"))],
+                            sightline_engine::aggregate::AggregateValue::Count(*level),
+                        )
+                    })
+                    .collect(),
+            },
+            comparison: None,
+        }
+    }
+
+    fn parsed(frame: Option<String>) -> serde_json::Value {
+        serde_json::from_str(&frame.expect("a frame is sent")).expect("JSON")
+    }
+
+    /// Applies a frame to the window a client holds, as the dashboard does.
+    fn apply(held: &mut Vec<serde_json::Value>, frame: &serde_json::Value) {
+        let values = frame["values"].as_array().expect("values").clone();
+        if frame["partial"] != true {
+            *held = values;
+            return;
+        }
+        for removed in frame["removed"].as_array().into_iter().flatten() {
+            held.retain(|value| value["group"] != *removed);
+        }
+        for value in values {
+            match held.iter_mut().find(|held| held["group"] == value["group"]) {
+                Some(existing) => *existing = value,
+                None => held.push(value),
+            }
+        }
+    }
+
+    #[test]
+    fn a_big_window_is_sent_whole_once_then_as_the_groups_that_changed() {
+        let mut levels: Vec<(usize, u64)> =
+            (0..DELTA_MIN_GROUPS * 2).map(|sku| (sku, 100)).collect();
+        let (first, mut sent) = next_frame("inventory_on_hand", &stock_window(&levels), None);
+        let first = parsed(first);
+        assert!(first.get("partial").is_none());
+        assert_eq!(first["values"].as_array().map(Vec::len), Some(levels.len()));
+        let mut held = Vec::new();
+        apply(&mut held, &first);
+
+        let (nothing, after) = next_frame("inventory_on_hand", &stock_window(&levels), Some(&sent));
+        assert!(nothing.is_none(), "no change, no frame");
+        sent = after;
+
+        levels[3].1 = 0;
+        levels[70].1 = 7;
+        levels.remove(10);
+        levels.push((9_999, 5));
+        let (delta, _) = next_frame("inventory_on_hand", &stock_window(&levels), Some(&sent));
+        let delta = parsed(delta);
+        assert_eq!(delta["partial"], true);
+        let changed: Vec<&str> = delta["values"]
+            .as_array()
+            .expect("values")
+            .iter()
+            .filter_map(|value| value["group"]["sku"].as_str())
+            .collect();
+        assert_eq!(changed, ["SKU-3", "SKU-70", "SKU-9999"]);
+        assert_eq!(delta["removed"], serde_json::json!([{ "sku": "SKU-10" }]));
+        apply(&mut held, &delta);
+
+        // The window the client rebuilt is the window a new client would be sent whole.
+        let (whole, _) = next_frame("inventory_on_hand", &stock_window(&levels), None);
+        let mut expected = parsed(whole)["values"].as_array().expect("values").clone();
+        let by_group =
+            |value: &serde_json::Value| value["group"]["sku"].as_str().map(str::to_owned);
+        expected.sort_by_key(by_group);
+        held.sort_by_key(by_group);
+        assert_eq!(held, expected);
+    }
+
+    #[test]
+    fn a_small_window_is_always_sent_whole() {
+        let levels = [(1, 5), (2, 6)];
+        let (first, sent) = next_frame("queue_depth", &stock_window(&levels), None);
+        assert!(first.is_some());
+        let (changed, _) = next_frame("queue_depth", &stock_window(&[(1, 5), (2, 7)]), Some(&sent));
+        let changed = parsed(changed);
+        assert!(changed.get("partial").is_none());
+        assert_eq!(changed["values"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

@@ -53,22 +53,22 @@ pub struct KpiWindows {
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct WindowAnswer {
     /// The window definition this window belongs to, as in `KpiSummary.windows`.
-    window: String,
+    pub(crate) window: String,
     #[schema(format = DateTime)]
-    start: String,
+    pub(crate) start: String,
     #[schema(format = DateTime)]
-    end: String,
+    pub(crate) end: String,
     /// True once the watermark has passed `end`: the values will not change.
     #[serde(rename = "final")]
-    is_final: bool,
-    values: Vec<GroupValue>,
+    pub(crate) is_final: bool,
+    pub(crate) values: Vec<GroupValue>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct GroupValue {
+pub(crate) struct GroupValue {
     /// The group-by fields and their values; empty for an ungrouped KPI.
     #[schema(value_type = std::collections::HashMap<String, String>)]
-    group: serde_json::Map<String, serde_json::Value>,
+    pub(crate) group: serde_json::Map<String, serde_json::Value>,
     #[schema(schema_with = kpi_value_schema)]
     value: Box<RawValue>,
     /// For a KPI with `compare`: the same span `compare_days_back` local days earlier,

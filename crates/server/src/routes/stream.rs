@@ -1,7 +1,8 @@
 //! `GET /v1/stream`: KPI updates as Server-Sent Events (see `crate::push`).
 //!
 //! Every event is `event: kpi`, `id: N`, `data:` one window as `GET /v1/kpis/{name}`
-//! answers it plus `"name"`. A client starts with a snapshot (`event: snapshot`, then the
+//! answers it plus `"name"`; big windows come as changes after their first frame
+//! (`"partial": true`, see `crate::push`). A client starts with a snapshot (`event: snapshot`, then the
 //! KPIs' windows of the last day), then gets every change. Reconnecting with
 //! `Last-Event-ID` resumes without a gap when the server still holds what was missed,
 //! else starts with a fresh snapshot (its `reason` says why).
@@ -50,7 +51,7 @@ pub struct StreamQuery {
         ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received: resume after it"),
     ),
     responses(
-        (status = 200, description = "`event: snapshot` (data `{\"reason\": …, \"id\": N}`), then `event: kpi` events (`id: N`, data: one window plus `name`) and `: heartbeat` comments; `event: close` (data `{\"reason\": …}`) before the server ends a stream", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`event: snapshot` (data `{\"reason\": …, \"id\": N}`), then `event: kpi` events (`id: N`, data: one window plus `name`; a window of 64 or more groups, after its first frame, comes as `\"partial\": true` with only the groups that changed and `\"removed\"`: groups gone) and `: heartbeat` comments; `event: close` (data `{\"reason\": …}`) before the server ends a stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "A bad query parameter", body = super::openapi::ErrorBody),
         (status = 404, description = "A KPI in `kpis` does not exist; the error lists the KPIs", body = super::openapi::ErrorBody),
     )
