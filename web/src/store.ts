@@ -1,0 +1,157 @@
+// What the page holds: windows keyed by (KPI, window label, start), replaced whole when the
+// server sends them again. Tracks per KPI when its data last changed (for freshness) and which
+// KPIs changed since the last render (so a frame only redraws the panels that read them).
+
+import type { HeldWindow, WindowData } from "./api";
+
+/** How far back a `snapshot` re-sends windows; older ones (fetched history) survive a snapshot. */
+const SNAPSHOT_HORIZON_MS = 23 * 3600e3;
+/** Windows that ended this long ago are dropped unless a panel keeps them (month history). */
+const KEEP_MS = 26 * 3600e3;
+
+interface Held extends HeldWindow {
+  generation: number;
+  text: string;
+}
+
+export class Store {
+  private readonly byKpi = new Map<string, Map<string, Held>>();
+  private readonly changedAt = new Map<string, number>();
+  private readonly labelsByKpi = new Map<string, string[]>();
+  private dirty = new Set<string>();
+  private generation = 0;
+  private snapshotKpis: string[] = [];
+  private sweepTimer: number | undefined;
+  private readonly keepDays = new Set<string>();
+  onChange: () => void = () => {};
+
+  setLabels(kpi: string, labels: string[]): void {
+    this.labelsByKpi.set(kpi, labels);
+  }
+
+  /** The KPI's window labels as /v1/kpis lists them (first = default), else those seen so far. */
+  labels(kpi: string): string[] {
+    const known = this.labelsByKpi.get(kpi);
+    if (known && known.length > 0) return known;
+    const seen = new Set<string>();
+    for (const held of this.byKpi.get(kpi)?.values() ?? []) seen.add(held.window);
+    return [...seen];
+  }
+
+  /** Keeps this KPI's "day" windows however old (a month chart reads them). */
+  keepDayWindows(kpi: string): void {
+    this.keepDays.add(kpi);
+  }
+
+  /**
+   * A `snapshot` event: the server now re-sends the windows it holds for these KPIs. Open
+   * (non-final) windows of the last day that it does not re-send are gone (a restart, a gap),
+   * so once the burst is over they are swept. Final windows are settled history (the server
+   * re-sends only what it keeps in memory) and stay.
+   */
+  beginSnapshot(kpis: string[]): void {
+    this.generation += 1;
+    this.snapshotKpis = kpis;
+    this.scheduleSweep();
+  }
+
+  put(kpi: string, data: WindowData, fromLive: boolean): void {
+    let windows = this.byKpi.get(kpi);
+    if (!windows) {
+      windows = new Map();
+      this.byKpi.set(kpi, windows);
+    }
+    const key = `${data.window}|${data.start}`;
+    const text = JSON.stringify(data.values);
+    const previous = windows.get(key);
+    const startMs = Date.parse(data.start);
+    const endMs = Date.parse(data.end);
+    windows.set(key, { ...data, startMs, endMs, generation: this.generation, text });
+    if (previous && previous.text === text && previous.final === data.final) return;
+    // Freshness: a live change is "now"; a window read from history is as fresh as its end.
+    const at = fromLive ? Date.now() : Math.min(Date.now(), endMs);
+    this.changedAt.set(kpi, Math.max(this.changedAt.get(kpi) ?? 0, at));
+    this.markDirty(kpi);
+    if (fromLive && this.sweepTimer !== undefined) this.scheduleSweep();
+  }
+
+  /** Windows of `kpi` (of one label if given), oldest first. */
+  windows(kpi: string, label?: string): HeldWindow[] {
+    const held = this.byKpi.get(kpi);
+    if (!held) return [];
+    const list: HeldWindow[] = [];
+    for (const window of held.values()) if (label === undefined || window.window === label) list.push(window);
+    return list.sort((a, b) => a.startMs - b.startMs);
+  }
+
+  /**
+   * The window showing the KPI "now": of those containing now, the one that ends first (for a
+   * sliding "1h/1m" that is the one covering the last hour; tumbling and "current" windows have
+   * only one). When none contains now (no events lately), the latest one, so the panel still
+   * shows the last known value and its freshness tells how old it is.
+   */
+  current(kpi: string, label: string | undefined, now = Date.now()): HeldWindow | undefined {
+    const chosen = label ?? this.labels(kpi)[0];
+    let containing: HeldWindow | undefined;
+    let latest: HeldWindow | undefined;
+    for (const window of this.byKpi.get(kpi)?.values() ?? []) {
+      if (chosen !== undefined && window.window !== chosen) continue;
+      if (window.startMs <= now && now < window.endMs) {
+        if (!containing || window.startMs < containing.startMs) containing = window;
+      }
+      if (window.startMs <= now && (!latest || window.startMs > latest.startMs)) latest = window;
+    }
+    return containing ?? latest;
+  }
+
+  changedAtOf(kpi: string): number | undefined {
+    return this.changedAt.get(kpi);
+  }
+
+  markDirty(kpi: string): void {
+    this.dirty.add(kpi);
+    this.onChange();
+  }
+
+  /** KPIs changed since the last call. */
+  takeDirty(): Set<string> {
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    return dirty;
+  }
+
+  /** Drops windows no panel can show any more, so a long-running wall screen stays small. */
+  prune(now = Date.now()): void {
+    for (const [kpi, windows] of this.byKpi) {
+      const keepDays = this.keepDays.has(kpi);
+      for (const [key, window] of windows) {
+        if (window.endMs >= now - KEEP_MS) continue;
+        if (keepDays && window.window === "day") continue;
+        windows.delete(key);
+      }
+    }
+  }
+
+  private scheduleSweep(): void {
+    window.clearTimeout(this.sweepTimer);
+    // The snapshot burst arrives within a second or two; sweep once it has been quiet a while.
+    this.sweepTimer = window.setTimeout(() => this.sweep(), 2500);
+  }
+
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    const horizon = Date.now() - SNAPSHOT_HORIZON_MS;
+    for (const kpi of this.snapshotKpis) {
+      const windows = this.byKpi.get(kpi);
+      if (!windows) continue;
+      let removed = false;
+      for (const [key, window] of windows) {
+        if (window.generation < this.generation && !window.final && window.endMs > horizon) {
+          windows.delete(key);
+          removed = true;
+        }
+      }
+      if (removed) this.markDirty(kpi);
+    }
+  }
+}
