@@ -14,6 +14,7 @@ const TICK_MS = 1000;
 /** Sliding and tumbling windows move on with the clock even when no event arrives. */
 const REDRAW_ALL_MS = 10_000;
 const PRUNE_MS = 5 * 60_000;
+const REPLAY_MS = 1500;
 
 const params = new URLSearchParams(location.search);
 const kiosk = params.get("kiosk") === "1" || params.get("kiosk") === "true";
@@ -167,15 +168,18 @@ async function main(): Promise<void> {
   }
   void loadHistory();
 
+  let snapshotAt = 0;
   if (kpis.length > 0) {
     const stream = new Stream(kpis, {
       snapshot(_reason, first) {
+        snapshotAt = Date.now();
         store.beginSnapshot(kpis);
         // After a gap (a restart, a long disconnect) the history may have moved on too.
         if (!first) void loadHistory();
       },
       kpi(name, window) {
-        store.put(name, window, true);
+        // The burst right after a snapshot is the server's replay of what it holds, not news.
+        store.put(name, window, Date.now() - snapshotAt > REPLAY_MS);
       },
       state(state) {
         setConnection(state, formats);

@@ -11,6 +11,8 @@ export class BarsPanel extends Panel {
   private readonly caption = element("span", "headline-caption");
   private readonly chart: Chart;
   private readonly plotHost = element("div", "chart");
+  /** The span shown, in uPlot's seconds, so a short history still sits at the right end. */
+  private xRange: [number, number] = [0, 1];
 
   constructor(context: PanelContext) {
     super(context);
@@ -24,7 +26,7 @@ export class BarsPanel extends Panel {
       legend: { show: false },
       cursor: { show: true, points: { show: false }, drag: { x: false, y: false } },
       padding: [8, 8, 0, 0],
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.08] } },
+      scales: { x: { time: true, range: () => this.xRange }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.08] } },
       axes: [axis(theme, { space: 60 }), axis(theme, { size: 52, values: (_u, ticks) => ticks.map(format) })],
       series: [
         {},
@@ -79,6 +81,8 @@ export class BarsPanel extends Panel {
     setLevel(this.current, this.level(currentValue));
     const since = current && current.startMs <= now && now < current.endMs ? `since ${this.formats.clock(current.startMs)}` : "latest";
     setText(this.caption, ` ${since}`);
+    const step = windows.length > 0 ? windows[windows.length - 1].endMs - windows[windows.length - 1].startMs : 3600e3;
+    this.xRange = [from / 1000, (now + step) / 1000];
     this.chart.setData([xs, past, live]);
   }
 

@@ -55,7 +55,8 @@ export class LatencyPanel extends Panel {
       setText(cells[0], label);
       members.forEach((member, i) => {
         const value = member === "value" ? this.number(row.value, null) : this.number(row.value, member);
-        setText(cells[1 + i], this.formats.value(value, this.spec.format));
+        // The unit is in the caption: a narrow panel has no room for it in every cell.
+        setText(cells[1 + i], this.formats.value(value, this.spec.format === "ms" ? "count" : this.spec.format));
         if (i === members.length - 1 && Number.isFinite(value)) worst = Number.isFinite(worst) ? Math.max(worst, value) : value;
       });
       if (rateKpi) {
@@ -67,7 +68,7 @@ export class LatencyPanel extends Panel {
       }
     });
     setText(this.worst, Number.isFinite(worst) ? this.formats.value(worst, this.spec.format) : "—");
-    setText(this.caption, ` worst ${members[members.length - 1]}`);
+    setText(this.caption, ` worst ${members[members.length - 1]}${this.spec.format === "ms" ? " · table in ms" : ""}`);
     setRaw(this.worst, worst);
     this.setHasData(window !== undefined);
   }
@@ -80,7 +81,7 @@ export class LatencyPanel extends Panel {
     // The group's key names the first column (an "endpoint", a "queue", …).
     tr.append(element("th", "key", humanize(groupKey)));
     for (const member of members) tr.append(element("th", "num", member));
-    if (rateKpi) tr.append(element("th", "num", humanize(rateKpi)));
+    if (rateKpi) tr.append(element("th", "num", humanize(rateKpi.split("_")[0])));
     for (const cell of tr.children) cell.setAttribute("scope", "col");
     this.head.replaceChildren(tr);
   }
