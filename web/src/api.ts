@@ -53,6 +53,15 @@ export interface WindowData {
   values: GroupValue[];
 }
 
+/**
+ * A window as the stream sends it. A window of many groups is sent whole once, then as the
+ * groups that changed (`partial`), with `removed` naming groups gone from it.
+ */
+export interface WindowFrame extends WindowData {
+  partial?: boolean;
+  removed?: Record<string, string>[];
+}
+
 /** A window held by the page: the server's, with its times parsed once. */
 export interface HeldWindow extends WindowData {
   startMs: number;

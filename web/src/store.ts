@@ -2,7 +2,7 @@
 // server sends them again. Tracks per KPI when its data last changed (for freshness) and which
 // KPIs changed since the last render (so a frame only redraws the panels that read them).
 
-import type { HeldWindow, WindowData } from "./api";
+import type { GroupValue, HeldWindow, WindowFrame } from "./api";
 
 /** How far back a `snapshot` re-sends windows; older ones (fetched history) survive a snapshot. */
 const SNAPSHOT_HORIZON_MS = 23 * 3600e3;
@@ -55,17 +55,19 @@ export class Store {
     this.scheduleSweep();
   }
 
-  put(kpi: string, data: WindowData, fromLive: boolean): void {
+  put(kpi: string, frame: WindowFrame, fromLive: boolean): void {
     let windows = this.byKpi.get(kpi);
     if (!windows) {
       windows = new Map();
       this.byKpi.set(kpi, windows);
     }
-    const key = `${data.window}|${data.start}`;
-    const text = JSON.stringify(data.values);
+    const key = `${frame.window}|${frame.start}`;
     const previous = windows.get(key);
-    const startMs = Date.parse(data.start);
-    const endMs = Date.parse(data.end);
+    const values = frame.partial ? applyChanges(previous?.values ?? [], frame) : frame.values;
+    const text = JSON.stringify(values);
+    const startMs = Date.parse(frame.start);
+    const endMs = Date.parse(frame.end);
+    const data = { window: frame.window, start: frame.start, end: frame.end, final: frame.final, values };
     windows.set(key, { ...data, startMs, endMs, generation: this.generation, text });
     if (previous && previous.text === text && previous.final === data.final) return;
     // Freshness: a live change is "now"; a window read from history is as fresh as its end.
@@ -154,4 +156,21 @@ export class Store {
       if (removed) this.markDirty(kpi);
     }
   }
+}
+
+/**
+ * A partial frame applied to the groups held: removed groups go, changed ones replace
+ * theirs, new ones join. The server sends partial frames only after the whole window, in
+ * order, so this rebuilds the window exactly.
+ */
+function applyChanges(held: GroupValue[], frame: WindowFrame): GroupValue[] {
+  const byGroup = new Map<string, GroupValue>();
+  for (const value of held) byGroup.set(groupKey(value.group), value);
+  for (const group of frame.removed ?? []) byGroup.delete(groupKey(group));
+  for (const value of frame.values) byGroup.set(groupKey(value.group), value);
+  return [...byGroup.values()];
+}
+
+function groupKey(group: Record<string, string>): string {
+  return JSON.stringify(Object.entries(group).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

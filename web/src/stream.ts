@@ -3,13 +3,13 @@
 // ends the stream (`event: close`) or answers with an error, the browser gives up, so this
 // reconnects with a growing delay, resuming from the last event id it saw.
 
-import type { WindowData } from "./api";
+import type { WindowFrame } from "./api";
 
 export type ConnectionState = "connecting" | "live" | "reconnecting";
 
 export interface StreamHandlers {
   snapshot(reason: string, first: boolean): void;
-  kpi(name: string, window: WindowData): void;
+  kpi(name: string, window: WindowFrame): void;
   state(state: ConnectionState): void;
 }
 
@@ -55,7 +55,7 @@ export class Stream {
     });
     source.addEventListener("kpi", (event) => {
       this.remember(event);
-      const data = JSON.parse(event.data) as WindowData & { name: string };
+      const data = JSON.parse(event.data) as WindowFrame & { name: string };
       this.handlers.kpi(data.name, data);
     });
     source.addEventListener("close", () => {
