@@ -20,6 +20,9 @@ export interface PanelSpec {
   steps?: string[] | null;
   limit?: number | null;
   span?: string | null;
+  /** `span` in seconds, as the server worked it out. */
+  span_seconds?: number | null;
+  row?: string;
   width?: number | null;
   thresholds?: Threshold[] | null;
 }

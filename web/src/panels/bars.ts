@@ -37,6 +37,7 @@ export class BarsPanel extends Panel {
   }
 
   private spanMs(): number {
+    if (this.spec.span_seconds && this.spec.span_seconds > 0) return this.spec.span_seconds * 1000;
     const span = parseDuration(this.spec.span ?? "24h");
     return Number.isFinite(span) ? span : 24 * 3600e3;
   }

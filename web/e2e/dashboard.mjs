@@ -1,0 +1,447 @@
+// End-to-end test of the dashboard in headless Chromium against the real server binary.
+//
+//   SIGHTLINE_BIN=target/release/sightline node web/e2e/dashboard.mjs
+//
+// Environment:
+//   SIGHTLINE_BIN   the `sightline` binary (required)
+//   CHROMIUM        the browser (default /usr/bin/chromium)
+//   DATA_DIR        a directory the test may fill (default: a fresh temp dir)
+//   SCREENSHOT_DIR  where the screenshots go (default: <repo>/docs)
+//   SCENARIOS       which to run, comma-separated: demo,config (default both)
+//
+// Scenario "demo" (the user's first minute): `sightline demo`, every panel fills, numbers
+// move from pushed updates, the server restarts on the same port and the page comes back to
+// live by itself; screenshots of the default page (dark) and of the kiosk view (light).
+// Scenario "config" (dashboards as code): a user KPI on panels of its own, exact counts of
+// posted events, updated live.
+// Any page error, console error, failed request or HTTP error fails the run, except the ones
+// a scenario expects (GET /v1/alerts answering 404 while alerting is not there; the stream
+// failing while the server is down on purpose).
+
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const binary = process.env.SIGHTLINE_BIN;
+const browserPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const dataDir = process.env.DATA_DIR || mkdtempSync(join(tmpdir(), "sightline-e2e-"));
+const screenshotDir = process.env.SCREENSHOT_DIR || join(repo, "docs");
+const scenarios = (process.env.SCENARIOS || "demo,config").split(",").map((name) => name.trim());
+
+const ALL_PANELS_TIMEOUT_MS = 60_000;
+const UPDATE_TIMEOUT_MS = 30_000;
+const SERVER_START_TIMEOUT_MS = 300_000;
+
+if (!binary) {
+  console.error("SIGHTLINE_BIN is not set: point it at the sightline binary (cargo build --release --bin sightline)");
+  process.exit(2);
+}
+
+const started = Date.now();
+function log(message) {
+  console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${message}`);
+}
+
+class Failure extends Error {}
+function check(condition, message) {
+  if (!condition) throw new Failure(message);
+}
+
+// ---------------------------------------------------------------- the server
+
+/** Starts the binary with `args` and resolves once it prints its address. */
+function startServer(args, label) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" } });
+    const exited = new Promise((done) => child.once("exit", (code, signal) => done({ code, signal })));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Failure(`${label}: no "sightline listening on" line within ${SERVER_START_TIMEOUT_MS / 1000} s`));
+    }, SERVER_START_TIMEOUT_MS);
+    const lines = createInterface({ input: child.stdout });
+    let found = false;
+    lines.on("line", (line) => {
+      const match = /sightline listening on (http:\/\/\S+)/.exec(line);
+      if (!found && match) {
+        found = true;
+        clearTimeout(timer);
+        const url = match[1].replace(/\/$/, "");
+        resolvePromise({ child, url, port: Number(new URL(url).port), exited, label });
+      } else if (process.env.E2E_VERBOSE) {
+        console.log(`[${label} stdout] ${line}`);
+      }
+    });
+    createInterface({ input: child.stderr }).on("line", (line) => console.log(`[${label}] ${line}`));
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    exited.then(({ code, signal }) => {
+      if (!found) {
+        clearTimeout(timer);
+        reject(new Failure(`${label} exited (${code ?? signal}) before it listened`));
+      }
+    });
+  });
+}
+
+async function stopServer(server, signal = "SIGTERM") {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  server.child.kill(signal);
+  const timeout = setTimeout(() => server.child.kill("SIGKILL"), 20_000);
+  await server.exited;
+  clearTimeout(timeout);
+}
+
+/** The same command again on the same port (the port may linger for a moment). */
+async function restartOnSamePort(args, port, label) {
+  const withPort = args.map((arg) => (/^127\.0\.0\.1:\d+$/.test(arg) ? `127.0.0.1:${port}` : arg));
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startServer(withPort, label);
+    } catch (error) {
+      if (attempt >= 10) throw error;
+      log(`${label}: start attempt ${attempt} failed (${error.message}); trying again`);
+      await sleep(500);
+    }
+  }
+}
+
+async function getJson(url) {
+  const response = await fetch(url);
+  check(response.ok, `GET ${url} answered ${response.status}`);
+  return response.json();
+}
+
+async function postEvents(base, events) {
+  const response = await fetch(`${base}/v1/events`, {
+    method: "POST",
+    headers: { "content-type": "application/cloudevents-batch+json" },
+    body: JSON.stringify(events),
+  });
+  const answer = await response.json();
+  check(response.ok && answer.accepted === events.length, `POST /v1/events: ${response.status} ${JSON.stringify(answer).slice(0, 300)}`);
+}
+
+function sleep(ms) {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+// ---------------------------------------------------------------- the browser
+
+async function launchBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), "sightline-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: browserPath,
+    headless: true,
+    viewport: { width: 1920, height: 1080 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Collects what must not happen on a page; `expected` says what a scenario allows. */
+function watch(page, label) {
+  const problems = [];
+  const state = { serverDown: false };
+  const allowedStatus = (url, status) => status === 404 && new URL(url).pathname === "/v1/alerts";
+  const streamDuringRestart = (url) => state.serverDown && new URL(url).pathname.startsWith("/v1/");
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() !== "error") return;
+    const text = message.text();
+    const where = message.location()?.url ?? "";
+    // Chromium logs every HTTP error status as a console error; statuses are judged below.
+    if (/Failed to load resource: the server responded with a status of/.test(text)) return;
+    if (state.serverDown && /ERR_CONNECTION_REFUSED|EventSource|net::/.test(`${text} ${where}`)) return;
+    problems.push(`console error: ${text} ${where}`);
+  });
+  page.on("requestfailed", (request) => {
+    if (streamDuringRestart(request.url())) return;
+    // An EventSource closed by the page itself (reconnecting) is aborted, not failed.
+    if (request.failure()?.errorText === "net::ERR_ABORTED" && new URL(request.url()).pathname === "/v1/stream") return;
+    problems.push(`request failed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`);
+  });
+  page.on("response", (response) => {
+    const status = response.status();
+    if (status < 400 || allowedStatus(response.url(), status) || streamDuringRestart(response.url())) return;
+    problems.push(`HTTP ${status}: ${response.request().method()} ${response.url()}`);
+  });
+  return {
+    state,
+    assertClean() {
+      check(problems.length === 0, `${label}: ${problems.length} problem(s) on the page:\n  ${problems.join("\n  ")}`);
+    },
+  };
+}
+
+/** Waits until every panel the layout lists is on the page with data; returns the ms it took. */
+async function waitForAllPanels(page, layout, since) {
+  const ids = layout.rows.flatMap((row) => row.panels.map((panel) => panel.id));
+  try {
+    await page.waitForFunction(
+      (expected) => {
+        const panels = [...document.querySelectorAll("section.panel")];
+        return panels.length === expected.length && expected.every((id) => document.querySelector(`section.panel[data-panel="${id}"]`)?.dataset.hasData === "true");
+      },
+      ids,
+      { timeout: ALL_PANELS_TIMEOUT_MS, polling: 100 },
+    );
+  } catch {
+    const missing = await page.evaluate(() => [...document.querySelectorAll("section.panel")].filter((panel) => panel.dataset.hasData !== "true").map((panel) => panel.dataset.panel));
+    throw new Failure(`not every panel had data within ${ALL_PANELS_TIMEOUT_MS / 1000} s; still empty: ${missing.join(", ") || "(panels missing from the page)"}`);
+  }
+  return Date.now() - since;
+}
+
+function values(page, ids) {
+  return page.evaluate((panelIds) => Object.fromEntries(panelIds.map((id) => [id, document.querySelector(`section.panel[data-panel="${id}"] [data-value]`)?.dataset.value ?? null])), ids);
+}
+
+async function waitForChange(page, ids, before, what) {
+  try {
+    await page.waitForFunction(
+      ({ panelIds, previous }) => panelIds.some((id) => {
+        const now = document.querySelector(`section.panel[data-panel="${id}"] [data-value]`)?.dataset.value;
+        return now !== undefined && now !== "" && now !== previous[id];
+      }),
+      { panelIds: ids, previous: before },
+      { timeout: UPDATE_TIMEOUT_MS, polling: 100 },
+    );
+  } catch {
+    throw new Failure(`${what}: no number of ${ids.join(", ")} changed within ${UPDATE_TIMEOUT_MS / 1000} s (still ${JSON.stringify(before)})`);
+  }
+  return values(page, ids);
+}
+
+async function waitForConnection(page, state, timeout) {
+  try {
+    await page.waitForSelector(`#connection[data-state="${state}"]`, { timeout, state: "attached" });
+  } catch {
+    const now = await page.getAttribute("#connection", "data-state");
+    throw new Failure(`the connection banner did not become "${state}" within ${timeout / 1000} s (it is "${now}")`);
+  }
+}
+
+// ---------------------------------------------------------------- scenario: demo
+
+async function scenarioDemo(browser) {
+  log("scenario demo: starting `sightline demo`");
+  const args = ["demo", "--listen", "127.0.0.1:0", "--data-dir", join(dataDir, "demo")];
+  let server = await startServer(args, "demo");
+  log(`demo listening on ${server.url}`);
+  const page = await browser.context.newPage();
+  const watcher = watch(page, "demo page");
+  try {
+    const layout = await getJson(`${server.url}/v1/dashboard`);
+    const topIds = (layout.rows.find((row) => row.name === "top") ?? layout.rows[0]).panels.map((panel) => panel.id);
+    const opened = Date.now();
+    await page.goto(`${server.url}/?theme=dark`);
+    await page.evaluate(() => {
+      window.__e2eNoReload = "still the same page";
+    });
+    const tookMs = await waitForAllPanels(page, layout, opened);
+    log(`every panel (${layout.rows.reduce((sum, row) => sum + row.panels.length, 0)}) had data ${(tookMs / 1000).toFixed(1)} s after the page was opened`);
+    await waitForConnection(page, "live", 10_000);
+    const first = await values(page, topIds);
+    log(`top row: ${JSON.stringify(first)}`);
+    const changed = await waitForChange(page, topIds, first, "pushed updates");
+    log(`a pushed update moved the top row: ${JSON.stringify(changed)}`);
+
+    mkdirSync(screenshotDir, { recursive: true });
+    await sleep(1500); // let bars and maps settle their transitions
+    await page.screenshot({ path: join(screenshotDir, "dashboard.png") });
+    log(`screenshot: ${join(screenshotDir, "dashboard.png")}`);
+
+    log("stopping the server (SIGTERM)");
+    watcher.state.serverDown = true;
+    await stopServer(server);
+    await waitForConnection(page, "reconnecting", 15_000);
+    log("the banner says reconnecting");
+
+    server = await restartOnSamePort(args, server.port, "demo (restarted)");
+    log(`demo restarted on ${server.url}`);
+    await waitForConnection(page, "live", 60_000);
+    watcher.state.serverDown = false;
+    log("the banner is live again");
+    const afterRestart = await values(page, topIds);
+    const changedAgain = await waitForChange(page, topIds, afterRestart, "pushed updates after the restart");
+    log(`a pushed update after the restart: ${JSON.stringify(changedAgain)}`);
+    check((await page.evaluate(() => window.__e2eNoReload)) === "still the same page", "the page was reloaded");
+    watcher.assertClean();
+
+    const kiosk = await browser.context.newPage();
+    const kioskWatcher = watch(kiosk, "kiosk page");
+    await kiosk.goto(`${server.url}/?kiosk=1&theme=light`);
+    await waitForAllPanels(kiosk, layout, Date.now());
+    await sleep(1500);
+    const [scrollHeight, scrollWidth] = await kiosk.evaluate(() => [document.documentElement.scrollHeight, document.documentElement.scrollWidth]);
+    check(scrollHeight <= 1080 && scrollWidth <= 1920, `the kiosk view does not fit 1920×1080 (it is ${scrollWidth}×${scrollHeight})`);
+    await kiosk.screenshot({ path: join(screenshotDir, "dashboard-kiosk-light.png") });
+    log(`screenshot: ${join(screenshotDir, "dashboard-kiosk-light.png")}`);
+    kioskWatcher.assertClean();
+    await kiosk.close();
+  } finally {
+    await page.close().catch(() => {});
+    await stopServer(server);
+  }
+  log("scenario demo passed");
+}
+
+// ---------------------------------------------------------------- scenario: config
+
+const KPIS = `
+[[kpi]]
+name = "e2e_parcels_today"
+description = "Parcels scanned since midnight (browser test)"
+events = ["warehouse.parcel_scanned"]
+aggregate = "count"
+windows = [{ calendar = "day" }]
+
+[[kpi]]
+name = "e2e_parcels_by_dock_today"
+description = "Parcels scanned since midnight per dock (browser test)"
+events = ["warehouse.parcel_scanned"]
+aggregate = "count"
+group_by = ["data.dock"]
+windows = [{ calendar = "day" }]
+`;
+
+// kpis.files are read relative to the working directory, so the test names its file in full.
+const CONFIG = (kpiFile) => `
+[kpis]
+files = [${JSON.stringify(kpiFile)}]
+
+[dashboard]
+title = "Dock desk"
+include_default = false
+
+[[dashboard.panels]]
+id = "parcels"
+row = "top"
+title = "Parcels scanned today"
+kind = "number"
+kpis = ["e2e_parcels_today"]
+format = "count"
+width = 4
+thresholds = [{ above = 1000, level = "warning" }]
+
+[[dashboard.panels]]
+id = "parcels_by_dock"
+row = "top"
+title = "Parcels by dock"
+kind = "groups"
+kpis = ["e2e_parcels_by_dock_today"]
+format = "count"
+width = 4
+
+[[dashboard.panels]]
+id = "docks"
+row = "top"
+title = "Busiest docks"
+kind = "table"
+kpis = ["e2e_parcels_by_dock_today"]
+format = "count"
+limit = 5
+width = 4
+`;
+
+function parcels(count, offset) {
+  const now = new Date().toISOString();
+  return Array.from({ length: count }, (_, index) => ({
+    specversion: "1.0",
+    id: `parcel-${offset + index}`,
+    source: "e2e/dock-scanner",
+    type: "warehouse.parcel_scanned",
+    time: now,
+    data: { dock: (offset + index) % 3 === 0 ? "dock-a" : "dock-b", parcel: `P${offset + index}` },
+  }));
+}
+
+async function scenarioConfig(browser) {
+  const dir = join(dataDir, "config");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "kpis.toml"), KPIS);
+  writeFileSync(join(dir, "sightline.toml"), CONFIG(join(dir, "kpis.toml")));
+  log("scenario config: starting `sightline serve` with a user KPI and panels");
+  const server = await startServer(["serve", "--config", join(dir, "sightline.toml"), "--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0"], "serve");
+  const page = await browser.context.newPage();
+  const watcher = watch(page, "config page");
+  try {
+    const layout = await getJson(`${server.url}/v1/dashboard`);
+    check(layout.title === "Dock desk", `the layout's title is ${JSON.stringify(layout.title)}`);
+    const first = 37;
+    await postEvents(server.url, parcels(first, 0));
+    const opened = Date.now();
+    await page.goto(`${server.url}/`);
+    const tookMs = await waitForAllPanels(page, layout, opened);
+    log(`every panel had data ${(tookMs / 1000).toFixed(1)} s after the page was opened`);
+    await waitForConnection(page, "live", 10_000);
+    await expectNumbers(page, first);
+
+    const more = 25;
+    await postEvents(server.url, parcels(more, first));
+    await expectNumbers(page, first + more);
+    check((await page.title()) === "Dock desk", "the page's title comes from the layout");
+    watcher.assertClean();
+  } finally {
+    await page.close().catch(() => {});
+    await stopServer(server);
+  }
+  log("scenario config passed");
+}
+
+/** The number panel shows `total` exactly; the dock panels split it as posted. */
+async function expectNumbers(page, total) {
+  const dockA = Math.ceil(total / 3);
+  const expected = { parcels: String(total), parcels_by_dock: String(total - dockA), docks: String(total - dockA) };
+  try {
+    await page.waitForFunction(
+      (wanted) => Object.entries(wanted).every(([id, value]) => document.querySelector(`section.panel[data-panel="${id}"] [data-value]`)?.dataset.value === value),
+      expected,
+      { timeout: UPDATE_TIMEOUT_MS, polling: 100 },
+    );
+  } catch {
+    const now = await values(page, Object.keys(expected));
+    throw new Failure(`expected ${JSON.stringify(expected)}, the page shows ${JSON.stringify(now)}`);
+  }
+  const rows = await page.evaluate(() => [...document.querySelectorAll('section.panel[data-panel="parcels_by_dock"] .group-row')].map((row) => [row.querySelector(".group-name")?.textContent, row.querySelector(".group-value")?.dataset.raw]));
+  check(JSON.stringify(rows) === JSON.stringify([["dock-b", String(total - dockA)], ["dock-a", String(dockA)]]), `dock rows: ${JSON.stringify(rows)}`);
+  log(`the page shows exactly ${total} parcels (dock-b ${total - dockA}, dock-a ${dockA}), live`);
+}
+
+// ---------------------------------------------------------------- main
+
+const browser = await launchBrowser();
+let failed = false;
+try {
+  if (scenarios.includes("config")) await scenarioConfig(browser);
+  if (scenarios.includes("demo")) await scenarioDemo(browser);
+} catch (error) {
+  failed = true;
+  console.error(`\nE2E FAILED: ${error instanceof Failure ? error.message : error.stack}`);
+} finally {
+  await browser.close();
+}
+log(failed ? "failed" : "all scenarios passed");
+process.exit(failed ? 1 : 0);
