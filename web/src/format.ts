@@ -5,6 +5,8 @@ import type { Format } from "./api";
 
 export class Formats {
   private readonly money: Intl.NumberFormat;
+  /** Cents are noise on five-figure amounts and up. */
+  private readonly moneyWhole: Intl.NumberFormat;
   private readonly moneyCompact: Intl.NumberFormat;
   private readonly count = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
   private readonly countCompact = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
@@ -22,6 +24,7 @@ export class Formats {
     readonly timeZone: string,
   ) {
     this.money = safeCurrency(currency, {});
+    this.moneyWhole = safeCurrency(currency, { minimumFractionDigits: 0, maximumFractionDigits: 0 });
     this.moneyCompact = safeCurrency(currency, { notation: "compact", maximumFractionDigits: 1 });
     this.time = new Intl.DateTimeFormat(undefined, { timeZone, hour: "2-digit", minute: "2-digit" });
     this.dateTime = new Intl.DateTimeFormat(undefined, { timeZone, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
@@ -35,7 +38,8 @@ export class Formats {
     if (!Number.isFinite(value)) return "—";
     switch (format) {
       case "money":
-        return (compact ? this.moneyCompact : this.money).format(value);
+        if (compact) return this.moneyCompact.format(value);
+        return (Math.abs(value) >= 10_000 ? this.moneyWhole : this.money).format(value);
       case "count":
         return (compact && Math.abs(value) >= 100_000 ? this.countCompact : this.count).format(value);
       case "percent":

@@ -4,7 +4,8 @@
 
 import { fetchKpis, fetchLayout, type Layout } from "./api";
 import { Formats } from "./format";
-import { createPanel, type Panel } from "./panels/index";
+import { createPanel } from "./panels/index";
+import { Panel } from "./panels/panel";
 import { Store } from "./store";
 import { Stream, type ConnectionState } from "./stream";
 import { applyTheme, initialTheme, storeTheme, systemTheme, type Theme } from "./theme";
@@ -36,6 +37,9 @@ let lastLive = 0;
 
 function setConnection(state: ConnectionState, formats?: Formats): void {
   connection.dataset.state = state;
+  Panel.connected = state === "live";
+  const now = Date.now();
+  for (const panel of panels) panel.tick(now);
   if (state === "live") {
     lastLive = Date.now();
     connectionText.textContent = "Live";

@@ -3,7 +3,7 @@
 
 import { fetchHistory, parseDuration } from "../api";
 import { axis, Chart, uPlot } from "./chart";
-import { element, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
+import { element, Panel, WHOLE_INCREMENTS, setLevel, setRaw, setText, type PanelContext } from "./panel";
 
 export class BarsPanel extends Panel {
   private readonly headline = element("p", "headline");
@@ -27,7 +27,7 @@ export class BarsPanel extends Panel {
       cursor: { show: true, points: { show: false }, drag: { x: false, y: false } },
       padding: [8, 8, 0, 0],
       scales: { x: { time: true, range: () => this.xRange }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.08] } },
-      axes: [axis(theme, { space: 60 }), axis(theme, { size: 52, values: (_u, ticks) => ticks.map(format) })],
+      axes: [axis(theme, { space: 60 }), axis(theme, { size: 52, values: (_u, ticks) => ticks.map(format), ...(this.spec.format === "count" ? { incrs: WHOLE_INCREMENTS } : {}) })],
       series: [
         {},
         { label: this.spec.title, fill: theme.accentSoft, stroke: theme.accentSoft, paths: uPlot.paths.bars!({ size: [0.8, 40], align: 1 }), points: { show: false } },

@@ -4,7 +4,7 @@
 
 import { groupLabel } from "../format";
 import { humanize } from "./steps";
-import { element, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
+import { element, fitRows, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
 
 export class LatencyPanel extends Panel {
   private readonly headline = element("p", "headline");
@@ -70,6 +70,7 @@ export class LatencyPanel extends Panel {
     setText(this.worst, Number.isFinite(worst) ? this.formats.value(worst, this.spec.format) : "—");
     setText(this.caption, ` worst ${members[members.length - 1]}${this.spec.format === "ms" ? " · table in ms" : ""}`);
     setRaw(this.worst, worst);
+    fitRows(this.body, this.rows);
     this.setHasData(window !== undefined);
   }
 

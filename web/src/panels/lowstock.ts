@@ -1,7 +1,7 @@
 // kind "low_stock": groups of a stock-level KPI ({level, status}) whose status is not "ok",
 // lowest level first, cut at `limit`; stockouts red, low amber.
 
-import { element, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
+import { element, fitRows, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
 
 interface Entry {
   keys: string[];
@@ -73,6 +73,7 @@ export class LowStockPanel extends Panel {
       setText(badge, entry.status === "stockout" ? "out of stock" : entry.status);
       setLevel(tr, entry.status === "stockout" ? "critical" : "warning");
     });
+    fitRows(this.body, this.rows);
     this.setHasData(window !== undefined);
   }
 

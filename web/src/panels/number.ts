@@ -3,7 +3,7 @@
 // (revenue_today's same weekday last week) and a sparkline of the recent windows.
 
 import type { HeldWindow } from "../api";
-import { element, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
+import { element, fitText, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
 
 const SPARK_POINTS = 30;
 
@@ -23,6 +23,7 @@ export class NumberPanel extends Panel {
     this.spark.setAttribute("aria-hidden", "true");
     this.spark.append(this.sparkPath);
     this.body.append(this.value, this.compare, this.spark);
+    new ResizeObserver(() => fitText(this.value)).observe(this.body);
   }
 
   render(now: number): void {
@@ -39,7 +40,13 @@ export class NumberPanel extends Panel {
       return;
     }
     const total = this.total(current);
-    setText(this.value, this.formats.value(total, this.spec.format));
+    const text = this.formats.value(total, this.spec.format);
+    if (text.length !== this.value.textContent?.length) {
+      setText(this.value, text);
+      fitText(this.value);
+    } else {
+      setText(this.value, text);
+    }
     setRaw(this.value, total);
     setLevel(this.value, this.level(total));
     this.setHasData(true);

@@ -16,6 +16,8 @@ export interface PanelContext {
 }
 
 export abstract class Panel {
+  /** While the stream is down nothing is live, however recent the last change. */
+  static connected = false;
   readonly element: HTMLElement;
   protected readonly body: HTMLElement;
   private readonly freshness: HTMLElement;
@@ -46,6 +48,15 @@ export abstract class Panel {
     this.body = element("div", "panel-body");
     section.append(header, this.body);
     this.element = section;
+    // Rows that fit, big numbers that fit: a new size redraws (once a frame at most).
+    let pending = 0;
+    new ResizeObserver(() => {
+      if (pending !== 0 || this.element.dataset.hasData !== "true") return;
+      pending = requestAnimationFrame(() => {
+        pending = 0;
+        this.render(Date.now());
+      });
+    }).observe(this.body);
   }
 
   /** KPIs whose change makes this panel redraw. */
@@ -78,7 +89,7 @@ export abstract class Panel {
     if (this.element.dataset.hasData !== "true") return;
     const at = this.dataChangedAt();
     if (at === undefined) return;
-    const live = now - at < LIVE_MS;
+    const live = Panel.connected && now - at < LIVE_MS;
     const text = live ? "live" : age(now - at);
     if (this.freshness.textContent !== text) this.freshness.textContent = text;
     this.freshness.dataset.state = live ? "live" : "stale";
@@ -170,7 +181,32 @@ function clampWidth(width: number | null | undefined): number {
   return Math.min(12, Math.max(1, Math.round(width)));
 }
 
+/** Tick steps for a count axis: whole numbers only. */
+export const WHOLE_INCREMENTS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 2500, 5e3, 1e4, 2e4, 25e3, 5e4, 1e5, 2e5, 25e4, 5e5, 1e6, 2e6, 5e6, 1e7, 2e7, 5e7, 1e8];
+
 /** Reads a CSS custom property of the page (the theme's colours for charts). */
 export function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+/**
+ * Hides the rows of a list or table body that would be cut by the bottom of `frame`, so a
+ * panel on a wall screen shows whole rows only (the first ones, which matter most).
+ */
+export function fitRows(frame: HTMLElement, rows: HTMLElement): void {
+  const items = [...rows.children] as HTMLElement[];
+  for (const item of items) item.hidden = false;
+  const bottom = frame.getBoundingClientRect().bottom;
+  for (const item of items) if (item.getBoundingClientRect().bottom > bottom + 0.5) item.hidden = true;
+}
+
+/** Shrinks a one-line text until it fits its box (big numbers in narrow panels). */
+export function fitText(node: HTMLElement): void {
+  node.style.removeProperty("font-size");
+  const available = node.clientWidth;
+  const needed = node.scrollWidth;
+  if (available > 0 && needed > available) {
+    const size = parseFloat(getComputedStyle(node).fontSize);
+    node.style.fontSize = `${Math.floor(size * (available / needed) * 0.98)}px`;
+  }
 }

@@ -3,7 +3,7 @@
 // members, then the sorted one in the panel's format. Works for any grouped KPI.
 
 import type { GroupValue } from "../api";
-import { element, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
+import { element, fitRows, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
 
 export class TablePanel extends Panel {
   private readonly table = element("table", "data-table");
@@ -65,6 +65,7 @@ export class TablePanel extends Panel {
       setRaw(main, entry.value, "raw");
       setLevel(tr, this.level(entry.value));
     });
+    fitRows(this.body, this.rows);
     setRaw(this.table, sorted[0].value);
   }
 
