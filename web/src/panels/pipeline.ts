@@ -69,8 +69,15 @@ export class PipelinePanel extends Panel {
       const [key, state, overdue] = item.children as unknown as HTMLElement[];
       setText(key, entry.key);
       setText(state, entry.state ? humanize(entry.state) : "");
-      const minutes = Math.max(0, Math.round((now - Date.parse(entry.deadline)) / 60000));
-      setText(overdue, `+${minutes} min`);
+      setText(overdue, `+${overdueText(now - Date.parse(entry.deadline))}`);
     });
   }
+}
+
+/** How long past its deadline: "12 min", "5 h", "3 d". */
+function overdueText(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60000));
+  if (minutes < 120) return `${minutes} min`;
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} d`;
 }
