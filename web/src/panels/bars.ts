@@ -33,7 +33,7 @@ export class BarsPanel extends Panel {
         { label: this.spec.title, fill: theme.accentSoft, stroke: theme.accentSoft, paths: uPlot.paths.bars!({ size: [0.8, 40], align: 1 }), points: { show: false } },
         { label: "now", fill: theme.accent, stroke: theme.accent, paths: uPlot.paths.bars!({ size: [0.8, 40], align: 1 }), points: { show: false } },
       ],
-    }));
+    }), `${this.spec.title}: chart`);
   }
 
   private spanMs(): number {

@@ -46,7 +46,11 @@ export class Chart {
   constructor(
     private readonly host: HTMLElement,
     private readonly options: ChartOptions,
+    label: string,
   ) {
+    // The canvas says nothing to a screen reader; the headline above it carries the number.
+    host.setAttribute("role", "img");
+    host.setAttribute("aria-label", label);
     this.observer = new ResizeObserver(() => this.resize());
     this.observer.observe(host);
   }

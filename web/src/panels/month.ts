@@ -38,7 +38,7 @@ export class MonthToDatePanel extends Panel {
         { label: "this month", stroke: theme.accent, width: 2.5, fill: theme.accentSoft, points: { show: false } },
         { label: "last month", stroke: theme.series2, width: 1.5, dash: [6, 4], points: { show: false } },
       ],
-    }));
+    }), `${this.spec.title}: chart`);
   }
 
   private monthStarts(now: number): { thisMonth: number; lastMonth: number; day: number; daysInLastMonth: number } {
