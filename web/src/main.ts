@@ -14,7 +14,7 @@ import "./style.css";
 const TICK_MS = 1000;
 /** Sliding and tumbling windows move on with the clock even when no event arrives. */
 const REDRAW_ALL_MS = 10_000;
-const PRUNE_MS = 5 * 60_000;
+const PRUNE_MS = 60_000;
 const REPLAY_MS = 1500;
 
 const params = new URLSearchParams(location.search);

@@ -6,8 +6,8 @@ import type { GroupValue, HeldWindow, WindowFrame } from "./api";
 
 /** How far back a `snapshot` re-sends windows; older ones (fetched history) survive a snapshot. */
 const SNAPSHOT_HORIZON_MS = 23 * 3600e3;
-/** Windows that ended this long ago are dropped unless a panel keeps them (month history). */
-const KEEP_MS = 26 * 3600e3;
+/** Windows kept per KPI and label (older ones are pruned). */
+const KEEP_WINDOWS = 400;
 
 interface Held extends HeldWindow {
   generation: number;
@@ -23,6 +23,7 @@ export class Store {
   private snapshotKpis: string[] = [];
   private sweepTimer: number | undefined;
   private readonly keepDays = new Set<string>();
+  private readonly keepSpans = new Map<string, number>();
   onChange: () => void = () => {};
 
   setLabels(kpi: string, labels: string[]): void {
@@ -41,6 +42,12 @@ export class Store {
   /** Keeps this KPI's "day" windows however old (a month chart reads them). */
   keepDayWindows(kpi: string): void {
     this.keepDays.add(kpi);
+  }
+
+  /** Keeps the windows of this KPI and label that ended within `spanMs` (a bars panel's span). */
+  keepSpan(kpi: string, label: string, spanMs: number): void {
+    const key = `${kpi}|${label}`;
+    this.keepSpans.set(key, Math.max(spanMs, this.keepSpans.get(key) ?? 0));
   }
 
   /**
@@ -122,14 +129,27 @@ export class Store {
     return dirty;
   }
 
-  /** Drops windows no panel can show any more, so a long-running wall screen stays small. */
+  /**
+   * Drops windows no panel can show any more, so a long-running wall screen stays small:
+   * per KPI and label the newest KEEP_WINDOWS (a sparkline of sliding windows), those a
+   * bars panel's span reaches, and every "day" window of a KPI a month chart reads.
+   */
   prune(now = Date.now()): void {
     for (const [kpi, windows] of this.byKpi) {
-      const keepDays = this.keepDays.has(kpi);
-      for (const [key, window] of windows) {
-        if (window.endMs >= now - KEEP_MS) continue;
-        if (keepDays && window.window === "day") continue;
-        windows.delete(key);
+      const byLabel = new Map<string, [string, Held][]>();
+      for (const entry of windows) {
+        const list = byLabel.get(entry[1].window) ?? [];
+        list.push(entry);
+        byLabel.set(entry[1].window, list);
+      }
+      for (const [label, entries] of byLabel) {
+        if (entries.length <= KEEP_WINDOWS) continue;
+        if (label === "day" && this.keepDays.has(kpi)) continue;
+        const span = this.keepSpans.get(`${kpi}|${label}`) ?? 0;
+        entries.sort((a, b) => a[1].startMs - b[1].startMs);
+        for (const [key, window] of entries.slice(0, entries.length - KEEP_WINDOWS)) {
+          if (window.endMs < now - span) windows.delete(key);
+        }
       }
     }
   }

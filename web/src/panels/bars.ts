@@ -45,6 +45,8 @@ export class BarsPanel extends Panel {
   async load(): Promise<void> {
     const kpi = this.spec.kpis[0];
     const now = Date.now();
+    const keep = this.label();
+    if (keep !== undefined) this.store.keepSpan(kpi, keep, this.spanMs());
     const windows = await fetchHistory(kpi, new Date(now - this.spanMs()), new Date(now));
     const label = this.label();
     for (const window of windows) if (label === undefined || window.window === label) this.store.put(kpi, window, false);
