@@ -45,7 +45,7 @@ export class LatencyPanel extends Panel {
         const name = element("th", "key");
         name.setAttribute("scope", "row");
         fresh.append(name);
-        for (let i = 1; i < cellCount; i += 1) fresh.append(element("td", "num"));
+        for (let i = 1; i < cellCount; i += 1) fresh.append(element("td", i <= members.length ? `num member m${i - 1}` : "num"));
         if (tr) tr.replaceWith(fresh);
         else this.rows.append(fresh);
         tr = fresh;
@@ -81,7 +81,7 @@ export class LatencyPanel extends Panel {
     const tr = element("tr");
     // The group's key names the first column (an "endpoint", a "queue", …).
     tr.append(element("th", "key", humanize(groupKey)));
-    for (const member of members) tr.append(element("th", "num", member));
+    members.forEach((member, i) => tr.append(element("th", `num member m${i}`, member)));
     if (rateKpi) tr.append(element("th", "num", humanize(rateKpi.split("_")[0])));
     for (const cell of tr.children) cell.setAttribute("scope", "col");
     this.head.replaceChildren(tr);

@@ -1,5 +1,5 @@
 // kind "low_stock": groups of a stock-level KPI ({level, status}) whose status is not "ok",
-// lowest level first, cut at `limit`; stockouts red, low amber.
+// lowest level first, cut at `limit`; out of stock red, low amber.
 
 import { element, fitRows, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
 
@@ -39,7 +39,7 @@ export class LowStockPanel extends Panel {
       const level = typeof value === "number" ? value : Number(value?.level);
       const status = typeof value === "number" ? "low" : (value?.status ?? "ok");
       if (status === "ok") continue;
-      if (status === "stockout") stockouts += 1;
+      if (isOut(status)) stockouts += 1;
       groupKeys = Object.keys(row.group);
       entries.push({ keys: Object.values(row.group), level, status });
     }
@@ -70,8 +70,8 @@ export class LowStockPanel extends Panel {
       entry.keys.forEach((key, i) => setText(cells[i], key));
       setText(cells[entry.keys.length], this.formats.value(entry.level, "count"));
       const badge = cells[entry.keys.length + 1];
-      setText(badge, entry.status === "stockout" ? "out of stock" : entry.status);
-      setLevel(tr, entry.status === "stockout" ? "critical" : "warning");
+      setText(badge, isOut(entry.status) ? "out of stock" : entry.status);
+      setLevel(tr, isOut(entry.status) ? "critical" : "warning");
     });
     fitRows(this.body, this.rows);
     this.setHasData(window !== undefined);
@@ -87,4 +87,9 @@ export class LowStockPanel extends Panel {
     for (const cell of tr.children) cell.setAttribute("scope", "col");
     this.head.replaceChildren(tr);
   }
+}
+
+/** The engine says "out" (the spec's "stockout"): either is out of stock. */
+function isOut(status: string): boolean {
+  return status === "out" || status === "stockout";
 }
