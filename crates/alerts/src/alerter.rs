@@ -802,7 +802,13 @@ impl Alerter {
             id: series.id.clone(),
             rule: rule.name.clone(),
             incident: series.lifecycle.incident,
-            state: series.lifecycle.state,
+            // Whatever followed a resolution (pending again, no data), to the receiver the
+            // incident it was told of is resolved.
+            state: if series.lifecycle.state.is_firing() {
+                series.lifecycle.state
+            } else {
+                AlertState::Resolved
+            },
             is_new,
             severity: rule.severity,
             labels: series.labels.clone(),
@@ -1199,7 +1205,7 @@ impl Alerter {
         for series_index in 0..self.series.len() {
             let series = &self.series[series_index];
             let state = series.lifecycle.state;
-            if !(state.is_firing() || state == AlertState::Resolved) {
+            if state == AlertState::Normal && series.lifecycle.incident == 0 {
                 continue;
             }
             for route_index in self.config.routes.match_routes(&series.labels) {

@@ -361,6 +361,8 @@ pub fn title(kind: NotificationKind, alerts: &[NotifiedAlert]) -> String {
                 .collect(),
         ),
     };
+    let mut values = values;
+    values.sort();
     format!(
         "{prefix}{} {noun} {verb}: {} ({})",
         subject.len(),
