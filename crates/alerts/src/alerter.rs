@@ -656,15 +656,10 @@ impl Alerter {
                             Some(self.notified_alert(&self.series[*index], *is_new))
                         })
                         .collect();
-                    let newest_seq = alerts
-                        .iter()
-                        .map(|alert| alert.transition_seq)
-                        .max()
-                        .unwrap_or(0);
                     self.next_notification_id += 1;
                     Some(Notification {
                         id: self.next_notification_id,
-                        dedup_key: group_dedup_key(&group.key, plan.kind, newest_seq, now_us),
+                        dedup_key: group_dedup_key(&group.key, plan.kind, &alerts, now_us),
                         receiver: group.receiver.clone(),
                         kind: plan.kind,
                         group_key: group.key.clone(),

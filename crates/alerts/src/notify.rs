@@ -14,8 +14,8 @@
 //! the single fact "this receiver knows this", so a crash can never make it forget (and
 //! re-send) or believe it was told what it was not.
 //!
-//! Dedup keys are stable: a hash of the group key, the kind and the newest transition the
-//! notification reports (escalations: alert, incident, lapse count, step, receiver). A
+//! Dedup keys are stable: a hash of the group key, the kind and the transitions the
+//! notification is the first to report (escalations: alert, incident, lapse count, step, receiver). A
 //! retry after a crash is the same journalled entry with the same key, and a notification
 //! rebuilt from the same transitions gets the same key again.
 
@@ -246,19 +246,28 @@ impl AggregationGroup {
     }
 }
 
-/// The dedup key of a group notification: the group, the kind, the newest transition
-/// reported, and for repeats the time (a repeat reports nothing new).
+/// The dedup key of a group notification: the group, the kind, and the transitions it
+/// is the first to report (each new alert's id and newest transition); for a repeat,
+/// which reports nothing new, the alerts listed and the time.
 pub fn group_dedup_key(
     group_key: &str,
     kind: NotificationKind,
-    newest_seq: u64,
+    alerts: &[NotifiedAlert],
     now_us: i64,
 ) -> String {
     let mut hasher = Xxh3::new();
     hasher.update(group_key.as_bytes());
     hasher.update(&[0]);
     hasher.update(kind.as_str().as_bytes());
-    hasher.update(&newest_seq.to_le_bytes());
+    for alert in alerts
+        .iter()
+        .filter(|alert| alert.is_new || kind == NotificationKind::Repeat)
+    {
+        hasher.update(&[0]);
+        hasher.update(alert.id.as_bytes());
+        hasher.update(&alert.incident.to_le_bytes());
+        hasher.update(&alert.transition_seq.to_le_bytes());
+    }
     if kind == NotificationKind::Repeat {
         hasher.update(&now_us.to_le_bytes());
     }
@@ -520,17 +529,35 @@ mod tests {
 
     #[test]
     fn dedup_keys_are_stable_and_distinct() {
-        let key = group_dedup_key("g", NotificationKind::Firing, 7, 1);
+        let seven = [notified(7, 1, AlertState::Firing)];
+        let key = group_dedup_key("g", NotificationKind::Firing, &seven, 1);
         assert_eq!(
             key,
-            group_dedup_key("g", NotificationKind::Firing, 7, 2),
+            group_dedup_key("g", NotificationKind::Firing, &seven, 2),
             "time only matters for repeats"
         );
-        assert_ne!(key, group_dedup_key("g", NotificationKind::Firing, 8, 1));
-        assert_ne!(key, group_dedup_key("g", NotificationKind::Resolved, 7, 1));
+        let both = [
+            notified(7, 1, AlertState::Firing),
+            notified(8, 1, AlertState::Firing),
+        ];
         assert_ne!(
-            group_dedup_key("g", NotificationKind::Repeat, 7, 1),
-            group_dedup_key("g", NotificationKind::Repeat, 7, 2)
+            key,
+            group_dedup_key("g", NotificationKind::Firing, &both, 1)
+        );
+        let mut old_seven = both.clone();
+        old_seven[0].is_new = false;
+        assert_ne!(
+            group_dedup_key("g", NotificationKind::Firing, &both, 1),
+            group_dedup_key("g", NotificationKind::Firing, &old_seven, 1),
+            "what is new makes the key"
+        );
+        assert_ne!(
+            key,
+            group_dedup_key("g", NotificationKind::Resolved, &seven, 1)
+        );
+        assert_ne!(
+            group_dedup_key("g", NotificationKind::Repeat, &seven, 1),
+            group_dedup_key("g", NotificationKind::Repeat, &seven, 2)
         );
         assert_eq!(key.len(), 32);
     }
