@@ -71,7 +71,92 @@ enum Task {
         restock: bool,
     },
     LineRestart(u8),
+    /// Timed mode only: a cycle count of one (sku, warehouse) reporting the level as it
+    /// is (no shrinkage), e.g. the zero of a stockout.
+    Count {
+        sku: u32,
+        warehouse: u8,
+    },
+    /// Timed mode only: reports a line's current status (an incident's fault and its end).
+    LineStatus(u8),
 }
+
+/// How events are placed in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clock {
+    /// [`EventGenerator::next_event`]: the n-th event is at `start + n / events_per_second`
+    /// and follow-ups are due a number of *events* later.
+    Paced,
+    /// [`TimedGenerator`]: the caller says when each spontaneous action happens, and
+    /// follow-ups are due at an event time (µs): their delays in events are converted at
+    /// the nominal `events_per_second`, so a payment still follows its order within
+    /// seconds when the traffic around it is thin.
+    Timed,
+}
+
+/// What a [`TimedGenerator`] writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Traffic {
+    /// Every kind of event.
+    #[default]
+    Full,
+    /// History: only what the historical KPIs read — orders (web orders without their
+    /// page views, carts and checkouts), payments and their failures, cancellations,
+    /// refunds and production. No fulfilment, stock movements, API requests or queue
+    /// samples; production reports are fewer and [`LEAN_PRODUCTION_BATCH`] times larger.
+    Lean,
+    /// Older history: [`Traffic::Lean`] without payments, failures and the cancellations
+    /// that follow them (orders are paid unseen). What reads payments keeps only minute
+    /// windows, which history forgets after days, and a payment costs as much to count
+    /// as an order.
+    Sparse,
+}
+
+/// Production reports of lean and sparse traffic stand for this many of full traffic.
+pub const LEAN_PRODUCTION_BATCH: u64 = 60;
+
+/// A spontaneous action of a [`TimedGenerator`], happening at a time its caller chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A web session takes its next funnel step (page view, cart, checkout or order).
+    SessionStep,
+    /// A buying web session's order alone, for [`Traffic::Lean`]: the session is drawn
+    /// as `SessionStep` draws them, its funnel steps are not written.
+    WebOrder,
+    ApiRequest,
+    /// A POS sale or a marketplace order.
+    DirectOrder,
+    CycleCount,
+    ProductionReport,
+    QueueSample,
+}
+
+/// Disturbances in effect (see `scenario`): each changes how the world behaves while it
+/// lasts. The default, none, leaves the generator's behaviour untouched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// Index into the payment gateways ([`GATEWAY_NAMES`]) whose payments mostly fail.
+    pub gateway_outage: Option<usize>,
+    /// SKU index out of stock in every warehouse: counted at 0, restocks held back.
+    pub stockout_sku: Option<u32>,
+    /// Production line index in fault: no output, no restart.
+    pub line_fault: Option<usize>,
+    /// API endpoint index answering slowly and with many 5xx.
+    pub slow_endpoint: Option<usize>,
+    /// Fulfilment stuck before shipping: picking, packing and shipping do not advance.
+    pub shipping_backlog: bool,
+}
+
+/// Names of the payment gateways, in the order [`Conditions::gateway_outage`] indexes.
+pub const GATEWAY_NAMES: [&str; 3] = [GATEWAYS[0].0, GATEWAYS[1].0, GATEWAYS[2].0];
+/// Failed payments per mille at a gateway in an outage.
+const OUTAGE_FAILURES_PER_MILLE: u32 = 900;
+/// 5xx per mille at an endpoint in a latency spike.
+const SPIKE_SERVER_ERRORS_PER_MILLE: u32 = 150;
+/// Restock lead time of a SKU with a slow supplier (µs): it stays low for hours.
+const SLOW_RESTOCK_US: (u64, u64) = (3_600_000_000, 6 * 3_600_000_000);
+/// How long an action held back by an incident waits before it is tried again (µs).
+const RETRY_AFTER_US: (u64, u64) = (3_000_000, 15_000_000);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Scheduled {
@@ -92,6 +177,11 @@ struct Scheduled {
 #[derive(Debug)]
 pub struct EventGenerator {
     config: GeneratorConfig,
+    clock: Clock,
+    traffic: Traffic,
+    conditions: Conditions,
+    /// Per SKU: restocks take hours (timed mode; empty otherwise).
+    slow_supply: Vec<bool>,
     rng: Rng,
     store: Store,
     schedule: BinaryHeap<Reverse<Scheduled>>,
@@ -136,6 +226,10 @@ impl EventGenerator {
         let step_ps = (1e12 / rate).round() as u128;
         let deadline_us = (u128::from(DEADLINE_EVENTS) * step_ps / 1_000_000) as i64;
         let mut g = EventGenerator {
+            clock: Clock::Paced,
+            traffic: Traffic::Full,
+            conditions: Conditions::default(),
+            slow_supply: Vec::new(),
             rng: Rng::new(config.seed),
             store: Store::new(config.sku_count),
             schedule: BinaryHeap::new(),
@@ -228,7 +322,23 @@ impl EventGenerator {
     }
 
     fn schedule(&mut self, after_events: u64, task: Task) {
-        let due = self.count + after_events;
+        let due = match self.clock {
+            Clock::Paced => self.count + after_events,
+            Clock::Timed => {
+                self.now_us.max(0) as u64
+                    + (u128::from(after_events) * self.step_ps / 1_000_000) as u64
+            }
+        };
+        self.schedule_at(due, task);
+    }
+
+    /// Timed mode: `task` again a few seconds from now (an incident holds it back).
+    fn retry_later(&mut self, task: Task) {
+        let delay_us = self.rng.range(RETRY_AFTER_US.0, RETRY_AFTER_US.1);
+        self.schedule_at(self.now_us.max(0) as u64 + delay_us, task);
+    }
+
+    fn schedule_at(&mut self, due: u64, task: Task) {
         self.seq += 1;
         self.schedule.push(Reverse(Scheduled {
             due,
@@ -255,13 +365,25 @@ impl EventGenerator {
                 delta,
                 restock,
             } => {
+                // A stocked-out SKU moves no stock until its restock: picks, returns and
+                // restocks wait (the cancelled orders never pick).
+                if self.conditions.stockout_sku == Some(sku) {
+                    return self.retry_later(task);
+                }
                 self.adjust(sku, usize::from(warehouse), i64::from(delta), restock, out);
             }
             Task::LineRestart(line) => {
                 let line = usize::from(line);
+                if self.conditions.line_fault == Some(line) {
+                    return self.retry_later(task);
+                }
                 self.store.lines[line].status = LineStatus::Running;
                 self.write_line_status(line, out);
             }
+            Task::Count { sku, warehouse } => {
+                self.write_count(sku, usize::from(warehouse), out);
+            }
+            Task::LineStatus(line) => self.write_line_status(usize::from(line), out),
         }
     }
 
@@ -528,6 +650,43 @@ impl EventGenerator {
         self.replace_session(slot);
     }
 
+    /// A buying web session's order without its funnel steps ([`Action::WebOrder`]): the
+    /// session is drawn as live ones are, so buyers' regions, segments and baskets keep
+    /// their shares.
+    fn lean_web_order(&mut self, out: &mut String) {
+        let session = loop {
+            let session = self.new_session();
+            if session.intent == Intent::Buy {
+                break session;
+            }
+        };
+        let mut lines = [Line::default(); 4];
+        let mut n_lines = 0usize;
+        for _ in 0..session.items_target {
+            let sku = self.store.popular_sku(&mut self.rng);
+            let quantity = match self.rng.weighted(&[800, 150, 40, 10]) {
+                i @ 0..=2 => i as u32 + 1,
+                _ => self.rng.range(4, 6) as u32,
+            };
+            if let Some(line) = lines[..n_lines].iter_mut().find(|l| l.sku == sku) {
+                line.quantity += quantity;
+            } else {
+                lines[n_lines] = Line { sku, quantity };
+                n_lines += 1;
+            }
+        }
+        self.create_order(
+            Channel::Web,
+            None,
+            session.region,
+            session.segment,
+            Some(session.visitor),
+            lines,
+            n_lines as u8,
+            out,
+        );
+    }
+
     /// A POS sale in one of the shops, or an order from a marketplace.
     fn direct_order(&mut self, out: &mut String) {
         let pos = self.rng.chance(550);
@@ -624,12 +783,16 @@ impl EventGenerator {
             money_as_number,
         };
         let slot = self.store.alloc_order(order);
-        let delay = match channel {
-            Channel::Web => self.rng.range(5, 80),
-            Channel::Marketplace => self.rng.range(1, 20),
-            Channel::Pos => self.rng.range(1, 3),
-        };
-        self.schedule(delay, Task::Payment(slot));
+        if self.traffic == Traffic::Sparse {
+            self.after_unseen_payment(slot);
+        } else {
+            let delay = match channel {
+                Channel::Web => self.rng.range(5, 80),
+                Channel::Marketplace => self.rng.range(1, 20),
+                Channel::Pos => self.rng.range(1, 3),
+            };
+            self.schedule(delay, Task::Payment(slot));
+        }
 
         self.begin(out, "order.created");
         out.push_str(r#""order_id":""#);
@@ -675,7 +838,9 @@ impl EventGenerator {
     fn payment(&mut self, slot: u32, out: &mut String) {
         let o = &mut self.store.orders[slot as usize];
         o.attempts += 1;
-        let fail_per_mille = if o.channel == Channel::Pos {
+        let fail_per_mille = if self.conditions.gateway_outage == Some(o.gateway) {
+            OUTAGE_FAILURES_PER_MILLE
+        } else if o.channel == Channel::Pos {
             15
         } else {
             GATEWAYS[o.gateway].2
@@ -728,6 +893,10 @@ impl EventGenerator {
         }
         out.push_str("}}");
 
+        if self.traffic != Traffic::Full {
+            return self.after_unseen_payment(slot);
+        }
+
         // What happens next: our warehouses ship most web orders and some marketplace
         // orders; POS sales are carried out of the shop.
         let fulfil_per_mille = match channel {
@@ -750,6 +919,17 @@ impl EventGenerator {
         }
     }
 
+    /// History carries no fulfilment (see `Traffic::Lean`): a paid order's life ends, but
+    /// for the refunds that keep `refunds_today` alive.
+    fn after_unseen_payment(&mut self, slot: u32) {
+        if self.rng.chance(40) {
+            let delay = self.rng.range(500, 5000);
+            self.schedule(delay, Task::Refund(slot, RefundKind::Partial));
+        } else {
+            self.store.free_order(slot);
+        }
+    }
+
     fn fulfill(&mut self, slot: u32, out: &mut String) {
         let o = &self.store.orders[slot as usize];
         let (num, stage, ship_by, warehouse, lines, n_lines) = (
@@ -761,11 +941,19 @@ impl EventGenerator {
             o.n_lines,
         );
         let lines = &lines[..usize::from(n_lines)];
+        // A backlog lets orders in (received) but holds picking, packing and shipping.
+        if self.conditions.shipping_backlog && (1..=3).contains(&stage) {
+            return self.retry_later(Task::Fulfill(slot));
+        }
         if stage == 1 {
             let short = lines.iter().any(|l| {
                 self.store.stock[self.store.stock_index(l.sku, warehouse)] < i64::from(l.quantity)
             });
-            let reason = if short && self.rng.chance(500) {
+            let stocked_out = self
+                .conditions
+                .stockout_sku
+                .is_some_and(|sku| lines.iter().any(|l| l.sku == sku));
+            let reason = if short && (stocked_out || self.rng.chance(500)) {
                 Some("out_of_stock")
             } else if self.rng.chance(30) {
                 Some("customer_request")
@@ -890,16 +1078,18 @@ impl EventGenerator {
         if self.store.stock[idx] < REORDER_POINT && !self.store.restock_pending[idx] {
             self.store.restock_pending[idx] = true;
             let delta = self.rng.range(10, 50) as i32 * 10;
+            let task = Task::Adjust {
+                sku,
+                warehouse: warehouse as u8,
+                delta,
+                restock: true,
+            };
+            if self.slow_supply.get(sku as usize).copied().unwrap_or(false) {
+                let delay_us = self.rng.range(SLOW_RESTOCK_US.0, SLOW_RESTOCK_US.1);
+                return self.schedule_at(self.now_us.max(0) as u64 + delay_us, task);
+            }
             let delay = self.rng.range(2000, 10000);
-            self.schedule(
-                delay,
-                Task::Adjust {
-                    sku,
-                    warehouse: warehouse as u8,
-                    delta,
-                    restock: true,
-                },
-            );
+            self.schedule(delay, task);
         }
     }
 
@@ -914,6 +1104,12 @@ impl EventGenerator {
         self.store.stock[idx] = level;
         let n_wh = self.store.warehouses.len();
         let (sku, warehouse) = ((idx / n_wh) as u32, idx % n_wh);
+        self.write_count(sku, warehouse, out);
+    }
+
+    /// `inventory.counted` with the level the store holds, then a restock if it is low.
+    fn write_count(&mut self, sku: u32, warehouse: usize, out: &mut String) {
+        let level = self.store.stock[self.store.stock_index(sku, warehouse)];
         self.begin(out, "inventory.counted");
         out.push_str(r#""sku":""#);
         out.push_str(&self.store.skus[sku as usize].id);
@@ -947,13 +1143,20 @@ impl EventGenerator {
             return self.write_line_status(line, out);
         }
         let (lo, hi) = self.store.lines[line].units;
-        let units = self.rng.range(lo, hi);
+        let units = self.rng.range(lo, hi) * self.units_per_report();
         self.begin(out, "production.output");
         out.push_str(r#""line_id":""#);
         out.push_str(self.store.lines[line].id);
         out.push_str(r#"","units":"#);
         push_u64(out, units);
         out.push_str("}}");
+    }
+
+    fn units_per_report(&self) -> u64 {
+        match self.traffic {
+            Traffic::Full => 1,
+            Traffic::Lean | Traffic::Sparse => LEAN_PRODUCTION_BATCH,
+        }
     }
 
     fn write_line_status(&mut self, line: usize, out: &mut String) {
@@ -969,6 +1172,7 @@ impl EventGenerator {
 
     fn api_request(&mut self, out: &mut String) {
         let e = self.rng.weighted(&self.store.endpoint_weights);
+        let spike = self.conditions.slow_endpoint == Some(e);
         let ep = &mut self.store.endpoints[e];
         let incident = if ep.incident_left > 0 {
             ep.incident_left -= 1;
@@ -981,7 +1185,13 @@ impl EventGenerator {
         };
         let ep = &self.store.endpoints[e];
         let method = *self.rng.pick(ep.methods);
-        let server_errors_per_mille = if incident { 180 } else { 3 };
+        let server_errors_per_mille = if spike {
+            SPIKE_SERVER_ERRORS_PER_MILLE
+        } else if incident {
+            180
+        } else {
+            3
+        };
         let roll = self.rng.below(1000) as u32;
         let status: u16 = if roll < server_errors_per_mille {
             *self.rng.pick(&[(500u16, 3), (502, 2), (503, 4), (504, 1)])
@@ -994,7 +1204,9 @@ impl EventGenerator {
         if self.rng.chance(8) {
             ms *= self.rng.range(2, 10) as f64; // long tail
         }
-        if incident {
+        if spike {
+            ms *= 5.0 + 5.0 * self.rng.unit();
+        } else if incident {
             ms *= 3.0 + 4.0 * self.rng.unit();
         }
         if status == 504 {
@@ -1032,5 +1244,190 @@ impl EventGenerator {
         out.push_str(r#"","depth":"#);
         push_i64(out, d);
         out.push_str("}}");
+    }
+}
+
+/// The generator on an explicit clock, for live traffic and history (`sightline demo`):
+/// the caller decides when each spontaneous [`Action`] happens (at a rate of its
+/// choosing, see `scenario`), follow-ups happen at their own due times, and
+/// [`Conditions`] disturb the world while an incident lasts.
+///
+/// Output is a pure function of the configuration and the sequence of calls. Event times
+/// never go backwards: an action asked for before the current time happens at it.
+#[derive(Debug)]
+pub struct TimedGenerator {
+    inner: EventGenerator,
+}
+
+impl TimedGenerator {
+    /// The clock starts at `config.start_time_us`; `config.events_per_second` is the
+    /// nominal rate at which follow-up delays (counted in events) become durations.
+    pub fn new(config: GeneratorConfig) -> Self {
+        let mut inner = EventGenerator::new(config);
+        inner.clock = Clock::Timed;
+        TimedGenerator { inner }
+    }
+
+    /// The time of the last event (the start time before the first one), µs.
+    pub fn now_us(&self) -> i64 {
+        self.inner.now_us
+    }
+
+    /// When the earliest pending follow-up is due, µs.
+    pub fn next_due_us(&self) -> Option<i64> {
+        let Reverse(next) = self.inner.schedule.peek()?;
+        Some(i64::try_from(next.due).unwrap_or(i64::MAX))
+    }
+
+    /// Runs the earliest pending follow-up at its due time (or now, if that is later).
+    /// Returns whether it wrote an event: one held back by an incident writes nothing.
+    pub fn run_due(&mut self, out: &mut String) -> bool {
+        let Some(Reverse(next)) = self.inner.schedule.pop() else {
+            return false;
+        };
+        let due_us = i64::try_from(next.due).unwrap_or(i64::MAX);
+        self.advance_to(due_us);
+        let written_before = out.len();
+        self.inner.run_task(next.task, out);
+        out.len() > written_before
+    }
+
+    /// Writes `action` happening at `time_us` (or now, if that is later). Returns whether
+    /// it wrote an event.
+    pub fn act_at(&mut self, time_us: i64, action: Action, out: &mut String) -> bool {
+        self.advance_to(time_us);
+        let written_before = out.len();
+        let g = &mut self.inner;
+        match action {
+            Action::SessionStep => g.session_step(out),
+            Action::WebOrder => g.lean_web_order(out),
+            Action::ApiRequest => g.api_request(out),
+            Action::DirectOrder => g.direct_order(out),
+            Action::CycleCount => g.inventory_count(out),
+            Action::ProductionReport => g.production_tick(out),
+            Action::QueueSample => g.queue_depth(out),
+        }
+        out.len() > written_before
+    }
+
+    pub fn traffic(&self) -> Traffic {
+        self.inner.traffic
+    }
+
+    pub fn set_traffic(&mut self, traffic: Traffic) {
+        self.inner.traffic = traffic;
+    }
+
+    pub fn conditions(&self) -> Conditions {
+        self.inner.conditions
+    }
+
+    /// Puts `conditions` in effect now. What a change makes visible at once is due now:
+    /// a stockout's zero counts and, when it ends, the restocks; a line's fault and its
+    /// return to running.
+    pub fn set_conditions(&mut self, conditions: Conditions) {
+        let before = self.inner.conditions;
+        self.inner.conditions = conditions;
+        let now = self.inner.now_us.max(0) as u64;
+        let warehouses = self.inner.store.warehouses.len();
+        if before.stockout_sku != conditions.stockout_sku {
+            if let Some(sku) = before.stockout_sku {
+                for warehouse in 0..warehouses {
+                    let delta = self.inner.rng.range(20, 60) as i32 * 10;
+                    let restock = Task::Adjust {
+                        sku,
+                        warehouse: warehouse as u8,
+                        delta,
+                        restock: true,
+                    };
+                    self.inner.schedule_at(now, restock);
+                }
+            }
+            if let Some(sku) = conditions.stockout_sku {
+                for warehouse in 0..warehouses {
+                    let index = self.inner.store.stock_index(sku, warehouse);
+                    self.inner.store.stock[index] = 0;
+                    // The restock comes when the stockout ends, not from the reorder rule.
+                    self.inner.store.restock_pending[index] = true;
+                    let count = Task::Count {
+                        sku,
+                        warehouse: warehouse as u8,
+                    };
+                    self.inner.schedule_at(now, count);
+                }
+            }
+        }
+        if before.line_fault != conditions.line_fault {
+            if let Some(line) = before.line_fault {
+                self.inner.store.lines[line].status = LineStatus::Running;
+                self.inner.schedule_at(now, Task::LineStatus(line as u8));
+            }
+            if let Some(line) = conditions.line_fault {
+                self.inner.store.lines[line].status = LineStatus::Fault;
+                self.inner.schedule_at(now, Task::LineStatus(line as u8));
+            }
+        }
+    }
+
+    /// Counts every (SKU, warehouse) now, so the stock KPIs know every level at once.
+    pub fn count_all_stock(&mut self) {
+        let now = self.inner.now_us.max(0) as u64;
+        let warehouses = self.inner.store.warehouses.len();
+        for sku in 0..self.inner.store.skus.len() as u32 {
+            for warehouse in 0..warehouses {
+                let count = Task::Count {
+                    sku,
+                    warehouse: warehouse as u8,
+                };
+                self.inner.schedule_at(now, count);
+            }
+        }
+    }
+
+    /// Gives about `per_mille` of the SKUs a slow supplier: their stock starts low in
+    /// every warehouse (0 to twice the reorder point) and restocks take hours, so some
+    /// levels are always low or out, as in a real store.
+    pub fn constrain_supply(&mut self, per_mille: u32) {
+        let g = &mut self.inner;
+        let sku_count = g.store.skus.len();
+        g.slow_supply = (0..sku_count).map(|_| g.rng.chance(per_mille)).collect();
+        for sku in 0..sku_count {
+            if !g.slow_supply[sku] {
+                continue;
+            }
+            for warehouse in 0..g.store.warehouses.len() {
+                let index = g.store.stock_index(sku as u32, warehouse);
+                g.store.stock[index] = g.rng.below(2 * REORDER_POINT as u64) as i64;
+            }
+        }
+    }
+
+    /// Number of events written so far.
+    pub fn events_generated(&self) -> u64 {
+        self.inner.count
+    }
+
+    /// The tag (8 hex digits derived from the seed) that makes this run's ids distinct.
+    pub fn run_tag(&self) -> &str {
+        &self.inner.tag
+    }
+
+    /// The simulated world.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Moves the clock to `time_us` (never back) without writing anything: conditions
+    /// set afterwards take effect from then.
+    pub fn advance_clock(&mut self, time_us: i64) {
+        let g = &mut self.inner;
+        g.now_us = g.now_us.max(time_us);
+        g.event_time_us = g.now_us;
+    }
+
+    fn advance_to(&mut self, time_us: i64) {
+        self.advance_clock(time_us);
+        // Ids number the steps, as in paced mode.
+        self.inner.count += 1;
     }
 }

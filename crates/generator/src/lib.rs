@@ -21,10 +21,14 @@
 mod generator;
 mod json;
 pub mod rng;
+pub mod scenario;
 pub mod store;
 pub mod time;
 
-pub use generator::EventGenerator;
+pub use generator::{
+    Action, Conditions, EventGenerator, GATEWAY_NAMES, LEAN_PRODUCTION_BATCH, TimedGenerator,
+    Traffic,
+};
 pub use store::Store;
 
 /// Every event type of the v1 catalogue, in the order of `events.md`.
