@@ -81,12 +81,16 @@ export interface KpiDefinition {
 export interface Alert {
   id: string;
   rule: string;
+  /** pending | firing | acknowledged | resolved (the server may add normal, nodata). */
   state: string;
   severity: string;
   labels?: Record<string, string>;
-  value?: unknown;
-  started_at: string;
+  annotations?: Record<string, string>;
+  value?: number | null;
+  started_at?: string | null;
+  firing_since?: string | null;
   assignee?: string | null;
+  acknowledged_by?: string | null;
 }
 
 export class HttpError extends Error {

@@ -7,6 +7,18 @@ import { element, Panel, setLevel, setRaw, setText, type PanelContext } from "./
 const POLL_MS = 15_000;
 const LEVEL_BY_SEVERITY: Record<string, "ok" | "warning" | "critical"> = { critical: "critical", high: "critical", medium: "warning", low: "ok" };
 const SEVERITY_ORDER = ["critical", "high", "medium", "low"];
+/** States a person should see; resolved (and normal) ones are history. */
+const OPEN_STATES = new Set(["pending", "firing", "acknowledged", "nodata"]);
+
+function rank(severity: string): number {
+  const index = SEVERITY_ORDER.indexOf(severity);
+  return index === -1 ? SEVERITY_ORDER.length : index;
+}
+
+/** When the alert opened (ms), NaN when the server does not say. */
+function openedAt(alert: Alert): number {
+  return Date.parse(alert.started_at ?? alert.firing_since ?? "");
+}
 
 export class AlertsPanel extends Panel {
   private readonly headline = element("p", "headline");
@@ -60,8 +72,8 @@ export class AlertsPanel extends Panel {
       return;
     }
     const open = this.alerts
-      .filter((alert) => alert.state !== "resolved")
-      .sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) || Date.parse(b.started_at) - Date.parse(a.started_at));
+      .filter((alert) => OPEN_STATES.has(alert.state))
+      .sort((a, b) => rank(a.severity) - rank(b.severity) || openedAt(b) - openedAt(a));
     setText(this.count, this.formats.value(open.length, "count"));
     setText(this.caption, open.length === 1 ? " open alert" : " open alerts");
     setRaw(this.count, open.length);
@@ -74,10 +86,14 @@ export class AlertsPanel extends Panel {
         setLevel(item, LEVEL_BY_SEVERITY[alert.severity] ?? "warning");
         item.dataset.state = alert.state;
         const severity = element("span", "severity", alert.severity);
-        const rule = element("span", "rule", alert.rule);
-        const opened = element("time", "opened", this.formats.when(Date.parse(alert.started_at)));
-        opened.dateTime = alert.started_at;
-        const who = element("span", "assignee", alert.assignee ? alert.assignee : "unassigned");
+        const labels = Object.values(alert.labels ?? {}).join(" · ");
+        const rule = element("span", "rule", labels ? `${alert.rule} · ${labels}` : alert.rule);
+        rule.title = alert.annotations?.summary ?? alert.annotations?.description ?? rule.textContent ?? "";
+        const at = openedAt(alert);
+        const opened = element("time", "opened", Number.isFinite(at) ? `opened ${this.formats.when(at)}` : "");
+        if (Number.isFinite(at)) opened.dateTime = new Date(at).toISOString();
+        const owner = alert.assignee || alert.acknowledged_by;
+        const who = element("span", "assignee", owner ? owner : "unassigned");
         const state = element("span", "alert-state", alert.state);
         item.append(severity, rule, state, opened, who);
         return item;
