@@ -239,7 +239,7 @@ impl Default for Rates {
             api_requests: 20.0,
             direct_orders: 0.06,
             cycle_counts: 0.4,
-            production_reports: 1.0,
+            production_reports: 0.3,
             queue_samples: 0.5,
         }
     }

@@ -271,16 +271,10 @@ fn prepare_chunks(
                 decode_error: None,
             })
             .collect();
-        let (batch, fed) = match &mut feeding {
-            Some((feed, reader, fallback)) => {
-                let mut fed = feed.empty_batch();
-                fed.reserve(raw_events.len(), chunk.bytes.len());
-                let mut collector = FeedCollector::new(reader, fallback, fed);
-                let batch = ingest.prepare_observed(&raw_events, now_micros(), &mut collector);
-                (batch, Some(collector.into_batch()))
-            }
-            None => (ingest.prepare(&raw_events, now_micros()), None),
-        };
+        let this_feed = feeding
+            .as_mut()
+            .map(|(feed, reader, fallback)| (&**feed, &*reader, fallback));
+        let (batch, fed) = prepare_for_feed(ingest, &raw_events, chunk.bytes.len(), this_feed);
         drop(raw_events);
         // A chunk ends at a line end except at the end of its file: n newlines make n + 1
         // pieces, the last one empty.
@@ -303,6 +297,39 @@ fn prepare_chunks(
             return;
         }
     }
+}
+
+/// Validates `raw_events` (`bytes` long in all); with a feed, also collects the accepted
+/// events and the fields their KPIs read, for the engine once the batch is durable.
+pub(crate) fn prepare_for_feed(
+    ingest: &IngestService,
+    raw_events: &[RawEvent<'_>],
+    bytes: usize,
+    feeding: Option<(&KpiFeed, &FieldReader, &mut FieldReader)>,
+) -> (PreparedBatch, Option<FedBatch>) {
+    let Some((feed, reader, fallback)) = feeding else {
+        return (ingest.prepare(raw_events, now_micros()), None);
+    };
+    let mut fed = feed.empty_batch();
+    fed.reserve(raw_events.len(), bytes);
+    let mut collector = FeedCollector::new(reader, fallback, fed);
+    let batch = ingest.prepare_observed(raw_events, now_micros(), &mut collector);
+    (batch, Some(collector.into_batch()))
+}
+
+/// Waits for a commit and hands the engine what it appended (see `FedBatch::committed_as`).
+pub(crate) fn settle_fed(
+    pending: PendingCommit,
+    fed: Option<FedBatch>,
+    feed: Option<&KpiFeed>,
+) -> anyhow::Result<sightline_ingest::CommitOutcome> {
+    let outcome = pending.wait_blocking()?;
+    if let (Some(mut fed), Some(feed)) = (fed, feed) {
+        fed.committed_as(&outcome);
+        // A stopped engine is reported at the end, by its wait.
+        feed.send(fed);
+    }
+    Ok(outcome)
 }
 
 /// The pieces of `bytes` between newlines (as `split` gives them: n newlines, n + 1
@@ -392,14 +419,9 @@ fn settle(
     feed: Option<&KpiFeed>,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
-    let outcome = pending.wait_blocking()?;
+    let outcome = settle_fed(pending, fed, feed)?;
     summary.accepted += outcome.accepted as u64;
     summary.duplicates += outcome.duplicates as u64;
-    if let (Some(mut fed), Some(feed)) = (fed, feed) {
-        fed.committed_as(&outcome);
-        // A stopped engine is reported at the end, by its wait.
-        feed.send(fed);
-    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `sightline`: one binary for the server, backfill and configuration checks.
 
 mod check;
+mod demo;
 mod import;
 mod kpis;
 mod odoo;
@@ -40,6 +41,20 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080 (overrides server.listen).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+    },
+    /// The server plus built-in store traffic with incidents every few minutes, and weeks
+    /// of history generated on first start (data in ./sightline-demo-data).
+    Demo {
+        /// Address to listen on [default: 127.0.0.1:8080, or server.listen].
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Where the demo's events and state live [default: ./sightline-demo-data; never
+        /// the configuration's storage.data_dir, so demo events never mix with real ones].
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Configuration file (TOML): time zone, KPI files, reorder points, …
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Backfill events from NDJSON files (gzip too) into a data directory.
     Import {
@@ -136,6 +151,11 @@ fn main() -> ExitCode {
                 Ok(config)
             })
             .and_then(|config| serve::run(config, data_dir, listen)),
+        Command::Demo {
+            listen,
+            data_dir,
+            config,
+        } => load_config(config.as_deref()).and_then(|config| demo::run(config, data_dir, listen)),
         Command::Import {
             config,
             data_dir,

@@ -29,9 +29,45 @@ pub fn run(
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let engine = crate::kpis::build_engine(&config)?;
+    let opened = open(&config, Following::Log).await?;
+    let (listener, address) = bind(&config).await?;
+    run_server(
+        &config,
+        Running {
+            ingest: opened.ingest,
+            kpis: opened.kpis,
+            listener,
+            address,
+        },
+        shutdown_signal(),
+        async {},
+    )
+    .await
+}
+
+/// How the KPI engine learns of new events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Following {
+    /// It reads them from the log (the server).
+    Log,
+    /// This process hands it what it commits through `Opened::feed` first (a backfill in
+    /// the server's process, as `sightline import` does), then it reads the log.
+    FedThenLog,
+}
+
+/// A data directory's log and KPI engine, opened.
+pub(crate) struct Opened {
+    pub ingest: Arc<IngestService>,
+    pub kpis: Arc<KpiService>,
+    /// With `Following::FedThenLog`: drop it once done feeding.
+    pub feed: Option<sightline_server::feed::KpiFeed>,
+}
+
+/// Opens (and recovers) the data directory and starts the KPI engine on it.
+pub(crate) async fn open(config: &Config, following: Following) -> anyhow::Result<Opened> {
+    let engine = crate::kpis::build_engine(config)?;
     let data_dir = config.storage.data_dir.clone();
-    let options = IngestOptions::from_config(&config);
+    let options = IngestOptions::from_config(config);
     let ingest = tokio::task::spawn_blocking(move || IngestService::start(&data_dir, options))
         .await
         .context("start-up task failed")?
@@ -42,14 +78,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             )
         })?;
     let ingest = Arc::new(ingest);
-    let kpis = KpiService::start(
-        engine,
-        ingest.log().clone(),
-        Arc::clone(ingest.dead_letters()),
-        Arc::clone(ingest.metrics()),
-        crate::kpis::runner_storage(&config, &config.storage.data_dir)?,
-    )
+    let log = ingest.log().clone();
+    let dead_letters = Arc::clone(ingest.dead_letters());
+    let metrics = Arc::clone(ingest.metrics());
+    let storage = crate::kpis::runner_storage(config, &config.storage.data_dir)?;
+    let (kpis, feed) = match following {
+        Following::Log => {
+            KpiService::start(engine, log, dead_letters, metrics, storage).map(|kpis| (kpis, None))
+        }
+        Following::FedThenLog => KpiService::start_fed(engine, log, dead_letters, metrics, storage)
+            .map(|(kpis, feed)| (kpis, Some(feed))),
+    }
     .context("cannot start the KPI engine thread")?;
+    Ok(Opened { ingest, kpis, feed })
+}
+
+/// Binds the listening socket and says where on stdout.
+pub(crate) async fn bind(
+    config: &Config,
+) -> anyhow::Result<(tokio::net::TcpListener, std::net::SocketAddr)> {
     let listener = sightline_server::bind(config.server.listen).await?;
     let address = listener
         .local_addr()
@@ -57,15 +104,40 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%address, data_dir = %config.storage.data_dir.display(), "sightline is serving");
     // One plain line on stdout: for people, and for scripts that start us on port 0.
     println!("sightline listening on http://{address}");
+    Ok((listener, address))
+}
 
-    let state = AppState::new(Arc::clone(&ingest), Arc::clone(&kpis), &config);
-    sightline_server::odoo::start(&state, &config);
+/// What `run_server` serves.
+pub(crate) struct Running {
+    pub ingest: Arc<IngestService>,
+    pub kpis: Arc<KpiService>,
+    pub listener: tokio::net::TcpListener,
+    pub address: std::net::SocketAddr,
+}
+
+/// Serves until `stop_signal`, then stops: `wind_down` (say, in-process traffic that
+/// commits through `ingest`) runs after the listener stopped and before the log is made
+/// durable and closed, so whatever it had acknowledged is kept.
+pub(crate) async fn run_server(
+    config: &Config,
+    running: Running,
+    stop_signal: impl std::future::Future<Output = ()>,
+    wind_down: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let Running {
+        ingest,
+        kpis,
+        listener,
+        address,
+    } = running;
+    let state = AppState::new(Arc::clone(&ingest), Arc::clone(&kpis), config);
+    sightline_server::odoo::start(&state, config);
     let stop_reconciling = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Not joined at shutdown: a run waiting on the Admin API must not hold the stop up,
     // and whatever it posted is either acknowledged (durable) or not (posted again by
     // the next run: the identities make that a duplicate).
     let _reconciling = crate::shopify::start_periodic(
-        &config,
+        config,
         crate::shopify::url_of(address),
         Arc::clone(&stop_reconciling),
     );
@@ -81,7 +153,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("cannot start the live update thread")?;
     }
     let stopping = async move {
-        shutdown_signal().await;
+        stop_signal.await;
         // Streams never end by themselves: told to, they let the graceful stop finish.
         if let Some(hub) = push {
             hub.close();
@@ -90,13 +162,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     sightline_server::serve(listener, &config.server, state, stopping).await?;
     stop_pushing.store(true, std::sync::atomic::Ordering::Relaxed);
     stop_reconciling.store(true, std::sync::atomic::Ordering::Relaxed);
+    wind_down.await;
     tracing::info!("stopping: making everything received durable");
     ingest.shutdown_async().await;
     let _ = tokio::task::spawn_blocking(move || kpis.shutdown()).await;
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
