@@ -168,6 +168,8 @@ function watch(page, label) {
   const streamDuringRestart = (url) => state.serverDown && new URL(url).pathname.startsWith("/v1/");
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
+    // The page tells what its connection does (dropped, ended by the server, snapshots).
+    if (message.type() === "info" && message.text().startsWith("sightline:")) log(`[${label}] ${message.text()}`);
     if (message.type() !== "error") return;
     const text = message.text();
     const where = message.location()?.url ?? "";

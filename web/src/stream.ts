@@ -50,6 +50,7 @@ export class Stream {
       } catch {
         // A snapshot without a readable reason is still a snapshot.
       }
+      if (this.snapshots > 0) console.info(`sightline: snapshot (${reason})`);
       this.handlers.snapshot(reason, this.snapshots === 0);
       this.snapshots += 1;
     });
@@ -58,13 +59,15 @@ export class Stream {
       const data = JSON.parse(event.data) as WindowFrame & { name: string };
       this.handlers.kpi(data.name, data);
     });
-    source.addEventListener("close", () => {
+    source.addEventListener("close", (event) => {
       // The server is stopping or found us too slow: it will not resume this stream.
+      console.info("sightline: the server ended the stream:", (event as MessageEvent).data);
       source.close();
       this.reconnectLater();
     });
     source.onerror = () => {
       if (source !== this.source) return;
+      console.info("sightline: the stream dropped; reconnecting");
       if (source.readyState === EventSource.CLOSED) this.reconnectLater();
       else this.handlers.state("reconnecting"); // the browser is already retrying
     };
