@@ -277,6 +277,7 @@ async function scenarioDemo(browser) {
 
     mkdirSync(screenshotDir, { recursive: true });
     await sleep(1500); // let bars and maps settle their transitions
+    await waitForConnection(page, "live", 15_000); // the server may have resnapshotted a lagging stream
     await page.screenshot({ path: join(screenshotDir, "dashboard.png") });
     log(`screenshot: ${join(screenshotDir, "dashboard.png")}`);
 
@@ -302,6 +303,7 @@ async function scenarioDemo(browser) {
     await kiosk.goto(`${server.url}/?kiosk=1&theme=light`);
     await waitForAllPanels(kiosk, layout, Date.now());
     await sleep(1500);
+    await waitForConnection(kiosk, "live", 15_000);
     const [scrollHeight, scrollWidth] = await kiosk.evaluate(() => [document.documentElement.scrollHeight, document.documentElement.scrollWidth]);
     check(scrollHeight <= 1080 && scrollWidth <= 1920, `the kiosk view does not fit 1920×1080 (it is ${scrollWidth}×${scrollHeight})`);
     await kiosk.screenshot({ path: join(screenshotDir, "dashboard-kiosk-light.png") });
