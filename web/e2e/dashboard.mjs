@@ -197,6 +197,26 @@ function watch(page, label) {
   };
 }
 
+/** Records when each panel first had data (ms since navigation), for the timing report. */
+function recordPanelTimes() {
+  window.__e2ePanelTimes = {};
+  new MutationObserver((mutations) => {
+    for (const mutation of mutations) {
+      const panel = mutation.target;
+      if (panel.dataset?.hasData === "true" && !(panel.dataset.panel in window.__e2ePanelTimes)) window.__e2ePanelTimes[panel.dataset.panel] = Math.round(performance.now());
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-has-data"] });
+}
+
+async function slowestPanels(page) {
+  const times = await page.evaluate(() => window.__e2ePanelTimes ?? {});
+  return Object.entries(times)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([id, ms]) => `${id} ${(ms / 1000).toFixed(1)} s`)
+    .join(", ");
+}
+
 /** Waits until every panel the layout lists is on the page with data; returns the ms it took. */
 async function waitForAllPanels(page, layout, since) {
   const ids = layout.rows.flatMap((row) => row.panels.map((panel) => panel.id));
@@ -258,6 +278,7 @@ async function scenarioDemo(browser) {
     const layout = await getJson(`${server.url}/v1/dashboard`, SERVER_START_TIMEOUT_MS);
     const topIds = (layout.rows.find((row) => row.name === "top") ?? layout.rows[0]).panels.map((panel) => panel.id);
     // The demo prints its address before it backfills history; the page waits for it.
+    await page.addInitScript(recordPanelTimes);
     const opened = Date.now();
     await page.goto(`${server.url}/?theme=dark`, { timeout: SERVER_START_TIMEOUT_MS });
     const loadedMs = Date.now() - opened;
@@ -267,7 +288,8 @@ async function scenarioDemo(browser) {
     const tookMs = await waitForAllPanels(page, layout, opened);
     log(
       `every panel (${layout.rows.reduce((sum, row) => sum + row.panels.length, 0)}) had data ${(tookMs / 1000).toFixed(1)} s after the page was opened ` +
-        `(the page loaded in ${(loadedMs / 1000).toFixed(1)} s; ${((Date.now() - server.listeningAt) / 1000).toFixed(1)} s since the demo printed its address)`,
+        `(the page loaded in ${(loadedMs / 1000).toFixed(1)} s; ${((Date.now() - server.listeningAt) / 1000).toFixed(1)} s since the demo printed its address); ` +
+        `last to fill, after navigation: ${await slowestPanels(page)}`,
     );
     await waitForConnection(page, "live", 10_000);
     const first = await values(page, topIds);

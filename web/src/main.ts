@@ -159,19 +159,8 @@ async function main(): Promise<void> {
       ),
     );
 
-  // What the server holds now, so panels fill before the stream's snapshot arrives.
-  try {
-    const wanted = new Set(kpis);
-    for (const definition of await fetchKpis()) {
-      if (!wanted.has(definition.name)) continue;
-      store.setLabels(definition.name, definition.windows);
-      for (const window of definition.current) store.put(definition.name, window, false);
-    }
-  } catch (error) {
-    console.warn("the KPI list could not be read; waiting for the stream:", error);
-  }
-  void loadHistory();
-
+  // The stream first: its snapshot fills most panels; GET /v1/kpis (every KPI's current
+  // windows and its window labels) and the panels' history fill in beside it.
   let snapshotAt = 0;
   if (kpis.length > 0) {
     const stream = new Stream(kpis, {
@@ -183,7 +172,7 @@ async function main(): Promise<void> {
       },
       kpi(name, window) {
         // The burst right after a snapshot is the server's replay of what it holds, not news.
-        store.put(name, window, Date.now() - snapshotAt > REPLAY_MS);
+        store.putFromStream(name, window, Date.now() - snapshotAt > REPLAY_MS);
       },
       state(state) {
         setConnection(state, formats);
@@ -192,6 +181,17 @@ async function main(): Promise<void> {
     stream.start();
   } else {
     setConnection("live", formats);
+  }
+  void loadHistory();
+  try {
+    const wanted = new Set(kpis);
+    for (const definition of await fetchKpis()) {
+      if (!wanted.has(definition.name)) continue;
+      store.setLabels(definition.name, definition.windows);
+      for (const window of definition.current) store.putFromRequest(definition.name, window);
+    }
+  } catch (error) {
+    console.warn("the KPI list could not be read; the stream fills the panels:", error);
   }
 
   let lastRedraw = Date.now();

@@ -2,7 +2,7 @@
 // server sends them again. Tracks per KPI when its data last changed (for freshness) and which
 // KPIs changed since the last render (so a frame only redraws the panels that read them).
 
-import type { GroupValue, HeldWindow, WindowFrame } from "./api";
+import type { GroupValue, HeldWindow, WindowData, WindowFrame } from "./api";
 
 /** How far back a `snapshot` re-sends windows; older ones (fetched history) survive a snapshot. */
 const SNAPSHOT_HORIZON_MS = 23 * 3600e3;
@@ -12,6 +12,8 @@ const KEEP_WINDOWS = 400;
 interface Held extends HeldWindow {
   generation: number;
   text: string;
+  /** Sent by the stream (so newer than any answer to a request that crossed it). */
+  fromStream: boolean;
 }
 
 export class Store {
@@ -28,6 +30,7 @@ export class Store {
 
   setLabels(kpi: string, labels: string[]): void {
     this.labelsByKpi.set(kpi, labels);
+    this.markDirty(kpi);
   }
 
   /** The KPI's window labels as /v1/kpis lists them (first = default), else those seen so far. */
@@ -62,7 +65,24 @@ export class Store {
     this.scheduleSweep();
   }
 
-  put(kpi: string, frame: WindowFrame, fromLive: boolean): void {
+  /**
+   * A window from the stream. `isNews` is false for the replay right after a snapshot (what
+   * the server holds, not a change seen now), which only matters for freshness.
+   */
+  putFromStream(kpi: string, frame: WindowFrame, isNews: boolean): void {
+    this.put(kpi, frame, isNews ? "news" : "stream");
+  }
+
+  /**
+   * A window read over HTTP (GET /v1/kpis, history). The request may have been answered
+   * before the stream sent a newer copy, so it replaces a window the stream sent only to
+   * settle it (final).
+   */
+  putFromRequest(kpi: string, window: WindowData): void {
+    this.put(kpi, window, "request");
+  }
+
+  private put(kpi: string, frame: WindowFrame, origin: "news" | "stream" | "request"): void {
     let windows = this.byKpi.get(kpi);
     if (!windows) {
       windows = new Map();
@@ -70,19 +90,24 @@ export class Store {
     }
     const key = `${frame.window}|${frame.start}`;
     const previous = windows.get(key);
+    // A final window is settled, so one read over HTTP may still replace an open one the
+    // stream sent before a disconnect.
+    if (origin === "request" && previous?.fromStream && !(frame.final && !previous.final)) return;
     const values = frame.partial ? applyChanges(previous?.values ?? [], frame) : frame.values;
     const text = JSON.stringify(values);
     const startMs = Date.parse(frame.start);
     const endMs = Date.parse(frame.end);
     const data = { window: frame.window, start: frame.start, end: frame.end, final: frame.final, values };
-    windows.set(key, { ...data, startMs, endMs, generation: this.generation, text });
+    const fromStream = origin !== "request";
+    windows.set(key, { ...data, startMs, endMs, generation: this.generation, text, fromStream });
     if (previous && previous.text === text && previous.final === data.final) return;
-    // Freshness: a live change is "now"; a window read from history is as fresh as its end.
-    const at = fromLive ? Date.now() : Math.min(Date.now(), endMs);
+    // Freshness: a change seen live is "now"; anything else is as fresh as its window's end.
+    const at = origin === "news" ? Date.now() : Math.min(Date.now(), endMs);
     this.changedAt.set(kpi, Math.max(this.changedAt.get(kpi) ?? 0, at));
     this.markDirty(kpi);
-    if (fromLive && this.sweepTimer !== undefined) this.scheduleSweep();
+    if (fromStream && this.sweepTimer !== undefined) this.scheduleSweep();
   }
+
 
   /** Windows of `kpi` (of one label if given), oldest first. */
   windows(kpi: string, label?: string): HeldWindow[] {

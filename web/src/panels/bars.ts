@@ -49,7 +49,7 @@ export class BarsPanel extends Panel {
     if (keep !== undefined) this.store.keepSpan(kpi, keep, this.spanMs());
     const windows = await fetchHistory(kpi, new Date(now - this.spanMs()), new Date(now));
     const label = this.label();
-    for (const window of windows) if (label === undefined || window.window === label) this.store.put(kpi, window, false);
+    for (const window of windows) if (label === undefined || window.window === label) this.store.putFromRequest(kpi, window);
   }
 
   render(now: number): void {

@@ -58,7 +58,7 @@ export class MonthToDatePanel extends Panel {
     const now = Date.now();
     const { lastMonth } = this.monthStarts(now);
     const windows = await fetchHistory(kpi, new Date(lastMonth), new Date(now));
-    for (const window of windows) if (window.window === "day") this.store.put(kpi, window, false);
+    for (const window of windows) if (window.window === "day") this.store.putFromRequest(kpi, window);
     this.loadedFrom = lastMonth;
   }
 

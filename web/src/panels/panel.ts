@@ -167,7 +167,8 @@ export function setText(node: Element, text: string): void {
  * has exactly one `data-value` (its main or summary number); rows carry theirs in `data-raw`.
  */
 export function setRaw(node: HTMLElement, value: number | undefined, attribute: "value" | "raw" = "value"): void {
-  const text = value === undefined || !Number.isFinite(value) ? "" : String(value);
+  // Sums of decimals carry binary noise (2176150.2399999998): 15 significant digits are exact enough.
+  const text = value === undefined || !Number.isFinite(value) ? "" : String(Number(value.toPrecision(15)));
   if (node.dataset[attribute] !== text) node.dataset[attribute] = text;
 }
 
