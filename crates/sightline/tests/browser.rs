@@ -6,20 +6,20 @@
 //! It needs Node and Chromium, so it runs only when `SIGHTLINE_TEST_CHROMIUM` names the
 //! browser (`.ci/run` sets it); otherwise it says loudly that it was skipped.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 #[test]
 fn the_dashboard_works_in_a_browser() {
     let Some(chromium) = std::env::var_os("SIGHTLINE_TEST_CHROMIUM") else {
-        eprintln!();
-        eprintln!("==================================================================");
-        eprintln!("  SKIPPED: the browser tests of the dashboard (web/e2e/dashboard.mjs)");
-        eprintln!("  SIGHTLINE_TEST_CHROMIUM is not set. Set it to a Chromium binary");
-        eprintln!("  (e.g. SIGHTLINE_TEST_CHROMIUM=/usr/bin/chromium) to run them.");
-        eprintln!("==================================================================");
-        eprintln!();
+        say(concat!(
+            "\n==================================================================\n",
+            "  SKIPPED: the browser tests of the dashboard (web/e2e/dashboard.mjs)\n",
+            "  SIGHTLINE_TEST_CHROMIUM is not set. Set it to a Chromium binary\n",
+            "  (e.g. SIGHTLINE_TEST_CHROMIUM=/usr/bin/chromium) to run them.\n",
+            "==================================================================\n",
+        ));
         return;
     };
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -44,7 +44,7 @@ fn the_dashboard_works_in_a_browser() {
     let stdout = child.stdout.take().expect("stdout is piped");
     for line in BufReader::new(stdout).lines() {
         match line {
-            Ok(line) => eprintln!("{line}"),
+            Ok(line) => say(&format!("{line}\n")),
             Err(_) => break,
         }
     }
@@ -53,4 +53,12 @@ fn the_dashboard_works_in_a_browser() {
         status.success(),
         "the browser test failed ({status}); its output is above"
     );
+}
+
+/// Straight to the process's stderr: the test harness captures `eprintln!`, and a skip or
+/// the browser test's progress should show in a plain `cargo test` run.
+fn say(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.flush();
 }
