@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 
 use jiff::tz::TimeZone;
+use rustc_hash::FxHashMap;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::clock::format_rfc3339;
@@ -70,6 +71,8 @@ impl Default for AlerterOptions {
 #[derive(Debug)]
 struct Series {
     fingerprint: u64,
+    /// The high half of the 128-bit identity (see [`identity`]).
+    identity_check: u64,
     id: String,
     rule: usize,
     /// The KPI group's labels, sorted by name.
@@ -145,9 +148,10 @@ pub struct Alerter {
     zone: TimeZone,
     store: Store,
     baseline: Box<dyn BaselineSource + Send>,
-    rules_by_kpi: HashMap<String, Vec<usize>>,
+    rules_by_kpi: FxHashMap<String, Vec<usize>>,
     series: Vec<Series>,
-    by_fingerprint: HashMap<u64, usize>,
+    /// Fingerprints are xxh3 hashes already: a pass-through hasher would do, Fx is close.
+    by_fingerprint: FxHashMap<u64, usize>,
     groups: BTreeMap<String, AggregationGroup>,
     silences: BTreeMap<String, ActiveSilence>,
     outbox: BTreeMap<u64, Notification>,
@@ -170,19 +174,28 @@ impl std::fmt::Debug for Alerter {
     }
 }
 
-/// The alert's identity: a 64-bit xxh3 of the rule name and its group labels sorted by
-/// name, separated by NUL bytes (which labels cannot contain in JSON text from the engine
-/// without escaping, so no two label sets hash the same bytes). Shown as 16 hex digits.
-pub fn fingerprint(rule: &str, sorted_group: &[(String, String)]) -> u64 {
+/// The alert's identity: a 128-bit xxh3 of the rule name and its group labels sorted by
+/// name, each part length-prefixed (so no two different label sets hash the same bytes).
+/// The low 64 bits are the fingerprint, shown as the alert's id (16 hex digits); the
+/// high 64 bits tell two series apart should two fingerprints ever collide, without
+/// comparing label text on every update.
+pub fn identity(rule: &str, sorted_group: &[(String, String)]) -> u128 {
     let mut hasher = Xxh3::new();
-    hasher.update(rule.as_bytes());
+    let mut part = |bytes: &[u8]| {
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    part(rule.as_bytes());
     for (name, value) in sorted_group {
-        hasher.update(&[0]);
-        hasher.update(name.as_bytes());
-        hasher.update(&[0]);
-        hasher.update(value.as_bytes());
+        part(name.as_bytes());
+        part(value.as_bytes());
     }
-    hasher.digest()
+    hasher.digest128()
+}
+
+/// The alert's id as a number: the low 64 bits of [`identity`].
+pub fn fingerprint(rule: &str, sorted_group: &[(String, String)]) -> u64 {
+    identity(rule, sorted_group) as u64
 }
 
 fn alert_labels(rule: &Rule, group: &[(String, String)], window: Option<&str>) -> Labels {
@@ -233,7 +246,7 @@ impl Alerter {
             origin: "[time] zone".to_owned(),
             message,
         })?;
-        let mut rules_by_kpi: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut rules_by_kpi: FxHashMap<String, Vec<usize>> = FxHashMap::default();
         for (index, rule) in config.rules.iter().enumerate() {
             rules_by_kpi
                 .entry(rule.kpi.clone())
@@ -248,7 +261,7 @@ impl Alerter {
             baseline: Box::new(NoHistory),
             rules_by_kpi,
             series: Vec::new(),
-            by_fingerprint: HashMap::new(),
+            by_fingerprint: FxHashMap::default(),
             groups: BTreeMap::new(),
             silences: BTreeMap::new(),
             outbox: BTreeMap::new(),
@@ -292,12 +305,12 @@ impl Alerter {
         value: &SeriesValue,
         now_us: i64,
     ) {
-        let Some(rule_indexes) = self.rules_by_kpi.get(kpi) else {
+        // Taken out and put back (no allocation per update) so that `self` is free for
+        // the updates in between.
+        let Some(rule_indexes) = self.rules_by_kpi.get_mut(kpi).map(std::mem::take) else {
             return;
         };
-        // Rules per KPI are few; cloning their indexes frees `self` for the updates.
-        let rule_indexes = rule_indexes.clone();
-        for rule_index in rule_indexes {
+        for &rule_index in &rule_indexes {
             let rule = &self.config.rules[rule_index];
             if rule
                 .window
@@ -320,6 +333,9 @@ impl Alerter {
                 self.update_series(whole, window, value, now_us);
             }
         }
+        if let Some(slot) = self.rules_by_kpi.get_mut(kpi) {
+            *slot = rule_indexes;
+        }
     }
 
     fn update_series(
@@ -334,7 +350,9 @@ impl Alerter {
             return;
         }
         let rule = &self.config.rules[series.rule];
-        if series.window != window {
+        // A rule that names its window only ever sees that one: no string to compare
+        // (and no cold cache line to touch) per update.
+        if rule.window.is_none() && series.window != window {
             series.window = window.to_owned();
         }
         let key = SeriesKey {
@@ -428,10 +446,12 @@ impl Alerter {
             sorted_owned = copy;
             &sorted_owned
         };
-        let fingerprint = fingerprint(&rule.name, sorted);
+        let identity = identity(&rule.name, sorted);
+        let fingerprint = identity as u64;
+        let check = (identity >> 64) as u64;
         if let Some(index) = self.by_fingerprint.get(&fingerprint) {
             let existing = &self.series[*index];
-            if existing.rule == rule_index && existing.group == sorted {
+            if existing.rule == rule_index && existing.identity_check == check {
                 return Some(*index);
             }
             return None;
@@ -443,6 +463,7 @@ impl Alerter {
             .all(|matcher| matcher.matches(&group_labels));
         let series = Series {
             fingerprint,
+            identity_check: check,
             id: format!("{fingerprint:016x}"),
             rule: rule_index,
             group: sorted.to_vec(),
@@ -648,7 +669,7 @@ impl Alerter {
             let notification = match plan {
                 None => None,
                 Some(plan) => {
-                    let alerts: Vec<NotifiedAlert> = plan
+                    let mut alerts: Vec<NotifiedAlert> = plan
                         .listed
                         .iter()
                         .filter_map(|(fingerprint, is_new)| {
@@ -656,6 +677,14 @@ impl Alerter {
                             Some(self.notified_alert(&self.series[*index], *is_new))
                         })
                         .collect();
+                    // Firing first, then by labels: the order a person reads them in.
+                    alerts.sort_by(|left, right| {
+                        right
+                            .state
+                            .is_firing()
+                            .cmp(&left.state.is_firing())
+                            .then_with(|| left.labels.cmp(&right.labels))
+                    });
                     self.next_notification_id += 1;
                     Some(Notification {
                         id: self.next_notification_id,

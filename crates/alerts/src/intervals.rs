@@ -198,8 +198,8 @@ impl TimeIntervalFile {
                     format!("{text:?} runs backwards; write ranges from Monday towards Sunday"),
                 ));
             }
-            for day in first..=last {
-                weekdays[day] = true;
+            for selected in &mut weekdays[first..=last] {
+                *selected = true;
             }
         }
         let mut ranges = Vec::new();

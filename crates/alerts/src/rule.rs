@@ -277,7 +277,7 @@ impl RuleFile {
                 Some(parse_duration_us(text).map_err(|message| invalid("no_data_after", message))?)
             }
         };
-        for (name, _) in &self.labels {
+        for name in self.labels.keys() {
             if !is_label_name(name) {
                 return Err(invalid(
                     &format!("labels.{name}"),

@@ -411,7 +411,7 @@ fn a_silence_suppresses_until_it_expires() {
     let listed = alerter.alerts(Some(AlertState::Firing), now);
     assert_eq!(
         listed[0].silenced_by,
-        [silence.id.clone()],
+        std::slice::from_ref(&silence.id),
         "still listed, marked silenced"
     );
     // Ended early by hand; the group's next flush tells Slack and email.
