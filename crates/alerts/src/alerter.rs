@@ -46,7 +46,7 @@ use crate::silence::{
     ActiveSilence, EXPIRED_SILENCE_RETENTION_US, Silence, SilenceRequest, canonical_matchers,
     validate,
 };
-use crate::store::{JournalRecord, Store};
+use crate::store::{AlertSnapshot, GroupSnapshot, JournalRecord, Store};
 use crate::template::TemplateContext;
 
 #[derive(Debug, Clone)]
@@ -56,13 +56,17 @@ pub struct AlerterOptions {
     pub dashboard_url: String,
     /// Transitions kept in memory for `history` and the tuning report.
     pub history_limit: usize,
+    /// The journal is compacted (rewritten as the current state plus the history kept)
+    /// once it is this big and twice its size after the last compaction.
+    pub compact_after_bytes: u64,
 }
 
 impl Default for AlerterOptions {
     fn default() -> Self {
         AlerterOptions {
             dashboard_url: String::new(),
-            history_limit: 200_000,
+            history_limit: 100_000,
+            compact_after_bytes: 64 << 20,
         }
     }
 }
@@ -160,6 +164,8 @@ pub struct Alerter {
     next_notification_id: u64,
     /// Absence rules count a series never seen as quiet since here.
     watch_start_us: i64,
+    /// The journal's size after the last compaction (or at open).
+    compacted_len: u64,
 }
 
 impl std::fmt::Debug for Alerter {
@@ -269,6 +275,7 @@ impl Alerter {
             next_seq: 0,
             next_notification_id: 0,
             watch_start_us: now_us,
+            compacted_len: 0,
         };
         alerter.replay(records, now_us);
         for rule_index in 0..alerter.config.rules.len() {
@@ -284,6 +291,7 @@ impl Alerter {
             }
         }
         alerter.store.sync()?;
+        alerter.compacted_len = alerter.store.durable_len();
         Ok(alerter)
     }
 
@@ -541,7 +549,68 @@ impl Alerter {
         for notification in &queued {
             self.outbox.insert(notification.id, notification.clone());
         }
+        let journal_len = self.store.durable_len();
+        if journal_len >= self.options.compact_after_bytes
+            && journal_len >= self.compacted_len.saturating_mul(2)
+        {
+            self.compact()?;
+        }
         Ok(queued)
+    }
+
+    /// Rewrites the journal as what is needed to restore the alerter as it is now: the
+    /// history kept in memory, silences, the unsent outbox, each alert's state and what
+    /// each group's receiver was told. Atomic: a crash leaves the old or the new journal.
+    ///
+    /// The order matters on replay: history first (it replays old states), then the
+    /// outbox, then the snapshots, which replace what the records before them said.
+    pub fn compact(&mut self) -> Result<(), AlertsError> {
+        self.store.sync()?;
+        let mut records = vec![JournalRecord::Counters {
+            next_seq: self.next_seq,
+            next_notification_id: self.next_notification_id,
+        }];
+        records.extend(self.history.iter().cloned().map(JournalRecord::Transition));
+        records.extend(
+            self.silences
+                .values()
+                .map(|active| JournalRecord::Silence(active.silence.clone())),
+        );
+        records.extend(self.outbox.values().cloned().map(JournalRecord::Queued));
+        for series in &self.series {
+            if series.lifecycle.state == AlertState::Normal && series.lifecycle.incident == 0 {
+                continue;
+            }
+            records.push(JournalRecord::AlertSnapshot(AlertSnapshot {
+                alert_id: series.id.clone(),
+                rule: self.config.rules[series.rule].name.clone(),
+                group: series.group.clone(),
+                lifecycle: series.lifecycle.clone(),
+                escalation: series.escalation,
+                lapse_notified: series.lapse_notified,
+            }));
+        }
+        for group in self.groups.values() {
+            let told_firing = group
+                .notified
+                .iter()
+                .filter(|(_, (_, firing))| *firing)
+                .filter_map(|(fingerprint, (incident, _))| {
+                    let index = self.by_fingerprint.get(fingerprint)?;
+                    Some((self.series[*index].id.clone(), *incident))
+                })
+                .collect();
+            records.push(JournalRecord::GroupSnapshot(GroupSnapshot {
+                key: group.key.clone(),
+                receiver: group.receiver.clone(),
+                labels: group.labels.clone(),
+                told_firing,
+                last_notified_at: group.last_notified_at,
+            }));
+        }
+        self.store.rewrite(&records)?;
+        self.compacted_len = self.store.durable_len();
+        Ok(())
     }
 
     fn clock_transitions(&mut self, now_us: i64) {
@@ -1198,6 +1267,46 @@ impl Alerter {
                     notification_id, ..
                 } => {
                     self.outbox.remove(&notification_id);
+                }
+                JournalRecord::Counters {
+                    next_seq,
+                    next_notification_id,
+                } => {
+                    self.next_seq = self.next_seq.max(next_seq);
+                    self.next_notification_id = self.next_notification_id.max(next_notification_id);
+                }
+                JournalRecord::AlertSnapshot(snapshot) => {
+                    let Some(rule_index) = rule_by_name.get(&snapshot.rule).copied() else {
+                        continue;
+                    };
+                    // The snapshot is the alert now: older lifecycle records of it are moot.
+                    orphans.remove(&snapshot.alert_id);
+                    let window = self.config.rules[rule_index]
+                        .window
+                        .clone()
+                        .unwrap_or_default();
+                    if let Some(index) = self.series_index(rule_index, &window, &snapshot.group) {
+                        let series = &mut self.series[index];
+                        series.lifecycle = snapshot.lifecycle;
+                        series.escalation = snapshot.escalation;
+                        series.lapse_notified = snapshot.lapse_notified;
+                    }
+                }
+                JournalRecord::GroupSnapshot(snapshot) => {
+                    let mut group = AggregationGroup::new(
+                        snapshot.key.clone(),
+                        0,
+                        snapshot.receiver,
+                        snapshot.labels,
+                        0,
+                    );
+                    group.last_notified_at = snapshot.last_notified_at;
+                    for (alert_id, incident) in snapshot.told_firing {
+                        if let Some(fingerprint) = parse_fingerprint(&alert_id) {
+                            group.notified.insert(fingerprint, (incident, true));
+                        }
+                    }
+                    told.insert(snapshot.key, group);
                 }
             }
         }

@@ -117,7 +117,7 @@ pub struct Change {
     pub incident: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Lifecycle {
     pub state: AlertState,
     /// Incidents so far (times it went firing).
@@ -139,8 +139,10 @@ pub struct Lifecycle {
     pub threshold: Option<f64>,
     pub baseline: Option<f64>,
     /// Not journalled: re-learned from the next update.
+    #[serde(skip)]
     pub last_verdict: Option<Verdict>,
     /// Not journalled: since when a firing alert's condition has not been met.
+    #[serde(skip)]
     pub clear_since: Option<i64>,
 }
 

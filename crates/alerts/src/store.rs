@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AlertsError;
-use crate::lifecycle::Transition;
+use crate::lifecycle::{Lifecycle, Transition};
 use crate::notify::Notification;
 use crate::silence::Silence;
 
@@ -55,6 +55,37 @@ pub enum JournalRecord {
         notification_id: u64,
         at_us: i64,
     },
+    /// Compaction: the counters, so numbers are never reused.
+    Counters {
+        next_seq: u64,
+        next_notification_id: u64,
+    },
+    /// Compaction: an alert as it stood (replaces what earlier records said of it).
+    AlertSnapshot(AlertSnapshot),
+    /// Compaction: what a group's receiver has been told (replaces earlier knowledge).
+    GroupSnapshot(GroupSnapshot),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertSnapshot {
+    pub alert_id: String,
+    pub rule: String,
+    pub group: Vec<(String, String)>,
+    pub lifecycle: Lifecycle,
+    /// Escalation steps taken: (incident, lapse count, step).
+    pub escalation: (u64, u32, u32),
+    /// The last (incident, lapse count) whose lapse was announced.
+    pub lapse_notified: (u64, u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupSnapshot {
+    pub key: String,
+    pub receiver: String,
+    pub labels: crate::matcher::Labels,
+    /// (alert id, incident) told firing.
+    pub told_firing: Vec<(String, u64)>,
+    pub last_notified_at: Option<i64>,
 }
 
 #[derive(Debug)]

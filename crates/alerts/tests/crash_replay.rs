@@ -6,7 +6,9 @@
 //!   reported `is_new` firing at most once, resolved at most once), across restarts;
 //! - no two notifications handed out share a dedup key;
 //! - every notification handed out and not yet marked sent is in the outbox after a
-//!   restart, unchanged; none marked sent is.
+//!   restart, unchanged; none marked sent is;
+//! - all of it with the journal compacted now and then (explicitly, and on its own past a
+//!   small size), so restarts also replay compacted journals.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -47,6 +49,7 @@ enum Op {
     Silence { endpoint: usize },
     ExpireSilences,
     Deliver,
+    Compact,
     Crash { torn: bool },
 }
 
@@ -59,8 +62,17 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..3usize).prop_map(|endpoint| Op::Silence { endpoint }),
         1 => Just(Op::ExpireSilences),
         2 => Just(Op::Deliver),
+        1 => Just(Op::Compact),
         2 => any::<bool>().prop_map(|torn| Op::Crash { torn }),
     ]
+}
+
+/// Small enough that the journal is also compacted on its own every few ticks.
+fn options() -> AlerterOptions {
+    AlerterOptions {
+        compact_after_bytes: 8 << 10,
+        ..AlerterOptions::default()
+    }
 }
 
 fn config() -> AlertsConfig {
@@ -114,8 +126,7 @@ impl Oracle {
 
 fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut now = START;
-    let mut alerter =
-        Alerter::in_memory(config(), AlerterOptions::default(), now).expect("alerter");
+    let mut alerter = Alerter::in_memory(config(), options(), now).expect("alerter");
     let mut oracle = Oracle::default();
     for op in ops {
         match op {
@@ -175,6 +186,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     oracle.delivered.insert(first.id);
                 }
             }
+            Op::Compact => alerter.compact().expect("compact"),
             Op::Crash { torn } => {
                 let mut bytes = alerter.journal_bytes().expect("memory journal");
                 if torn {
@@ -182,8 +194,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
                 let (store, records) = Store::from_bytes(bytes);
                 alerter =
-                    Alerter::restore(config(), AlerterOptions::default(), store, records, now)
-                        .expect("restore");
+                    Alerter::restore(config(), options(), store, records, now).expect("restore");
                 let outbox: BTreeMap<u64, Notification> = alerter
                     .outbox()
                     .into_iter()
@@ -259,6 +270,7 @@ fn firing_crash_resolve() {
             level: 0,
         },
         Op::Tick { step: 2 },
+        Op::Compact,
         Op::Crash { torn: true },
         Op::Tick { step: 2 },
     ];
