@@ -636,8 +636,7 @@ impl Alerter {
                 && series
                     .memory
                     .last_update_us
-                    .is_none_or(|last| now_us - last >= stale_after)
-                && series.memory.last_update_us.is_some()
+                    .is_some_and(|last| now_us - last >= stale_after)
             {
                 let evaluation = Evaluation {
                     verdict: Verdict::NoData,
@@ -1109,6 +1108,7 @@ impl Alerter {
     /// Alerts newest first; without a state, every pending, firing, acknowledged and
     /// resolved one (no-data ones only when asked for).
     pub fn alerts(&self, state: Option<AlertState>, now_us: i64) -> Vec<AlertView> {
+        let sources = self.firing_candidates();
         let mut indexes: Vec<usize> = (0..self.series.len())
             .filter(|index| {
                 let current = self.series[*index].lifecycle.state;
@@ -1132,7 +1132,7 @@ impl Alerter {
         });
         indexes
             .into_iter()
-            .map(|index| self.view(index, now_us))
+            .map(|index| self.view_among(index, now_us, &sources))
             .collect()
     }
 
@@ -1142,10 +1142,15 @@ impl Alerter {
     }
 
     fn view(&self, index: usize, now_us: i64) -> AlertView {
+        self.view_among(index, now_us, &self.firing_candidates())
+    }
+
+    /// The view with the inhibition sources gathered once for a whole listing.
+    fn view_among(&self, index: usize, now_us: i64, sources: &[InhibitCandidate<'_>]) -> AlertView {
         let series = &self.series[index];
         let rule = &self.config.rules[series.rule];
         let lifecycle = &series.lifecycle;
-        let sources = self.firing_candidates();
+
         let target = InhibitCandidate {
             id: series.fingerprint,
             labels: &series.labels,
@@ -1170,7 +1175,7 @@ impl Alerter {
             incident: lifecycle.incident,
             silenced_by: self.silenced_by(&series.labels, now_us),
             inhibited: lifecycle.state.is_firing()
-                && is_inhibited(&self.config.inhibit_rules, &target, &sources),
+                && is_inhibited(&self.config.inhibit_rules, &target, sources),
         }
     }
 
