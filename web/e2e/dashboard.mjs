@@ -34,7 +34,7 @@ const screenshotDir = process.env.SCREENSHOT_DIR || join(repo, "docs");
 const scenarios = (process.env.SCENARIOS || "demo,config").split(",").map((name) => name.trim());
 
 const ALL_PANELS_TIMEOUT_MS = 60_000;
-const UPDATE_TIMEOUT_MS = 30_000;
+const UPDATE_TIMEOUT_MS = 60_000;
 const SERVER_START_TIMEOUT_MS = 300_000;
 
 if (!binary) {
