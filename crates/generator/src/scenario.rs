@@ -249,6 +249,9 @@ impl Default for Rates {
 /// (measured; `lean_history_orders_match_full_traffic` holds [`Traffic::Lean`] to it).
 pub const WEB_ORDERS_PER_SESSION_STEP: f64 = 0.046;
 
+/// SKUs with a slow supplier, per mille: some stock is always low or out.
+const SLOW_SUPPLY_PER_MILLE: u32 = 60;
+
 const ACTIONS: [Action; 7] = [
     Action::SessionStep,
     Action::WebOrder,
@@ -290,7 +293,7 @@ impl Scenario {
         let rng = Rng::new(splitmix64(&mut state));
         let start_us = config.start_time_us;
         let mut generator = TimedGenerator::new(config);
-        generator.constrain_supply(60);
+        generator.constrain_supply(SLOW_SUPPLY_PER_MILLE);
         // Every level known from the start, as after a stocktake.
         generator.count_all_stock();
         let mut scenario = Scenario {
@@ -322,6 +325,9 @@ impl Scenario {
         }
         self.generator.set_traffic(traffic);
         if traffic == Traffic::Full {
+            // History moved no stock (and its slow restocks all came): the slow suppliers'
+            // shortage starts again with the traffic that moves stock.
+            self.generator.constrain_supply(SLOW_SUPPLY_PER_MILLE);
             self.generator.count_all_stock();
         }
         self.restart_arrivals(self.generator.now_us());

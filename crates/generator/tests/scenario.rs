@@ -374,11 +374,13 @@ fn lean_history_orders_match_full_traffic() {
 fn some_stock_is_low_in_steady_state() {
     let start = WEDNESDAY + 12 * HOUR;
     let mut scenario = Scenario::new(config(3, start), Rhythm::default(), Rates::default());
-    scenario.set_traffic(Traffic::Lean);
-    // Going to full traffic counts every level.
-    scenario.set_traffic(Traffic::Full);
+    scenario.set_traffic(Traffic::Sparse);
     let mut out = String::new();
-    scenario.generate_until(start + 3 * HOUR, &mut out, &mut Vec::new());
+    // Weeks of history (no stock moves), then full traffic: it counts every level.
+    scenario.generate_until(start + 14 * 24 * HOUR, &mut out, &mut Vec::new());
+    out.clear();
+    scenario.set_traffic(Traffic::Full);
+    scenario.generate_until(start + (14 * 24 + 3) * HOUR, &mut out, &mut Vec::new());
     let mut levels: HashMap<(String, String), i64> = HashMap::new();
     for event in events(&out) {
         let key = || {
