@@ -31,6 +31,8 @@ export interface Layout {
   title: string;
   time_zone: string;
   currency: string;
+  /** Whether the server evaluates alert rules (GET /v1/alerts answers); absent: try. */
+  alerting?: boolean;
   rows: { name: string; panels: PanelSpec[] }[];
 }
 

@@ -41,6 +41,13 @@ export class AlertsPanel extends Panel {
 
   async load(): Promise<void> {
     window.clearTimeout(this.timer);
+    if (this.layout.alerting === false) {
+      // The server says it has no alerting: nothing to poll (and no 404 every 15 s).
+      this.alerts = null;
+      this.changedAt ??= Date.now();
+      this.render(Date.now());
+      return;
+    }
     try {
       const alerts = await fetchAlerts();
       const text = JSON.stringify(alerts);

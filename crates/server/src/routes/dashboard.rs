@@ -16,6 +16,9 @@ pub struct DashboardLayout {
     pub time_zone: String,
     /// ISO 4217 code of every money value.
     pub currency: String,
+    /// Whether alert rules are evaluated (`GET /v1/alerts` answers); the alert panel
+    /// polls only then.
+    pub alerting: bool,
     /// Top to bottom; each `{"name", "panels": [...]}`.
     #[schema(value_type = Vec<Object>)]
     pub rows: Vec<sightline_config::Row>,
@@ -30,6 +33,8 @@ impl DashboardLayout {
             title: config.dashboard.title.clone(),
             time_zone: config.time.zone.clone(),
             currency: config.currency.reporting.get_ref().clone(),
+            // Alert rules are not evaluated yet (the alerting core is not wired in).
+            alerting: false,
             rows: config.dashboard.layout(&is_defined),
         }
     }
