@@ -298,7 +298,12 @@ struct Publisher {
 
 impl Publisher {
     fn new(kpis: &KpiService) -> Publisher {
-        let engine = kpis.engine();
+        let mut engine = kpis.engine();
+        // What the engine counted before the publisher started (a backfill fed straight
+        // to it, as `sightline demo` does) is not an update: clients get it in their
+        // snapshot. Sent as updates, weeks of windows would burst past every client's
+        // backlog at once and have them all dropped as too slow.
+        drop(engine.take_touched());
         Publisher {
             names: engine.kpis().map(|kpi| kpi.name.clone()).collect(),
             watermark: engine.watermark(),
@@ -415,6 +420,33 @@ mod tests {
         service.wait_for_position(log.durable_end());
         publisher.round(&hub, &service);
         assert_eq!(frames_after(&hub, 1), vec![(2, 21.0)]);
+        service.shutdown();
+    }
+
+    #[test]
+    fn what_was_counted_before_the_publisher_started_is_not_sent_as_updates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (mut log, _) =
+            SegmentLog::open(&dir.path().join("log"), LogOptions::default()).expect("log");
+        let day = 20_000 * DAY_US;
+        let service = start_revenue(dir.path(), &log, RunnerStorage::default());
+        for days_back in 0..30 {
+            order(&mut log, day - days_back * DAY_US, "10");
+        }
+        service.wait_for_position(log.durable_end());
+        let hub = PushHub::starting_after(Duration::from_secs(15), 0);
+        let mut publisher = Publisher::new(&service);
+        publisher.round(&hub, &service);
+        assert_eq!(
+            hub.last_id(),
+            0,
+            "a month of backfill is no burst of updates"
+        );
+
+        order(&mut log, day + 3_600_000_000, "1");
+        service.wait_for_position(log.durable_end());
+        publisher.round(&hub, &service);
+        assert_eq!(frames_after(&hub, 0), vec![(1, 11.0)]);
         service.shutdown();
     }
 

@@ -6,6 +6,9 @@ import type { HeldWindow } from "../api";
 import { element, fitText, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
 
 const SPARK_POINTS = 30;
+/** A tumbling window's label ("1m", "1h"); sliding ones have a "/" and calendar ones a name. */
+const TUMBLING = /^(\d+)(s|m|h)$/;
+const UNIT_NAMES: Record<string, string> = { s: "second", m: "minute", h: "hour" };
 
 export class NumberPanel extends Panel {
   private readonly value = element("p", "big-number");
@@ -29,7 +32,12 @@ export class NumberPanel extends Panel {
   render(now: number): void {
     const kpi = this.spec.kpis[0];
     const label = this.label();
-    const current = this.store.current(kpi, label, now);
+    const running = this.store.current(kpi, label, now);
+    // "Orders per minute" from the minute that just started would read 0, 1, 2 … 10 and
+    // drop back every minute: a sawtooth on a wall screen. A tumbling window shows the
+    // last complete one, exact, with the running one beside it, live.
+    const complete = running ? this.lastComplete(kpi, label, running) : undefined;
+    const current = complete ?? running;
     const rows = this.values(current);
     if (!current || rows.length === 0) {
       // A window with no rows in it is a real zero for counts; with no window at all there is nothing to say.
@@ -50,8 +58,26 @@ export class NumberPanel extends Panel {
     setRaw(this.value, total);
     setLevel(this.value, this.level(total));
     this.setHasData(true);
-    this.renderCompare(current);
+    if (complete && running) {
+      this.renderRunning(complete, running, label ?? "");
+    } else {
+      this.renderCompare(current);
+    }
     this.renderSpark(kpi, label, current);
+  }
+
+  /** The complete window just before `running`, for a tumbling window label. */
+  private lastComplete(kpi: string, label: string | undefined, running: HeldWindow): HeldWindow | undefined {
+    if (!label || !TUMBLING.test(label)) return undefined;
+    return this.store.windows(kpi, label).find((window) => window.endMs === running.startMs);
+  }
+
+  private renderRunning(complete: HeldWindow, running: HeldWindow, label: string): void {
+    const unit = UNIT_NAMES[TUMBLING.exec(label)?.[2] ?? ""] ?? "window";
+    const since = this.formats.clock(complete.startMs);
+    const soFar = this.formats.value(this.total(running), this.spec.format);
+    setText(this.compare, `in the ${unit} from ${since} · ${soFar} so far this ${unit}`);
+    this.compare.dataset.trend = "flat";
   }
 
   private total(window: HeldWindow): number {
