@@ -48,6 +48,36 @@ pub struct Config {
     pub sources: SourcesConfig,
     pub push: PushConfig,
     pub dashboard: DashboardConfig,
+    pub alerts: AlertingConfig,
+}
+
+/// Alert rules over the KPIs (`GET /v1/alerts`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertingConfig {
+    /// The alerting file: `[[alert]]` rules, `[route]`, `[[inhibit_rule]]`,
+    /// `[[time_interval]]`, `[[escalation]]` (see crates/alerts/examples/alerts.toml).
+    /// Without it alerting runs with no rules.
+    pub file: Option<PathBuf>,
+    /// Rules are re-evaluated against the KPIs' current windows this often.
+    pub evaluate_every: HumanDuration,
+    /// Where people open the dashboard (`https://sightline.example.com`), for the links
+    /// in notifications; empty: links are relative.
+    pub dashboard_url: String,
+    /// Rules given by the program rather than a file (the demo's); `file` wins.
+    #[serde(skip)]
+    pub builtin_rules: Option<&'static str>,
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            file: None,
+            evaluate_every: HumanDuration(Duration::from_secs(1)),
+            dashboard_url: String::new(),
+            builtin_rules: None,
+        }
+    }
 }
 
 /// Live updates to dashboards (`GET /v1/stream`).

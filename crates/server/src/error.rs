@@ -13,6 +13,9 @@ pub enum ServerError {
     },
     #[error("accepting connections failed: {0}")]
     Accept(std::io::Error),
+    /// The alerting file or journal; the message names which and what to do.
+    #[error("alerting: {0}")]
+    Alerting(String),
 }
 
 /// A request that cannot be served, answered as `{"error": "…"}` with its status.

@@ -4,6 +4,7 @@
 //! HTTP modes into raw events; `listener.rs` owns connections and their timeouts so that
 //! a slow or stalled client costs a connection slot, never the log writer.
 
+pub mod alerting;
 mod decode;
 mod error;
 pub mod feed;

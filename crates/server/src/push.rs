@@ -158,6 +158,8 @@ pub struct PushHub {
     recent: Mutex<VecDeque<Arc<Frame>>>,
     /// The id of the last frame published (the first id less one when none yet).
     last_id: AtomicU64,
+    /// `last_id` before the first frame: frames published = `last_id - id_base`.
+    id_base: u64,
     clients: AtomicUsize,
     pub heartbeat: Duration,
     /// Set when the server stops: streams say so and end (else a graceful stop would
@@ -184,6 +186,7 @@ impl PushHub {
             frames,
             recent: Mutex::new(VecDeque::with_capacity(RESUME_FRAMES)),
             last_id: AtomicU64::new(last_id),
+            id_base: last_id,
             clients: AtomicUsize::new(0),
             heartbeat,
             closing: tokio::sync::watch::Sender::new(false),
@@ -208,6 +211,11 @@ impl PushHub {
     /// The id of the last frame published.
     pub fn last_id(&self) -> u64 {
         self.last_id.load(Ordering::Acquire)
+    }
+
+    /// Frames published by this process (ids start at the start time, not at 1).
+    pub fn frames_published(&self) -> u64 {
+        self.last_id().saturating_sub(self.id_base)
     }
 
     /// The frames published after `id`, oldest first, when the hub still holds all of

@@ -6,6 +6,7 @@ use sightline_ingest::IngestService;
 use sightline_sources::odoo::OdooReceiver;
 use sightline_sources::shopify::{ShopifyReceiver, Shops};
 
+use crate::alerting::AlertService;
 use crate::kpis::KpiService;
 use crate::metrics::HttpMetrics;
 use crate::push::PushHub;
@@ -30,14 +31,21 @@ pub struct AppState {
     pub push: Option<Arc<PushHub>>,
     /// What `GET /v1/dashboard` answers: fixed for the life of the process.
     pub dashboard: Arc<DashboardLayout>,
+    /// Alert rules and their alerts; `None` when the journal could not be opened (the
+    /// alert routes answer 503).
+    pub alerts: Option<Arc<AlertService>>,
 }
 
 impl AppState {
     pub fn new(ingest: Arc<IngestService>, kpis: Arc<KpiService>, config: &Config) -> AppState {
         let known: Vec<String> = kpis.engine().kpis().map(|kpi| kpi.name.clone()).collect();
-        let dashboard = Arc::new(DashboardLayout::new(config, &known));
+        let alerts = open_alerts(config);
+        let mut layout = DashboardLayout::new(config, &known);
+        layout.alerting = alerts.is_some();
+        let dashboard = Arc::new(layout);
         let state = AppState {
             dashboard,
+            alerts,
             ingest,
             kpis,
             http_metrics: Arc::new(HttpMetrics::default()),
@@ -50,6 +58,20 @@ impl AppState {
         };
         crate::routes::sources::recover_pending_carts(&state);
         state
+    }
+}
+
+/// The alert service with its journal under `data_dir/alerts`. `sightline serve` checks
+/// the alerting file before it gets here, so a failure is a storage problem.
+fn open_alerts(config: &Config) -> Option<Arc<AlertService>> {
+    let opened = crate::alerting::load_config(config)
+        .and_then(|alerts| AlertService::open(alerts, config, &config.storage.data_dir));
+    match opened {
+        Ok(service) => Some(Arc::new(service)),
+        Err(error) => {
+            tracing::error!(%error, "alerting is off: GET /v1/alerts answers 503");
+            None
+        }
     }
 }
 

@@ -114,6 +114,26 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
             windows.join(", ")
         );
     }
+    let alerts = sightline_server::alerting::load_config(&config)?;
+    println!(
+        "  alert rules       {}{}",
+        alerts.rules.len(),
+        match &config.alerts.file {
+            Some(path) => format!(" from {}", path.display()),
+            None => " (no [alerts] file)".to_owned(),
+        }
+    );
+    for rule in &alerts.rules {
+        println!(
+            "    {:<26} {:<8} over {}{}",
+            rule.name,
+            rule.severity.as_str(),
+            rule.kpi,
+            rule.window
+                .as_deref()
+                .map_or(String::new(), |window| format!(" [{window}]"))
+        );
+    }
     let is_defined = |name: &str| kpis.iter().any(|kpi| kpi.name == name);
     let rows = config.dashboard.layout(&is_defined);
     let panel_count: usize = rows.iter().map(|row| row.panels.len()).sum();

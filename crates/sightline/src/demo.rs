@@ -63,12 +63,19 @@ const COMMITS_IN_FLIGHT: usize = 4;
 /// Backfill generation steps through event time this far at a time.
 const BACKFILL_STEP_US: i64 = 5 * 60 * US_PER_SECOND;
 
+/// The alert rules the demo runs with when the configuration names no alerting file.
+pub const DEMO_ALERT_RULES: &str = include_str!("demo_alerts.toml");
+
 pub fn run(
     mut config: Config,
     data_dir: Option<PathBuf>,
     listen: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
     config.storage.data_dir = data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    // The incidents fire real alerts: the demo's rules, unless the user gave their own.
+    if config.alerts.file.is_none() {
+        config.alerts.builtin_rules = Some(DEMO_ALERT_RULES);
+    }
     if let Some(listen) = listen {
         config.server.listen = listen;
     }
@@ -490,5 +497,15 @@ mod tests {
         assert!(!again.first_start);
         assert_eq!(again.from_us, now - 10 * 60 * US_PER_SECOND + 1);
         assert_eq!(again.full_from_us, again.from_us);
+    }
+
+    #[test]
+    fn the_demo_alert_rules_read_kpis_and_windows_of_the_built_in_pack() {
+        let mut config = sightline_config::Config::default();
+        config.alerts.builtin_rules = Some(DEMO_ALERT_RULES);
+        // compile_kpis refuses a rule over a KPI or window the pack does not define.
+        crate::kpis::compile_kpis(&config).expect("the demo's rules fit the pack");
+        let alerts = sightline_server::alerting::load_config(&config).expect("valid rules");
+        assert_eq!(alerts.rules.len(), 4);
     }
 }

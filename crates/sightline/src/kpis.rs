@@ -36,6 +36,18 @@ pub fn compile_kpis(config: &Config) -> anyhow::Result<Vec<CompiledKpi>> {
             "dashboard panel {panel:?} reads the KPI {kpi:?}, which no KPI defines; fix the name, or define it in a file listed in kpis.files"
         );
     }
+    let alerts = sightline_server::alerting::load_config(config)?;
+    let windows_of = |name: &str| {
+        compiled
+            .iter()
+            .find(|kpi| kpi.name == name)
+            .map(|kpi| kpi.windows.iter().map(|spec| spec.label()).collect())
+    };
+    if let Some(problem) =
+        sightline_server::alerting::undefined_references(&alerts, &windows_of).first()
+    {
+        anyhow::bail!("{problem}; fix the rule in the alerting file ([alerts] file)");
+    }
     Ok(compiled)
 }
 

@@ -152,6 +152,16 @@ pub(crate) async fn run_server(
         )
         .context("cannot start the live update thread")?;
     }
+    let stop_alerting = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(alerts) = &state.alerts {
+        sightline_server::alerting::start_evaluator(
+            Arc::clone(alerts),
+            Arc::clone(&kpis),
+            config.alerts.evaluate_every.0,
+            Arc::clone(&stop_alerting),
+        )
+        .context("cannot start the alert evaluation thread")?;
+    }
     let stopping = async move {
         stop_signal.await;
         // Streams never end by themselves: told to, they let the graceful stop finish.
@@ -161,6 +171,7 @@ pub(crate) async fn run_server(
     };
     sightline_server::serve(listener, &config.server, state, stopping).await?;
     stop_pushing.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop_alerting.store(true, std::sync::atomic::Ordering::Relaxed);
     stop_reconciling.store(true, std::sync::atomic::Ordering::Relaxed);
     wind_down.await;
     tracing::info!("stopping: making everything received durable");

@@ -105,10 +105,7 @@ fn the_default_layout_shows_the_built_in_pack() {
     assert_eq!(layout["title"], "Sightline");
     assert_eq!(layout["time_zone"], "Europe/Berlin");
     assert_eq!(layout["currency"], "USD");
-    assert_eq!(
-        layout["alerting"], false,
-        "no /v1/alerts yet: the panel must not poll it"
-    );
+    assert_eq!(layout["alerting"], true, "the alert panel polls /v1/alerts");
     let rows = layout["rows"].as_array().expect("rows");
     let names: Vec<&str> = rows.iter().filter_map(|row| row["name"].as_str()).collect();
     assert_eq!(names, ["top", "middle", "bottom"]);

@@ -33,7 +33,7 @@ impl DashboardLayout {
             title: config.dashboard.title.clone(),
             time_zone: config.time.zone.clone(),
             currency: config.currency.reporting.get_ref().clone(),
-            // Alert rules are not evaluated yet (the alerting core is not wired in).
+            // Set by the caller once the alert service is open.
             alerting: false,
             rows: config.dashboard.layout(&is_defined),
         }

@@ -116,7 +116,37 @@ fn render_engine(state: &AppState, out: &mut String) {
             out,
             "# HELP sightline_push_clients Clients connected to GET /v1/stream.\n# TYPE sightline_push_clients gauge\nsightline_push_clients {}\n# HELP sightline_push_frames_total KPI updates sent out (each to every client subscribed).\n# TYPE sightline_push_frames_total counter\nsightline_push_frames_total {}",
             push.clients(),
-            push.last_id()
+            push.frames_published()
+        );
+    }
+    if let Some(alerts) = &state.alerts {
+        let now = sightline_model::time::now_micros();
+        let views = alerts.alerter().alerts(None, now);
+        let _ = writeln!(
+            out,
+            "# HELP sightline_alert_rules Alert rules evaluated.\n# TYPE sightline_alert_rules gauge\nsightline_alert_rules {}",
+            alerts.rules
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sightline_alerts Alerts by state.\n# TYPE sightline_alerts gauge"
+        );
+        for state_name in ["pending", "firing", "acknowledged", "resolved"] {
+            let count = views
+                .iter()
+                .filter(|view| view.state.as_str() == state_name)
+                .count();
+            let _ = writeln!(out, "sightline_alerts{{state=\"{state_name}\"}} {count}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP sightline_alert_notifications_queued_total Notifications queued for delivery (durable in the alert journal).\n# TYPE sightline_alert_notifications_queued_total counter\nsightline_alert_notifications_queued_total {}\n# HELP sightline_alert_journal_errors_total Evaluation rounds whose journal write failed (retried).\n# TYPE sightline_alert_journal_errors_total counter\nsightline_alert_journal_errors_total {}",
+            alerts
+                .notifications_queued
+                .load(std::sync::atomic::Ordering::Relaxed),
+            alerts
+                .journal_errors
+                .load(std::sync::atomic::Ordering::Relaxed)
         );
     }
     let _ = writeln!(

@@ -2,6 +2,7 @@
 //! OpenAPI document (`openapi.rs`) is checked against it in a unit test below, so what
 //! is served, what is listed and what is documented cannot drift apart.
 
+pub(crate) mod alerts;
 mod assets;
 pub(crate) mod dashboard;
 mod dead_letters;
@@ -14,7 +15,7 @@ mod stream;
 mod ws;
 
 use axum::Router;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::state::AppState;
 
@@ -29,6 +30,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/dashboard"),
     ("GET", "/v1/kpis"),
     ("GET", "/v1/kpis/{name}"),
+    ("GET", "/v1/alerts"),
+    ("POST", "/v1/alerts/{id}/ack"),
+    ("POST", "/v1/alerts/{id}/assign"),
+    ("POST", "/v1/alerts/{id}/resolve"),
+    ("GET", "/v1/silences"),
+    ("POST", "/v1/silences"),
+    ("DELETE", "/v1/silences/{id}"),
     ("GET", "/v1/stream"),
     ("GET", "/v1/ws"),
     ("GET", "/v1/openapi.json"),
@@ -49,6 +57,13 @@ fn endpoint(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
         ("GET", "/v1/dashboard") => get(dashboard::layout),
         ("GET", "/v1/kpis") => get(kpis::list),
         ("GET", "/v1/kpis/{name}") => get(kpis::windows),
+        ("GET", "/v1/alerts") => get(alerts::list),
+        ("POST", "/v1/alerts/{id}/ack") => post(alerts::ack),
+        ("POST", "/v1/alerts/{id}/assign") => post(alerts::assign),
+        ("POST", "/v1/alerts/{id}/resolve") => post(alerts::resolve),
+        ("GET", "/v1/silences") => get(alerts::list_silences),
+        ("POST", "/v1/silences") => post(alerts::create_silence),
+        ("DELETE", "/v1/silences/{id}") => delete(alerts::expire_silence),
         ("GET", "/v1/stream") => get(stream::stream),
         ("GET", "/v1/ws") => get(ws::ws),
         ("GET", "/v1/openapi.json") => get(openapi::document),

@@ -1,0 +1,219 @@
+//! Alerting in the server: the rules of `[alerts] file` evaluated against the KPIs'
+//! current windows, on a thread of its own, with the state in `data_dir/alerts`.
+//!
+//! Every `[alerts] evaluate_every` (1 s) the evaluator reads, for each KPI a rule names,
+//! the windows that contain the present (the last hour of a sliding `1h/1m`, today's
+//! day, the running state) and hands each group's value to the
+//! [`sightline_alerts::Alerter`], then lets it move its clocks (`for`, group waits,
+//! escalations). The alerter journals every transition and queued notification before
+//! `tick` returns them (its crate documents that contract), so a restart, SIGKILL
+//! included, resumes where it stopped. Reading current windows rather than following
+//! every change costs a lookup per KPI a second and cannot miss a change: a rule is
+//! about the value now.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use sightline_alerts::{Alerter, AlerterOptions, AlertsConfig, SeriesValue};
+use sightline_config::Config;
+use sightline_model::time::now_micros;
+
+use crate::kpis::KpiService;
+
+/// The alerting configuration the server would run with: `None` when alerting is off
+/// (never: it always runs, with no rules when there is no file) — errors name the file.
+pub fn load_config(config: &Config) -> Result<AlertsConfig, crate::error::ServerError> {
+    let zone = &config.time.zone;
+    let loaded = match (&config.alerts.file, config.alerts.builtin_rules) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                crate::error::ServerError::Alerting(format!(
+                    "cannot read the alerting file {} named in [alerts] file: {error}",
+                    path.display()
+                ))
+            })?;
+            AlertsConfig::from_toml(&text, &path.display().to_string(), zone)
+        }
+        (None, Some(text)) => AlertsConfig::from_toml(text, "the built-in demo alert rules", zone),
+        (None, None) => AlertsConfig::defaults(zone),
+    };
+    loaded.map_err(|error| crate::error::ServerError::Alerting(error.to_string()))
+}
+
+/// The KPI (and window label) of every rule that `known` does not define, as messages.
+pub fn undefined_references(
+    alerts: &AlertsConfig,
+    windows_of: &dyn Fn(&str) -> Option<Vec<String>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for rule in &alerts.rules {
+        let Some(windows) = windows_of(&rule.kpi) else {
+            problems.push(format!(
+                "alert rule {:?} reads the KPI {:?}, which no KPI defines",
+                rule.name, rule.kpi
+            ));
+            continue;
+        };
+        if let Some(window) = &rule.window
+            && !windows.contains(window)
+        {
+            problems.push(format!(
+                "alert rule {:?} reads the window {window:?} of {}, which has {}",
+                rule.name,
+                rule.kpi,
+                windows.join(", ")
+            ));
+        }
+    }
+    problems
+}
+
+/// The alerter and what the server reports of it.
+pub struct AlertService {
+    alerter: Mutex<Alerter>,
+    /// The KPIs some rule reads, each once.
+    rule_kpis: Vec<String>,
+    pub rules: usize,
+    /// Notifications handed to the outbox (queued for delivery).
+    pub notifications_queued: AtomicU64,
+    /// Evaluation rounds that failed to make the journal durable.
+    pub journal_errors: AtomicU64,
+}
+
+impl std::fmt::Debug for AlertService {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AlertService")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlertService {
+    /// Opens the alert journal under `data_dir/alerts` and restores the alerts in it.
+    pub fn open(
+        alerts: AlertsConfig,
+        config: &Config,
+        data_dir: &Path,
+    ) -> Result<AlertService, crate::error::ServerError> {
+        let directory = data_dir.join("alerts");
+        std::fs::create_dir_all(&directory).map_err(|error| {
+            crate::error::ServerError::Alerting(format!(
+                "cannot create {}: {error}",
+                directory.display()
+            ))
+        })?;
+        let mut rule_kpis: Vec<String> = alerts.rules.iter().map(|rule| rule.kpi.clone()).collect();
+        rule_kpis.sort();
+        rule_kpis.dedup();
+        let rules = alerts.rules.len();
+        let options = AlerterOptions {
+            dashboard_url: config.alerts.dashboard_url.clone(),
+            ..AlerterOptions::default()
+        };
+        let alerter = Alerter::open(alerts, options, &directory.join("journal"), now_micros())
+            .map_err(|error| crate::error::ServerError::Alerting(error.to_string()))?;
+        Ok(AlertService {
+            alerter: Mutex::new(alerter),
+            rule_kpis,
+            rules,
+            notifications_queued: AtomicU64::new(0),
+            journal_errors: AtomicU64::new(0),
+        })
+    }
+
+    /// The alerter, for the API. Held briefly: the evaluator takes it every round.
+    pub fn alerter(&self) -> MutexGuard<'_, Alerter> {
+        self.alerter
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One evaluation round at `now_us`: every rule's KPI's current windows in, the
+    /// alerter's clocks moved, what it queued counted.
+    pub fn evaluate(&self, kpis: &KpiService, now_us: i64) {
+        let mut updates = Vec::new();
+        for kpi in &self.rule_kpis {
+            let Some(windows) = kpis.windows(kpi, now_us, now_us + 1) else {
+                continue;
+            };
+            // Of a sliding definition's windows that contain now, the one ending
+            // soonest covers the last `size`; it is the value "now".
+            let mut current: Vec<&crate::kpis::AnsweredWindow> = Vec::new();
+            for window in &windows {
+                let result = &window.result;
+                if result.start_us > now_us || result.end_us <= now_us {
+                    continue;
+                }
+                match current
+                    .iter_mut()
+                    .find(|held| held.result.window == result.window)
+                {
+                    Some(held) if result.start_us < held.result.start_us => *held = window,
+                    Some(_) => {}
+                    None => current.push(window),
+                }
+            }
+            for window in current {
+                for (group, value) in &window.result.values {
+                    let json: serde_json::Value =
+                        serde_json::from_str(&value.to_json()).unwrap_or(serde_json::Value::Null);
+                    let mut group = group.clone();
+                    group.sort();
+                    updates.push((
+                        kpi.clone(),
+                        window.result.window.clone(),
+                        group,
+                        SeriesValue::from_json(&json),
+                    ));
+                }
+            }
+        }
+        let mut alerter = self.alerter();
+        for (kpi, window, group, value) in &updates {
+            alerter.observe(kpi, window, group, value, now_us);
+        }
+        match alerter.tick(now_us) {
+            Ok(queued) => {
+                for notification in &queued {
+                    tracing::info!(
+                        receiver = %notification.receiver,
+                        kind = notification.kind.as_str(),
+                        title = %notification.title,
+                        "alert notification queued"
+                    );
+                }
+                self.notifications_queued
+                    .fetch_add(queued.len() as u64, Ordering::Relaxed);
+            }
+            Err(error) => {
+                self.journal_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "the alert journal could not be made durable; retrying next round");
+            }
+        }
+    }
+}
+
+/// Starts the evaluator thread; it ends when `stop` is set.
+pub fn start_evaluator(
+    service: Arc<AlertService>,
+    kpis: Arc<KpiService>,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("sightline-alerts".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
+                // Rules judge the present; while the engine replays the log at start-up
+                // its windows are the past.
+                if !kpis.is_caught_up() {
+                    continue;
+                }
+                service.evaluate(&kpis, now_micros());
+            }
+        })
+}

@@ -1,0 +1,292 @@
+//! The alert API: `GET /v1/alerts`, `POST /v1/alerts/{id}/ack|assign|resolve`, and
+//! silences (`GET`/`POST /v1/silences`, `DELETE /v1/silences/{id}`). Each change is
+//! durable in the alert journal before it is answered.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sightline_alerts::{AlertState, AlertsError, SilenceRequest};
+use sightline_model::time::{now_micros, parse_rfc3339};
+
+use crate::alerting::AlertService;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn service(state: &AppState) -> Result<&AlertService, ApiError> {
+    state.alerts.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "alerting is off: its journal could not be opened (the server log says why)",
+        )
+    })
+}
+
+fn alerts_error(error: AlertsError) -> ApiError {
+    let status = match &error {
+        AlertsError::UnknownAlert(_) | AlertsError::UnknownSilence(_) => StatusCode::NOT_FOUND,
+        AlertsError::NotFiring { .. } => StatusCode::CONFLICT,
+        AlertsError::InvalidSilence(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError::new(status, error.to_string())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertsQuery {
+    /// `pending`, `firing`, `acknowledged`, `resolved` or `nodata`; default every alert
+    /// but the no-data ones.
+    state: Option<String>,
+}
+
+/// Alerts, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    operation_id = "list_alerts",
+    tag = "alerts",
+    params(AlertsQuery),
+    responses(
+        (status = 200, description = "`{\"alerts\": [{\"id\", \"rule\", \"state\", \"severity\", \"labels\", \"value\", \"started_at\", \"assignee\", …}]}`", body = Object),
+        (status = 400, description = "An unknown state", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<AlertsQuery>,
+) -> Result<Response, ApiError> {
+    let service = service(&state)?;
+    let wanted = match query.state.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(AlertState::parse(text).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "state: expected pending, firing, acknowledged, resolved or nodata, got {text:?}"
+                ),
+            )
+        })?),
+    };
+    let now = now_micros();
+    let alerts: Vec<serde_json::Value> = service
+        .alerter()
+        .alerts(wanted, now)
+        .iter()
+        .map(|alert| alert.to_json())
+        .collect();
+    Ok(Json(serde_json::json!({ "alerts": alerts })).into_response())
+}
+
+/// Who acts on an alert.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// The person acting (kept in the alert's history).
+    #[serde(default)]
+    by: String,
+    /// For `assign`: the person it is assigned to (empty: unassigned).
+    #[serde(default)]
+    assignee: Option<String>,
+}
+
+fn action_body(body: Option<Json<ActionBody>>) -> ActionBody {
+    body.map(|Json(body)| body).unwrap_or_default()
+}
+
+/// Acknowledges an alert: escalation stops.
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/{id}/ack",
+    operation_id = "ack_alert",
+    tag = "alerts",
+    params(("id" = String, Path, description = "The alert's id")),
+    request_body(content = ActionBody, description = "`{\"by\": \"who\"}` (optional)"),
+    responses(
+        (status = 200, description = "The alert as it now stands", body = Object),
+        (status = 404, description = "No such alert", body = super::openapi::ErrorBody),
+        (status = 409, description = "The alert is not firing", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn ack(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<Json<ActionBody>>,
+) -> Result<Response, ApiError> {
+    let service = service(&state)?;
+    let body = action_body(body);
+    let view = service
+        .alerter()
+        .ack(&id, &body.by, now_micros())
+        .map_err(alerts_error)?;
+    Ok(Json(view.to_json()).into_response())
+}
+
+/// Assigns an alert to a person.
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/{id}/assign",
+    operation_id = "assign_alert",
+    tag = "alerts",
+    params(("id" = String, Path, description = "The alert's id")),
+    request_body(content = ActionBody, description = "`{\"assignee\": \"who\", \"by\": \"who\"}`"),
+    responses(
+        (status = 200, description = "The alert as it now stands", body = Object),
+        (status = 400, description = "No assignee given", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such alert", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn assign(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<Json<ActionBody>>,
+) -> Result<Response, ApiError> {
+    let service = service(&state)?;
+    let body = action_body(body);
+    let Some(assignee) = body.assignee else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "assignee: name the person, e.g. {\"assignee\": \"maria\", \"by\": \"sam\"} (\"\" unassigns)",
+        ));
+    };
+    let view = service
+        .alerter()
+        .assign(&id, &assignee, &body.by, now_micros())
+        .map_err(alerts_error)?;
+    Ok(Json(view.to_json()).into_response())
+}
+
+/// Resolves an alert by hand ("fixed"); if its condition still holds it fires again,
+/// as a new incident, after its `for`.
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/{id}/resolve",
+    operation_id = "resolve_alert",
+    tag = "alerts",
+    params(("id" = String, Path, description = "The alert's id")),
+    request_body(content = ActionBody, description = "`{\"by\": \"who\"}` (optional)"),
+    responses(
+        (status = 200, description = "The alert as it now stands", body = Object),
+        (status = 404, description = "No such alert", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn resolve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Option<Json<ActionBody>>,
+) -> Result<Response, ApiError> {
+    let service = service(&state)?;
+    let body = action_body(body);
+    let view = service
+        .alerter()
+        .resolve(&id, &body.by, now_micros())
+        .map_err(alerts_error)?;
+    Ok(Json(view.to_json()).into_response())
+}
+
+/// Silences, the newest ending first.
+#[utoipa::path(
+    get,
+    path = "/v1/silences",
+    operation_id = "list_silences",
+    tag = "alerts",
+    responses((status = 200, description = "`{\"silences\": [{\"id\", \"matchers\", \"starts_at\", \"ends_at\", \"comment\", \"created_by\", \"status\"}]}`", body = Object))
+)]
+pub async fn list_silences(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let service = service(&state)?;
+    let now = now_micros();
+    let silences: Vec<serde_json::Value> = service
+        .alerter()
+        .silences()
+        .iter()
+        .map(|silence| silence.to_json(now))
+        .collect();
+    Ok(Json(serde_json::json!({ "silences": silences })).into_response())
+}
+
+/// A new silence.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceBody {
+    /// Label matchers, e.g. `["alertname=payment_failures_high", "gateway=~pay.*"]`.
+    matchers: Vec<String>,
+    /// RFC 3339; default now.
+    #[serde(default)]
+    starts_at: Option<String>,
+    /// RFC 3339.
+    ends_at: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    created_by: String,
+}
+
+/// Creates a silence: matching alerts notify nobody until it ends.
+#[utoipa::path(
+    post,
+    path = "/v1/silences",
+    operation_id = "create_silence",
+    tag = "alerts",
+    request_body(content = SilenceBody, description = "Matchers, an end (RFC 3339), an optional start, a comment and who"),
+    responses(
+        (status = 201, description = "The silence", body = Object),
+        (status = 400, description = "A matcher or time that cannot be read", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn create_silence(
+    State(state): State<AppState>,
+    Json(body): Json<SilenceBody>,
+) -> Result<Response, ApiError> {
+    let service = service(&state)?;
+    let time = |text: &str, field: &str| {
+        parse_rfc3339(text).map_err(|problem| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("{field}: expected an RFC 3339 time such as 2026-11-28T18:00:00Z ({problem}), got {text:?}"),
+            )
+        })
+    };
+    let starts_at = match body.starts_at.as_deref() {
+        Some(text) => Some(time(text, "starts_at")?),
+        None => None,
+    };
+    let request = SilenceRequest {
+        matchers: body.matchers,
+        starts_at,
+        ends_at: time(&body.ends_at, "ends_at")?,
+        comment: body.comment,
+        created_by: body.created_by,
+    };
+    let now = now_micros();
+    let silence = service
+        .alerter()
+        .create_silence(&request, now)
+        .map_err(alerts_error)?;
+    Ok((StatusCode::CREATED, Json(silence.to_json(now))).into_response())
+}
+
+/// Ends a silence now.
+#[utoipa::path(
+    delete,
+    path = "/v1/silences/{id}",
+    operation_id = "expire_silence",
+    tag = "alerts",
+    params(("id" = String, Path, description = "The silence's id")),
+    responses(
+        (status = 200, description = "The silence, now expired", body = Object),
+        (status = 404, description = "No such silence", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn expire_silence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let service = service(&state)?;
+    let now = now_micros();
+    let silence = service
+        .alerter()
+        .expire_silence(&id, now)
+        .map_err(alerts_error)?;
+    Ok(Json(silence.to_json(now)).into_response())
+}

@@ -1,0 +1,212 @@
+//! Alerting through the server: a rule in the alerting file fires on posted events, is
+//! acknowledged, assigned and silenced over the API, keeps its state across a restart,
+//! and resolves when the value comes back.
+
+mod common;
+
+use common::{Server, request, wait_for, write_config};
+use serde_json::Value;
+
+const RULES: &str = r#"
+[[alert]]
+name = "queue_backlog"
+kpi = "queue_depth"
+window = "current"
+condition = { above = 100 }
+for = "0s"
+severity = "high"
+annotations = { summary = "{{queue}} holds {{value}} jobs (over {{threshold}})" }
+"#;
+
+fn depth(id: &str, queue: &str, depth: u64) -> String {
+    let now = sightline_model_time();
+    format!(
+        r#"{{"specversion":"1.0","id":"{id}","source":"test/alerts","type":"queue.depth","time":"{now}","data":{{"queue":"{queue}","depth":{depth}}}}}"#
+    )
+}
+
+fn sightline_model_time() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970");
+    // RFC 3339 in UTC from the Unix time, without a date library.
+    let seconds = now.as_secs() as i64;
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn alert_of<'a>(alerts: &'a Value, queue: &str) -> Option<&'a Value> {
+    alerts["alerts"]
+        .as_array()?
+        .iter()
+        .find(|alert| alert["labels"]["queue"] == queue)
+}
+
+fn post_json(server: &Server, method: &str, path: &str, body: &str) -> common::Response {
+    request(
+        server.address,
+        method,
+        path,
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn a_rule_fires_is_acknowledged_survives_a_restart_and_resolves() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(&rules, RULES).expect("rules written");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
+            rules.display().to_string()
+        ),
+    );
+    let data = dir.path().join("data");
+    let server = Server::start(&data, Some(&config));
+    assert_eq!(server.get("/v1/dashboard").json()["alerting"], true);
+    assert_eq!(
+        server.get("/v1/alerts").json()["alerts"],
+        serde_json::json!([])
+    );
+
+    let batch = format!(
+        "[{},{}]",
+        depth("d-1", "emails", 500),
+        depth("d-2", "orders", 5)
+    );
+    let answer = server.post("application/cloudevents-batch+json", batch.as_bytes());
+    assert_eq!(answer.status, 200, "{}", answer.text());
+
+    let alerts = wait_for(&server, "/v1/alerts?state=firing", |alerts| {
+        alert_of(alerts, "emails").is_some()
+    });
+    let firing = alert_of(&alerts, "emails").expect("firing");
+    assert!(
+        alert_of(&alerts, "orders").is_none(),
+        "5 is under the threshold"
+    );
+    assert_eq!(firing["rule"], "queue_backlog");
+    assert_eq!(firing["severity"], "high");
+    assert_eq!(firing["value"], 500.0);
+    let id = firing["id"].as_str().expect("an id").to_owned();
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("sightline_alerts{state=\"firing\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("sightline_alert_rules 1"), "{metrics}");
+
+    let acked = post_json(
+        &server,
+        "POST",
+        &format!("/v1/alerts/{id}/ack"),
+        r#"{"by":"sam"}"#,
+    );
+    assert_eq!(acked.status, 200, "{}", acked.text());
+    assert_eq!(acked.json()["state"], "acknowledged");
+    let assigned = post_json(
+        &server,
+        "POST",
+        &format!("/v1/alerts/{id}/assign"),
+        r#"{"assignee":"maria","by":"sam"}"#,
+    );
+    assert_eq!(assigned.status, 200, "{}", assigned.text());
+    assert_eq!(assigned.json()["assignee"], "maria");
+    let missing = post_json(&server, "POST", "/v1/alerts/0000000000000000/ack", "{}");
+    assert_eq!(missing.status, 404);
+    assert_eq!(server.get("/v1/alerts?state=burning").status, 400);
+
+    let silence = post_json(
+        &server,
+        "POST",
+        "/v1/silences",
+        r#"{"matchers":["queue=orders"],"ends_at":"2099-01-01T00:00:00Z","comment":"maintenance","created_by":"sam"}"#,
+    );
+    assert_eq!(silence.status, 201, "{}", silence.text());
+    let silence_id = silence.json()["id"].as_str().expect("an id").to_owned();
+    let bad = post_json(
+        &server,
+        "POST",
+        "/v1/silences",
+        r#"{"matchers":["queue=~("],"ends_at":"2099-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let listed = server.get("/v1/silences").json();
+    assert_eq!(listed["silences"].as_array().map(Vec::len), Some(1));
+
+    // The journal keeps the acknowledgement, the assignee and the silence.
+    server.stop();
+    let server = Server::start(&data, Some(&config));
+    let alerts = wait_for(&server, "/v1/alerts", |alerts| {
+        alert_of(alerts, "emails").is_some()
+    });
+    let kept = alert_of(&alerts, "emails").expect("still there");
+    assert_eq!(kept["state"], "acknowledged");
+    assert_eq!(kept["assignee"], "maria");
+    let expired = request(
+        server.address,
+        "DELETE",
+        &format!("/v1/silences/{silence_id}"),
+        &[],
+        b"",
+    );
+    assert_eq!(expired.status, 200, "{}", expired.text());
+
+    let answer = server.post(
+        "application/cloudevents+json",
+        depth("d-3", "emails", 7).as_bytes(),
+    );
+    assert_eq!(answer.status, 200);
+    let alerts = wait_for(&server, "/v1/alerts?state=resolved", |alerts| {
+        alert_of(alerts, "emails").is_some()
+    });
+    assert_eq!(alert_of(&alerts, "emails").expect("resolved")["value"], 7.0);
+}
+
+#[test]
+fn a_rule_over_an_unknown_kpi_is_refused_at_check_and_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(&rules, RULES.replace("queue_depth", "queue_dept")).expect("written");
+    let config = write_config(
+        dir.path(),
+        &format!("[alerts]\nfile = {:?}\n", rules.display().to_string()),
+    );
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("check runs");
+    assert!(!check.status.success());
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        stderr.contains("alert rule \"queue_backlog\" reads the KPI \"queue_dept\""),
+        "{stderr}"
+    );
+    let refusal = common::serve_refusal(dir.path(), &config, "NOTHING_TO_UNSET");
+    assert!(refusal.contains("queue_dept"), "{refusal}");
+}
