@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use sightline_alerts::{Alerter, AlerterOptions, AlertsConfig, SeriesValue};
+use sightline_alerts::{
+    Alerter, AlerterOptions, AlertsConfig, BaselineSource, SeriesKey, SeriesValue,
+};
 use sightline_config::Config;
 use sightline_model::time::now_micros;
 
@@ -124,6 +126,12 @@ impl AlertService {
         })
     }
 
+    /// Has dynamic thresholds and rate-of-change rules read the KPIs' history.
+    pub fn read_history_from(&self, kpis: Arc<KpiService>) {
+        self.alerter()
+            .set_baseline_source(Box::new(HistoryBaseline { kpis }));
+    }
+
     /// The alerter, for the API. Held briefly: the evaluator takes it every round.
     pub fn alerter(&self) -> MutexGuard<'_, Alerter> {
         self.alerter
@@ -193,6 +201,64 @@ impl AlertService {
                 tracing::error!(%error, "the alert journal could not be made durable; retrying next round");
             }
         }
+    }
+}
+
+/// Past values of a series from the KPI history (on disk) and the engine's windows.
+struct HistoryBaseline {
+    kpis: Arc<KpiService>,
+}
+
+impl HistoryBaseline {
+    /// The series' values of the windows of its label ending in `(from_us, to_us]`.
+    fn values_ending_in(
+        &self,
+        series: &SeriesKey<'_>,
+        from_us: i64,
+        to_us: i64,
+    ) -> Vec<(i64, f64)> {
+        let Some(windows) = self.kpis.windows(series.kpi, from_us, to_us) else {
+            return Vec::new();
+        };
+        let mut values = Vec::new();
+        for window in windows {
+            let result = &window.result;
+            if result.window != series.window || result.end_us <= from_us || result.end_us > to_us {
+                continue;
+            }
+            for (group, value) in &result.values {
+                let mut sorted = group.clone();
+                sorted.sort();
+                if sorted.as_slice() != series.group {
+                    continue;
+                }
+                let json: serde_json::Value =
+                    serde_json::from_str(&value.to_json()).unwrap_or(serde_json::Value::Null);
+                if let Some(number) = SeriesValue::from_json(&json).select(series.field) {
+                    values.push((result.end_us, number));
+                }
+            }
+        }
+        values
+    }
+}
+
+impl BaselineSource for HistoryBaseline {
+    fn hour_value(&self, series: &SeriesKey<'_>, start_us: i64, end_us: i64) -> Option<f64> {
+        let values = self.values_ending_in(series, start_us, end_us);
+        if values.is_empty() {
+            return None;
+        }
+        Some(values.iter().map(|(_, value)| value).sum::<f64>() / values.len() as f64)
+    }
+
+    fn value_at(&self, series: &SeriesKey<'_>, at_us: i64) -> Option<f64> {
+        // The window ending soonest after `at`: the one that covered that moment.
+        const LOOK_AHEAD_US: i64 = 86_400_000_000;
+        self.values_ending_in(series, at_us, at_us + LOOK_AHEAD_US)
+            .into_iter()
+            .min_by_key(|(end_us, _)| *end_us)
+            .map(|(_, value)| value)
     }
 }
 

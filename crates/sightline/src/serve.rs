@@ -154,6 +154,7 @@ pub(crate) async fn run_server(
     }
     let stop_alerting = Arc::new(std::sync::atomic::AtomicBool::new(false));
     if let Some(alerts) = &state.alerts {
+        alerts.read_history_from(Arc::clone(&kpis));
         sightline_server::alerting::start_evaluator(
             Arc::clone(alerts),
             Arc::clone(&kpis),

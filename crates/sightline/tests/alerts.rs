@@ -210,3 +210,87 @@ fn a_rule_over_an_unknown_kpi_is_refused_at_check_and_start() {
     let refusal = common::serve_refusal(dir.path(), &config, "NOTHING_TO_UNSET");
     assert!(refusal.contains("queue_dept"), "{refusal}");
 }
+
+const DYNAMIC: &str = r#"
+[[alert]]
+name = "orders_unusually_low"
+kpi = "orders"
+window = "1h"
+condition = { dynamic = { k = 3.0, weeks = 4, min_weeks = 2, direction = "below", min_delta = 5.0 } }
+for = "0s"
+severity = "high"
+annotations = { summary = "{{value}} orders this hour, usually {{baseline}}" }
+"#;
+
+fn order_at(id: &str, time_us: i64) -> String {
+    let seconds = time_us.div_euclid(1_000_000);
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let of_day = seconds.rem_euclid(86_400);
+    format!(
+        r#"{{"specversion":"1.0","id":"{id}","source":"test/alerts","type":"order.created","time":"{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z","data":{{"order_id":"{id}","total":"10.00","currency":"EUR"}}}}"#,
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// A dynamic threshold reads the same hour of the week from the KPI history: four weeks
+/// of 20 orders in this hour, one order now, and the rule fires with that baseline.
+#[test]
+fn a_dynamic_threshold_compares_with_the_same_hour_of_past_weeks() {
+    const HOUR_US: i64 = 3_600_000_000;
+    const WEEK_US: i64 = 7 * 24 * HOUR_US;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_micros() as i64;
+    let this_hour = now_us - now_us.rem_euclid(HOUR_US);
+    let mut history = String::new();
+    for week in (1..=4).rev() {
+        for minute in 0..20 {
+            let time = this_hour - week * WEEK_US + minute * 60_000_000 + 1_000_000;
+            history.push_str(&order_at(&format!("past-{week}-{minute}"), time));
+            history.push('\n');
+        }
+    }
+    let file = dir.path().join("history.ndjson");
+    std::fs::write(&file, history).expect("history written");
+    let data = dir.path().join("data");
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["import", "--no-progress", "--data-dir"])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .expect("import runs");
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(&rules, DYNAMIC).expect("rules written");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
+            rules.display().to_string()
+        ),
+    );
+    let server = Server::start(&data, Some(&config));
+    let answer = server.post(
+        "application/cloudevents+json",
+        order_at("now-1", now_us.max(this_hour + 1)).as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let alerts = wait_for(&server, "/v1/alerts?state=firing", |alerts| {
+        alerts["alerts"]
+            .as_array()
+            .is_some_and(|alerts| !alerts.is_empty())
+    });
+    let alert = &alerts["alerts"][0];
+    assert_eq!(alert["rule"], "orders_unusually_low");
+    assert_eq!(alert["value"], 1.0);
+    assert_eq!(alert["baseline"], 20.0, "{alert}");
+}
