@@ -2,8 +2,9 @@
 """An SMTP server (aiosmtpd) that writes every message it accepts to a directory, for
 the email receiver's tests.
 
-Each message becomes `<n>.json`: {"mail_from", "rcpt_tos", "data"} (data = the whole
-message as sent, headers included), written under a temporary name and renamed, so a
+Each message becomes `<n>.json`: {"mail_from", "rcpt_tos", "authenticated", "data"
+(the whole message as sent), "headers" (decoded and unfolded, as a mail client shows them;
+names lower-case), "body" (the decoded text/plain part)}, written under a temporary name and renamed, so a
 reader never sees half a file. AUTH PLAIN/LOGIN is offered without TLS and accepts the
 user `sightline` with the password in $SIGHTLINE_TEST_SMTP_PASSWORD (when set); sending
 without AUTH is allowed too. Recipients at `refuse.invalid` are refused with 550 (a
@@ -13,6 +14,8 @@ Usage: smtp_recorder.py PORT_FILE MAIL_DIR
 """
 
 import asyncio
+import email
+import email.policy
 import itertools
 import json
 import os
@@ -37,7 +40,11 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         number = next(COUNTER)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        plain = message.get_body(("plain",))
         record = {
+            "headers": {name.lower(): str(value) for name, value in message.items()},
+            "body": plain.get_content() if plain is not None else None,
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "authenticated": bool(session.authenticated),

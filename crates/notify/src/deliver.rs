@@ -68,10 +68,12 @@ impl DeliveryOutcome {
     }
 
     pub fn failures(&self) -> impl Iterator<Item = (&str, &DeliveryError)> {
-        self.targets.iter().filter_map(|target| match &target.result {
-            Ok(()) => None,
-            Err(error) => Some((target.target.as_str(), error)),
-        })
+        self.targets
+            .iter()
+            .filter_map(|target| match &target.result {
+                Ok(()) => None,
+                Err(error) => Some((target.target.as_str(), error)),
+            })
     }
 
     /// Every failure in one line, for logs and the alert's history.

@@ -179,8 +179,7 @@ impl Dispatcher {
     /// (by outbox id) is ignored, so the outbox can be offered again safely; returns
     /// whether it was queued.
     pub fn enqueue(&mut self, notification: Notification, now_us: i64) -> bool {
-        if self.pending.contains_key(&notification.id) || self.finished.contains(&notification.id)
-        {
+        if self.pending.contains_key(&notification.id) || self.finished.contains(&notification.id) {
             return false;
         }
         self.pending.insert(

@@ -6,7 +6,10 @@ use sightline_alerts::{AlertState, Notification, NotifiedAlert, Severity};
 pub(crate) fn rfc3339(micros: Option<i64>) -> String {
     micros
         .and_then(|micros| jiff::Timestamp::from_microsecond(micros).ok())
-        .map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), |time| time.to_string())
+        .map_or_else(
+            || "0001-01-01T00:00:00Z".to_owned(),
+            |time| time.to_string(),
+        )
 }
 
 pub(crate) fn summary(alert: &NotifiedAlert) -> String {

@@ -34,8 +34,7 @@ mod secret;
 pub use config::{ReceiverConfig, ReceiverKind, SmtpTls, parse_receivers};
 pub use deliver::{DeliveryError, DeliveryOutcome, Receivers, TargetOutcome};
 pub use dispatch::{
-    AttemptFailure, Clock, DeliveryEvents, Dispatcher, DispatcherHandle, RetryPolicy,
-    SystemClock,
+    AttemptFailure, Clock, DeliveryEvents, Dispatcher, DispatcherHandle, RetryPolicy, SystemClock,
 };
 pub use error::NotifyError;
 pub use metrics::{CounterValues, NotifyMetrics, ReceiverCounters};

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
@@ -31,7 +31,12 @@ pub(crate) struct Email {
 impl Email {
     pub fn new(config: &ReceiverConfig) -> Result<Email, NotifyError> {
         let name = &config.name;
-        let server = required(name, "smtp", &config.smtp, "the SMTP server as \"host:port\"")?;
+        let server = required(
+            name,
+            "smtp",
+            &config.smtp,
+            "the SMTP server as \"host:port\"",
+        )?;
         let Some((host, port)) = server
             .rsplit_once(':')
             .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
@@ -44,18 +49,36 @@ impl Email {
             ));
         };
         let tls_mode = config.tls.unwrap_or(SmtpTls::Starttls);
-        let from = required(name, "from", &config.from, "the sender, e.g. \"Sightline <alerts@example.com>\"")?;
+        let from = required(
+            name,
+            "from",
+            &config.from,
+            "the sender, e.g. \"Sightline <alerts@example.com>\"",
+        )?;
         let from: Mailbox = from.parse().map_err(|error| {
             NotifyError::config(name, "from", format!("is not an email address ({error})"))
         })?;
-        let to_list = required(name, "to", &config.to, "the recipients, e.g. [\"ops@example.com\"]")?;
+        let to_list = required(
+            name,
+            "to",
+            &config.to,
+            "the recipients, e.g. [\"ops@example.com\"]",
+        )?;
         if to_list.is_empty() {
-            return Err(NotifyError::config(name, "to", "is empty: list at least one address"));
+            return Err(NotifyError::config(
+                name,
+                "to",
+                "is empty: list at least one address",
+            ));
         }
         let mut to = Vec::with_capacity(to_list.len());
         for address in to_list {
             to.push(address.parse::<Mailbox>().map_err(|error| {
-                NotifyError::config(name, "to", format!("holds `{address}`, which is not an email address ({error})"))
+                NotifyError::config(
+                    name,
+                    "to",
+                    format!("holds `{address}`, which is not an email address ({error})"),
+                )
             })?);
         }
         let password = SecretSource {
@@ -71,7 +94,11 @@ impl Email {
         if password.is_some() != config.username.is_some() {
             return Err(NotifyError::config(
                 name,
-                if config.username.is_some() { "password_env" } else { "username" },
+                if config.username.is_some() {
+                    "password_env"
+                } else {
+                    "username"
+                },
                 "is missing: SMTP authentication takes both a username and a password",
             ));
         }
@@ -79,7 +106,11 @@ impl Email {
             SmtpTls::None => Tls::None,
             SmtpTls::Starttls | SmtpTls::Tls => {
                 let parameters = TlsParameters::new(host.to_owned()).map_err(|error| {
-                    NotifyError::config(name, "tls", format!("cannot be set up for {host} ({error})"))
+                    NotifyError::config(
+                        name,
+                        "tls",
+                        format!("cannot be set up for {host} ({error})"),
+                    )
                 })?;
                 if tls_mode == SmtpTls::Tls {
                     Tls::Wrapper(parameters)
@@ -120,15 +151,22 @@ impl Channel for Email {
     }
 
     fn send(&self, notification: &Notification, _target: &str) -> Result<(), DeliveryError> {
-        let message = message(notification, &self.from, &self.to, self.external_url.as_deref())?;
+        let message = message(
+            notification,
+            &self.from,
+            &self.to,
+            self.external_url.as_deref(),
+        )?;
         match self.transport.send(&message) {
             Ok(_) => Ok(()),
             // 5xx replies (unknown mailbox, message refused) will not change on a retry;
             // connection failures and 4xx replies (greylisting, busy) may.
-            Err(error) if error.is_permanent() => {
-                Err(DeliveryError::permanent(format!("the SMTP server refused the mail: {error}")))
-            }
-            Err(error) => Err(DeliveryError::retryable(format!("SMTP delivery failed: {error}"))),
+            Err(error) if error.is_permanent() => Err(DeliveryError::permanent(format!(
+                "the SMTP server refused the mail: {error}"
+            ))),
+            Err(error) => Err(DeliveryError::retryable(format!(
+                "SMTP delivery failed: {error}"
+            ))),
         }
     }
 

@@ -45,7 +45,10 @@ impl PagerDuty {
         Ok(PagerDuty {
             routing_key,
             api_url,
-            source: config.source.clone().unwrap_or_else(|| "sightline".to_owned()),
+            source: config
+                .source
+                .clone()
+                .unwrap_or_else(|| "sightline".to_owned()),
             external_url: config.external_url.clone(),
             http,
         })
@@ -126,7 +129,10 @@ pub(crate) fn event(
     if action != "trigger" {
         return event;
     }
-    let summary: String = format::summary(alert).chars().take(MAX_SUMMARY_CHARS).collect();
+    let summary: String = format::summary(alert)
+        .chars()
+        .take(MAX_SUMMARY_CHARS)
+        .collect();
     let mut details = json!({
         "rule": alert.rule,
         "state": alert.state.as_str(),

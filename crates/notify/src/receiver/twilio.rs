@@ -29,7 +29,11 @@ pub(crate) struct Twilio {
 }
 
 impl Twilio {
-    pub fn new(config: &ReceiverConfig, kind: ReceiverKind, http: Http) -> Result<Twilio, NotifyError> {
+    pub fn new(
+        config: &ReceiverConfig,
+        kind: ReceiverKind,
+        http: Http,
+    ) -> Result<Twilio, NotifyError> {
         let name = &config.name;
         let account_sid = required(
             name,
@@ -56,9 +60,19 @@ impl Twilio {
         }
         .require()?;
         let from = required(name, "from", &config.from, "the Twilio number to send from")?.clone();
-        let to = required(name, "to", &config.to, "the numbers to notify, e.g. [\"+15551230001\"]")?.clone();
+        let to = required(
+            name,
+            "to",
+            &config.to,
+            "the numbers to notify, e.g. [\"+15551230001\"]",
+        )?
+        .clone();
         if to.is_empty() {
-            return Err(NotifyError::config(name, "to", "is empty: list at least one number"));
+            return Err(NotifyError::config(
+                name,
+                "to",
+                "is empty: list at least one number",
+            ));
         }
         let api_url = config
             .api_url
@@ -122,13 +136,21 @@ pub(crate) fn request(
         );
         return (
             "Calls.json",
-            vec![("To", to.to_owned()), ("From", from.to_owned()), ("Twiml", twiml)],
+            vec![
+                ("To", to.to_owned()),
+                ("From", from.to_owned()),
+                ("Twiml", twiml),
+            ],
         );
     }
     let body: String = notification.title.chars().take(MAX_SMS_CHARS).collect();
     (
         "Messages.json",
-        vec![("To", to.to_owned()), ("From", from.to_owned()), ("Body", body)],
+        vec![
+            ("To", to.to_owned()),
+            ("From", from.to_owned()),
+            ("Body", body),
+        ],
     )
 }
 

@@ -1,0 +1,255 @@
+//! Configuration errors name the receiver and the field and say what to do; secrets stay
+//! out of every error and Debug print.
+
+mod common;
+
+use common::{notification, recorder, secret_file, unique_prefix};
+use sightline_notify::{NotifyError, ReceiverConfig, ReceiverKind, Receivers, parse_receivers};
+
+fn error_of(text: &str) -> String {
+    let configs = match parse_receivers(text) {
+        Ok(configs) => configs,
+        Err(error) => return error.to_string(),
+    };
+    match Receivers::from_config(&configs) {
+        Ok(_) => panic!("accepted: {text}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn errors_name_the_receiver_and_the_field() {
+    let inline = error_of(
+        r#"
+        [[receiver]]
+        name = "ops-slack"
+        kind = "slack"
+        url = "https://hooks.slack.com/services/T0/B0/inline-secret-value"
+        "#,
+    );
+    assert!(
+        inline.starts_with("receiver `ops-slack`: `url`"),
+        "{inline}"
+    );
+    assert!(
+        inline.contains("url_env") && inline.contains("url_file"),
+        "{inline}"
+    );
+    assert!(!inline.contains("inline-secret-value"), "{inline}");
+
+    let unknown = error_of(
+        r#"
+        [[receiver]]
+        name = "pager"
+        kind = "pagerduty"
+        routing_kee_env = "X"
+        "#,
+    );
+    assert!(
+        unknown.contains("`pager`") && unknown.contains("routing_kee_env"),
+        "{unknown}"
+    );
+
+    let stray = error_of(
+        r#"
+        [[receiver]]
+        name = "ops-slack"
+        kind = "slack"
+        url_env = "SLACK_URL"
+        smtp = "mail:25"
+        "#,
+    );
+    assert!(
+        stray.starts_with("receiver `ops-slack`: `smtp` does not apply to a slack receiver"),
+        "{stray}"
+    );
+
+    let missing_env = error_of(
+        r#"
+        [[receiver]]
+        name = "sms"
+        kind = "twilio_sms"
+        account_sid = "AC0123"
+        auth_token_env = "SIGHTLINE_NOTIFY_TEST_SURELY_UNSET"
+        from = "+15005550006"
+        to = ["+15551230001"]
+        "#,
+    );
+    assert!(
+        missing_env.starts_with("receiver `sms`: `auth_token_env`")
+            && missing_env.contains("SIGHTLINE_NOTIFY_TEST_SURELY_UNSET"),
+        "{missing_env}"
+    );
+
+    let no_kind = error_of("[[receiver]]\nname = \"x\"\n");
+    assert!(
+        no_kind.starts_with("receiver `x`: `kind` is missing"),
+        "{no_kind}"
+    );
+
+    let bad_kind = error_of("[[receiver]]\nname = \"x\"\nkind = \"fax\"\n");
+    assert!(
+        bad_kind.contains("`x`") && bad_kind.contains("fax"),
+        "{bad_kind}"
+    );
+
+    let no_to = error_of(
+        r#"
+        [[receiver]]
+        name = "mail"
+        kind = "email"
+        smtp = "mail.example.com:587"
+        from = "alerts@example.com"
+        "#,
+    );
+    assert!(
+        no_to.starts_with("receiver `mail`: `to` is missing"),
+        "{no_to}"
+    );
+
+    let bad_smtp = error_of(
+        r#"
+        [[receiver]]
+        name = "mail"
+        kind = "email"
+        smtp = "mail.example.com"
+        from = "alerts@example.com"
+        to = ["ops@example.com"]
+        "#,
+    );
+    assert!(
+        bad_smtp.starts_with("receiver `mail`: `smtp` must be \"host:port\""),
+        "{bad_smtp}"
+    );
+
+    let twice = Receivers::from_config(&[
+        ReceiverConfig {
+            name: "hook".to_owned(),
+            kind: Some(ReceiverKind::Webhook),
+            url: Some(sightline_notify::Secret::new("http://127.0.0.1:9/a")),
+            ..ReceiverConfig::default()
+        },
+        ReceiverConfig {
+            name: "hook".to_owned(),
+            kind: Some(ReceiverKind::Webhook),
+            url: Some(sightline_notify::Secret::new("http://127.0.0.1:9/b")),
+            ..ReceiverConfig::default()
+        },
+    ]);
+    assert!(matches!(twice, Err(NotifyError::DuplicateReceiver(name)) if name == "hook"));
+}
+
+#[test]
+fn a_full_configuration_parses() {
+    let secrets = tempfile::tempdir().expect("a temporary directory");
+    let slack_url = secret_file(
+        &secrets,
+        "slack",
+        "https://hooks.slack.com/services/T0/B0/X",
+    );
+    let token = secret_file(&secrets, "token", "twilio-token");
+    let text = format!(
+        r#"
+        [server]
+        listen = "elsewhere's business"
+
+        [[receiver]]
+        name = "ops-slack"
+        kind = "slack"
+        url_file = "{slack_url}"
+
+        [[receiver]]
+        name = "ops-mail"
+        kind = "email"
+        smtp = "smtp.example.com:465"
+        tls = "tls"
+        from = "Sightline <alerts@example.com>"
+        to = ["ops@example.com"]
+
+        [[receiver]]
+        name = "call"
+        kind = "twilio_call"
+        account_sid = "AC0123456789abcdef0123456789abcdef"
+        auth_token_file = "{token}"
+        from = "+15005550006"
+        to = ["+15551230001"]
+
+        [[receiver]]
+        name = "hook"
+        kind = "webhook"
+        url = "https://hooks.internal/alerts"
+        max_alerts = 50
+        "#
+    );
+    let configs = parse_receivers(&text).expect("valid TOML");
+    let receivers = Receivers::from_config(&configs).expect("valid receivers");
+    assert_eq!(
+        receivers.names().collect::<Vec<_>>(),
+        ["call", "hook", "ops-mail", "ops-slack"]
+    );
+    assert_eq!(receivers.kind("call"), Some(ReceiverKind::TwilioCall));
+}
+
+#[test]
+fn secrets_stay_out_of_errors_and_debug() {
+    let Some(base) = recorder("secrets_stay_out_of_errors_and_debug") else {
+        return;
+    };
+    let prefix = format!("/status-401/{}", unique_prefix("secrets"));
+    let secrets = tempfile::tempdir().expect("a temporary directory");
+    let slack_token = "xoxb-slack-path-token-314159";
+    let twilio_token = "twilio-auth-token-271828";
+    let configs = vec![
+        ReceiverConfig {
+            name: "slack".to_owned(),
+            kind: Some(ReceiverKind::Slack),
+            url_file: Some(secret_file(
+                &secrets,
+                "slack",
+                &format!("{base}{prefix}/services/{slack_token}"),
+            )),
+            ..ReceiverConfig::default()
+        },
+        ReceiverConfig {
+            name: "sms".to_owned(),
+            kind: Some(ReceiverKind::TwilioSms),
+            account_sid: Some("AC0123".to_owned()),
+            auth_token_file: Some(secret_file(&secrets, "twilio", twilio_token)),
+            from: Some("+15005550006".to_owned()),
+            to: Some(vec!["+15551230001".to_owned()]),
+            // The recorder answers 401 and the path carries the token: the error text
+            // would show it if anything quoted the URL.
+            api_url: Some(format!("{base}{prefix}/{twilio_token}")),
+            ..ReceiverConfig::default()
+        },
+    ];
+    let receivers = Receivers::from_config(&configs).expect("valid receivers");
+    for receiver in ["slack", "sms"] {
+        let outcome = receivers.deliver(&notification(receiver));
+        let described = outcome.describe_failures();
+        assert!(described.contains("HTTP 401"), "{described}");
+        let debug = format!("{outcome:?}");
+        for secret in [slack_token, twilio_token] {
+            assert!(!described.contains(secret), "{described}");
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(
+            !outcome.failures().any(|(_, error)| error.retryable),
+            "401 is permanent"
+        );
+    }
+    let debug = format!("{receivers:?}");
+    assert!(
+        !debug.contains(twilio_token) && !debug.contains(slack_token),
+        "{debug}"
+    );
+    let inline = ReceiverConfig {
+        bearer_token: Some(sightline_notify::Secret::new("inline-bearer-161803")),
+        ..ReceiverConfig::default()
+    };
+    let debug = format!("{inline:?}");
+    assert!(
+        !debug.contains("inline-bearer-161803") && debug.contains("<secret>"),
+        "{debug}"
+    );
+}
