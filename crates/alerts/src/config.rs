@@ -31,6 +31,11 @@ pub struct AlertsFile {
     pub time_interval: Vec<TimeIntervalFile>,
     #[serde(default)]
     pub escalation: Vec<EscalationFile>,
+    /// `[[receiver]]` tables: where notifications go. Read by the notification crate
+    /// (`sightline-notify`), which knows each kind's fields; kept here so that one file
+    /// holds the whole alerting setup.
+    #[serde(default)]
+    pub receiver: Vec<toml::Table>,
 }
 
 impl AlertsFile {

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use sightline_alerts::{
@@ -21,6 +21,10 @@ use sightline_alerts::{
 };
 use sightline_config::Config;
 use sightline_model::time::now_micros;
+use sightline_notify::{
+    AttemptFailure, DeliveryEvents, Dispatcher, DispatcherHandle, NotifyMetrics, Receivers,
+    RetryPolicy, SystemClock,
+};
 
 use crate::kpis::KpiService;
 
@@ -42,6 +46,25 @@ pub fn load_config(config: &Config) -> Result<AlertsConfig, crate::error::Server
         (None, None) => AlertsConfig::defaults(zone),
     };
     loaded.map_err(|error| crate::error::ServerError::Alerting(error.to_string()))
+}
+
+/// The `[[receiver]]` tables of the alerting file (none for the demo's built-in rules or
+/// without a file); errors name the receiver and field.
+pub fn load_receivers(
+    config: &Config,
+) -> Result<Vec<sightline_notify::ReceiverConfig>, crate::error::ServerError> {
+    let Some(path) = &config.alerts.file else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        crate::error::ServerError::Alerting(format!(
+            "cannot read the alerting file {} named in [alerts] file: {error}",
+            path.display()
+        ))
+    })?;
+    sightline_notify::parse_receivers(&text).map_err(|error| {
+        crate::error::ServerError::Alerting(format!("{}: {error}", path.display()))
+    })
 }
 
 /// The KPI (and window label) of every rule that `known` does not define, as messages.
@@ -82,6 +105,9 @@ pub struct AlertService {
     pub notifications_queued: AtomicU64,
     /// Evaluation rounds that failed to make the journal durable.
     pub journal_errors: AtomicU64,
+    /// Delivery to the receivers, once started.
+    delivery: OnceLock<DispatcherHandle>,
+    pub notify_metrics: OnceLock<Arc<NotifyMetrics>>,
 }
 
 impl std::fmt::Debug for AlertService {
@@ -123,7 +149,35 @@ impl AlertService {
             rules,
             notifications_queued: AtomicU64::new(0),
             journal_errors: AtomicU64::new(0),
+            delivery: OnceLock::new(),
+            notify_metrics: OnceLock::new(),
         })
+    }
+
+    /// Starts delivering notifications to `receivers`: first what the journal still holds
+    /// as queued (a restart resumes delivery), then what each round queues. A
+    /// notification is marked sent only once every target has it or delivery gave up
+    /// (logged with the reason); until then a restart delivers it again, with the same
+    /// dedup key.
+    pub fn start_delivery(self: &Arc<Self>, receivers: Receivers) {
+        let metrics = Arc::new(NotifyMetrics::new(receivers.names()));
+        let handle = Dispatcher::new(
+            Arc::new(receivers),
+            RetryPolicy::default(),
+            Arc::clone(&metrics),
+        )
+        .spawn(
+            Box::new(MarkSent {
+                service: Arc::downgrade(self),
+            }),
+            Box::new(SystemClock),
+        );
+        let queued = self.alerter().outbox();
+        for notification in queued {
+            handle.send(notification);
+        }
+        let _ = self.notify_metrics.set(metrics);
+        let _ = self.delivery.set(handle);
     }
 
     /// Has dynamic thresholds and rate-of-change rules read the KPIs' history.
@@ -195,12 +249,60 @@ impl AlertService {
                 }
                 self.notifications_queued
                     .fetch_add(queued.len() as u64, Ordering::Relaxed);
+                if let Some(delivery) = self.delivery.get() {
+                    for notification in queued {
+                        delivery.send(notification);
+                    }
+                }
             }
             Err(error) => {
                 self.journal_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(%error, "the alert journal could not be made durable; retrying next round");
             }
         }
+    }
+}
+
+/// What the dispatcher reports, written into the alert journal.
+struct MarkSent {
+    service: Weak<AlertService>,
+}
+
+impl MarkSent {
+    fn mark_sent(&self, notification: &sightline_alerts::Notification, now_us: i64) {
+        let Some(service) = self.service.upgrade() else {
+            return;
+        };
+        if let Err(error) = service.alerter().mark_sent(notification.id, now_us) {
+            // Still queued in the journal: the next start delivers it again, with the
+            // same dedup key.
+            tracing::error!(%error, id = notification.id, "a delivered notification could not be marked sent");
+        }
+    }
+}
+
+impl DeliveryEvents for MarkSent {
+    fn delivered(
+        &mut self,
+        notification: &sightline_alerts::Notification,
+        attempts: u32,
+        now_us: i64,
+    ) {
+        tracing::info!(receiver = %notification.receiver, attempts, title = %notification.title, "alert notification delivered");
+        self.mark_sent(notification, now_us);
+    }
+
+    fn attempt_failed(
+        &mut self,
+        notification: &sightline_alerts::Notification,
+        failure: &AttemptFailure,
+    ) {
+        tracing::warn!(receiver = %notification.receiver, failure = %failure.describe(), "alert notification failed; retrying");
+    }
+
+    fn gave_up(&mut self, notification: &sightline_alerts::Notification, failure: &AttemptFailure) {
+        tracing::error!(receiver = %notification.receiver, failure = %failure.describe(), title = %notification.title, "alert notification given up");
+        self.mark_sent(notification, failure.at_us);
     }
 }
 

@@ -66,13 +66,25 @@ impl AppState {
 fn open_alerts(config: &Config) -> Option<Arc<AlertService>> {
     let opened = crate::alerting::load_config(config)
         .and_then(|alerts| AlertService::open(alerts, config, &config.storage.data_dir));
-    match opened {
-        Ok(service) => Some(Arc::new(service)),
+    let service = match opened {
+        Ok(service) => Arc::new(service),
         Err(error) => {
             tracing::error!(%error, "alerting is off: GET /v1/alerts answers 503");
-            None
+            return None;
         }
+    };
+    let receivers = crate::alerting::load_receivers(config).and_then(|receivers| {
+        sightline_notify::Receivers::from_config(&receivers)
+            .map_err(|error| crate::error::ServerError::Alerting(error.to_string()))
+    });
+    match receivers {
+        Ok(receivers) => service.start_delivery(receivers),
+        Err(error) => tracing::error!(
+            %error,
+            "alert notifications are not delivered (they stay queued in the alert journal until a start with working receivers)"
+        ),
     }
+    Some(service)
 }
 
 /// The Shopify receiver with its state under `data_dir/sources/shopify`. `sightline serve`

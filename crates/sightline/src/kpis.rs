@@ -48,6 +48,10 @@ pub fn compile_kpis(config: &Config) -> anyhow::Result<Vec<CompiledKpi>> {
     {
         anyhow::bail!("{problem}; fix the rule in the alerting file ([alerts] file)");
     }
+    // Receivers are checked whole, secrets included, so a missing token stops the start
+    // rather than the first notification.
+    let receivers = sightline_server::alerting::load_receivers(config)?;
+    sightline_notify::Receivers::from_config(&receivers)?;
     Ok(compiled)
 }
 

@@ -294,3 +294,117 @@ fn a_dynamic_threshold_compares_with_the_same_hour_of_past_weeks() {
     assert_eq!(alert["value"], 1.0);
     assert_eq!(alert["baseline"], 20.0, "{alert}");
 }
+
+/// A firing alert reaches a real HTTP receiver as an Alertmanager v4 webhook, once, and
+/// the resolution follows. Prints the delay from the crossing event's acknowledgement to
+/// the receiver's request (the figure of the issue: at most 1 s plus `group_wait`).
+#[test]
+fn a_firing_alert_is_delivered_to_a_webhook_once_and_then_resolved() {
+    let Ok(receiver) = std::env::var("SIGHTLINE_TEST_RECEIVER") else {
+        eprintln!(
+            "SKIPPED a_firing_alert_is_delivered_to_a_webhook_once_and_then_resolved: SIGHTLINE_TEST_RECEIVER is not set (.ci/run starts the HTTP recorder and sets it)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let prefix = format!(
+        "/alerts-e2e-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos()
+    );
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "{RULES}\n[route]\nreceiver = \"hook\"\ngroup_by = [\"alertname\"]\ngroup_wait = \"0s\"\ngroup_interval = \"1s\"\n\n[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{receiver}{prefix}\"\n"
+        ),
+    )
+    .expect("rules written");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[alerts]\nfile = {:?}\nevaluate_every = \"100ms\"\n",
+            rules.display().to_string()
+        ),
+    );
+    let server = Server::start(&dir.path().join("data"), Some(&config));
+    let requests = || -> Vec<Value> {
+        let url = format!("{receiver}/__requests?prefix={prefix}");
+        let address = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .expect("host:port")
+            .to_owned();
+        let path = &url[url.find(&address).expect("address") + address.len()..];
+        let answer = request(
+            address.parse().expect("a socket address"),
+            "GET",
+            path,
+            &[],
+            b"",
+        );
+        let json = answer.json();
+        json.as_array()
+            .cloned()
+            .or_else(|| json["requests"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    let posted = std::time::Instant::now();
+    let answer = server.post(
+        "application/cloudevents+json",
+        depth("w-1", "emails", 900).as_bytes(),
+    );
+    assert_eq!(answer.status, 200);
+    let acknowledged = posted.elapsed();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let first = loop {
+        if let Some(first) = requests().into_iter().next() {
+            break first;
+        }
+        assert!(std::time::Instant::now() < deadline, "no webhook arrived");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    eprintln!(
+        "threshold crossed (event acknowledged) → webhook request: {:?}",
+        posted.elapsed().saturating_sub(acknowledged)
+    );
+    let body: Value = serde_json::from_str(first["body"].as_str().expect("a body")).expect("JSON");
+    assert_eq!(body["version"], "4");
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["receiver"], "hook");
+    assert_eq!(body["alerts"][0]["labels"]["queue"], "emails");
+    assert_eq!(body["alerts"][0]["status"], "firing");
+
+    let answer = server.post(
+        "application/cloudevents+json",
+        depth("w-2", "emails", 3).as_bytes(),
+    );
+    assert_eq!(answer.status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let all = loop {
+        let all = requests();
+        if all.len() >= 2 {
+            break all;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no resolved webhook arrived"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let resolved: Value =
+        serde_json::from_str(all[1]["body"].as_str().expect("a body")).expect("JSON");
+    assert_eq!(resolved["status"], "resolved");
+    let firing_count = all
+        .iter()
+        .filter(|request| {
+            request["body"]
+                .as_str()
+                .is_some_and(|body| body.contains("\"status\":\"firing\""))
+        })
+        .count();
+    assert_eq!(firing_count, 1, "one notification per transition: {all:?}");
+}
