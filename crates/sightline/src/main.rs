@@ -1,5 +1,6 @@
 //! `sightline`: one binary for the server, backfill and configuration checks.
 
+mod alerts;
 mod check;
 mod demo;
 mod import;
@@ -84,10 +85,35 @@ enum Command {
         #[command(subcommand)]
         command: ShopifyCommand,
     },
+    /// Alerting: the tuning report.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
     /// Odoo: poll once, or print the outbox SQL script.
     Odoo {
         #[command(subcommand)]
         command: OdooCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertsCommand {
+    /// Per rule: times fired, median time to acknowledge, share acted on and
+    /// auto-resolved; rules never acted on first, the noisiest next. Reads the alert
+    /// journal of the data directory (the server may be running).
+    Report {
+        /// How far back, e.g. 30d or 7d.
+        #[arg(long, default_value = "30d")]
+        since: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Overrides storage.data_dir.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// One JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -189,6 +215,16 @@ fn main() -> ExitCode {
         Command::Odoo {
             command: OdooCommand::OutboxSql,
         } => odoo::outbox_sql(),
+        Command::Alerts {
+            command:
+                AlertsCommand::Report {
+                    since,
+                    config,
+                    data_dir,
+                    json,
+                },
+        } => load_config(config.as_deref())
+            .and_then(|config| alerts::report(config, data_dir, &since, json)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -185,6 +185,29 @@ fn a_rule_fires_is_acknowledged_survives_a_restart_and_resolves() {
         alert_of(alerts, "emails").is_some()
     });
     assert_eq!(alert_of(&alerts, "emails").expect("resolved")["value"], 7.0);
+
+    // The tuning report, over the API and from the command line (beside the running
+    // server: it only reads the journal).
+    let report = server.get("/v1/alerts/report?since=1d").json();
+    let rule = &report["rules"][0];
+    assert_eq!(rule["rule"], "queue_backlog");
+    assert_eq!(rule["fired"], 1);
+    assert_eq!(rule["acknowledged"], 1);
+    assert_eq!(server.get("/v1/alerts/report?since=soon").status, 400);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["alerts", "report", "--since", "1d", "--json", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .expect("the report runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(printed["rules"], report["rules"]);
 }
 
 #[test]

@@ -19,6 +19,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/v1/kpis"),
     ("get", "/v1/kpis/{name}"),
     ("get", "/v1/alerts"),
+    ("get", "/v1/alerts/report"),
     ("post", "/v1/alerts/{id}/ack"),
     ("post", "/v1/alerts/{id}/assign"),
     ("post", "/v1/alerts/{id}/resolve"),

@@ -79,6 +79,44 @@ pub async fn list(
     Ok(Json(serde_json::json!({ "alerts": alerts })).into_response())
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// How far back, e.g. `30d` (default) or `7d`.
+    since: Option<String>,
+}
+
+/// The alert tuning report: per rule, times fired, median time to acknowledge, share
+/// acted on and auto-resolved; rules never acted on first, with advice.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/report",
+    operation_id = "alert_report",
+    tag = "alerts",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "`{\"since\", \"until\", \"rules\": [{\"rule\", \"fired\", \"median_time_to_ack_seconds\", \"share_acted_on\", \"never_acted_on\", \"advice\", …}]}`", body = Object),
+        (status = 400, description = "A `since` that is not a duration", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn report(
+    State(state): State<AppState>,
+    Query(query): Query<ReportQuery>,
+) -> Result<Response, ApiError> {
+    let service = service(&state)?;
+    let since = query.since.as_deref().unwrap_or("30d");
+    let span = humantime::parse_duration(since).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("since: expected a duration such as 30d or 7d, got {since:?}"),
+        )
+    })?;
+    let now = now_micros();
+    let since_us = now.saturating_sub(i64::try_from(span.as_micros()).unwrap_or(i64::MAX));
+    let report = service.alerter().report(since_us, now);
+    Ok(Json(report.to_json()).into_response())
+}
+
 /// Who acts on an alert.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

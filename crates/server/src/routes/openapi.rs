@@ -26,6 +26,7 @@ use crate::error::ApiError;
         super::kpis::list,
         super::kpis::windows,
         super::alerts::list,
+        super::alerts::report,
         super::alerts::ack,
         super::alerts::assign,
         super::alerts::resolve,
