@@ -93,14 +93,57 @@ export interface Alert {
   firing_since?: string | null;
   assignee?: string | null;
   acknowledged_by?: string | null;
+  acknowledged_at?: string | null;
+  resolved_at?: string | null;
+  threshold?: number | null;
+  baseline?: number | null;
+  incident?: string | number | null;
+  /** Ids of the silences that mute it now (empty: not silenced). */
+  silenced_by?: string[] | null;
+  inhibited?: boolean | null;
+}
+
+export interface Silence {
+  id: string;
+  /** Alertmanager matchers: `name=value`, `name=~regex`, `name!=value`, `name!~regex`. */
+  matchers: string[];
+  starts_at: string;
+  ends_at: string;
+  comment?: string;
+  created_by?: string;
+  /** pending | active | expired */
+  status: string;
+}
+
+export interface RuleReport {
+  rule: string;
+  severity?: string | null;
+  fired: number;
+  acknowledged: number;
+  resolved_by_hand: number;
+  auto_resolved: number;
+  median_time_to_ack_seconds?: number | null;
+  share_acted_on?: number | null;
+  share_auto_resolved?: number | null;
+  never_acted_on: boolean;
+  advice?: string | null;
+}
+
+export interface AlertReport {
+  since: string;
+  until: string;
+  rules: RuleReport[];
 }
 
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly url: string,
+    readonly method = "GET",
+    /** The server's own words (its `error` member), when it gave any. */
+    readonly detail = "",
   ) {
-    super(`GET ${url} answered ${status}`);
+    super(`${method} ${url} answered ${status}${detail ? `: ${detail}` : ""}`);
   }
 }
 
@@ -135,6 +178,64 @@ export async function fetchAlerts(): Promise<Alert[] | null> {
     if (error instanceof HttpError && error.status === 404) return null;
     throw error;
   }
+}
+
+/** The server's error text of a failed answer (`{"error": …}`), or "". */
+async function errorDetail(response: Response): Promise<string> {
+  try {
+    const body = (await response.json()) as { error?: unknown; message?: unknown };
+    const text = body.error ?? body.message;
+    return typeof text === "string" ? text : text ? JSON.stringify(text) : "";
+  } catch {
+    return "";
+  }
+}
+
+/** A request with a JSON body (or none); answers the JSON the server sends back. */
+async function sendJson<T>(method: "POST" | "DELETE", url: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, headers: { accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers = { accept: "application/json", "content-type": "application/json" };
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(url, init);
+  if (!response.ok) throw new HttpError(response.status, url, method, await errorDetail(response));
+  return (await response.json()) as T;
+}
+
+const alertUrl = (id: string, action: string) => `/v1/alerts/${encodeURIComponent(id)}/${action}`;
+
+/** Acknowledges a firing alert (409 when it is not firing); answers the alert as it now stands. */
+export function ackAlert(id: string, by: string): Promise<Alert> {
+  return sendJson<Alert>("POST", alertUrl(id, "ack"), { by });
+}
+
+export function assignAlert(id: string, assignee: string, by: string): Promise<Alert> {
+  return sendJson<Alert>("POST", alertUrl(id, "assign"), { assignee, by });
+}
+
+/** Resolves an alert by hand; it fires again (a new incident) if its condition still holds. */
+export function resolveAlert(id: string, by: string): Promise<Alert> {
+  return sendJson<Alert>("POST", alertUrl(id, "resolve"), { by });
+}
+
+export async function fetchSilences(): Promise<Silence[]> {
+  const answer = await getJson<{ silences: Silence[] }>("/v1/silences");
+  return answer.silences ?? [];
+}
+
+export function createSilence(request: { matchers: string[]; ends_at: string; comment: string; created_by: string }): Promise<Silence> {
+  return sendJson<Silence>("POST", "/v1/silences", request);
+}
+
+/** Ends a silence now; answers it, expired. */
+export function expireSilence(id: string): Promise<Silence> {
+  return sendJson<Silence>("DELETE", `/v1/silences/${encodeURIComponent(id)}`);
+}
+
+/** The alert tuning report over the last `since` (e.g. "30d"). */
+export function fetchAlertReport(since: string, signal?: AbortSignal): Promise<AlertReport> {
+  return getJson<AlertReport>(`/v1/alerts/report?since=${encodeURIComponent(since)}`, signal);
 }
 
 /** "24h", "90m", "7d", "30s" → milliseconds (NaN when unreadable). */

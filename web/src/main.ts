@@ -5,6 +5,7 @@
 import { fetchKpis, fetchLayout, type Layout } from "./api";
 import { Formats } from "./format";
 import { createPanel } from "./panels/index";
+import { ReportView } from "./report";
 import { Panel } from "./panels/panel";
 import { Store } from "./store";
 import { Stream, type ConnectionState } from "./stream";
@@ -18,8 +19,11 @@ const PRUNE_MS = 60_000;
 const REPLAY_MS = 1500;
 
 const params = new URLSearchParams(location.search);
-const kiosk = params.get("kiosk") === "1" || params.get("kiosk") === "true";
+/** `?view=report`: the alert tuning report instead of the panels. */
+const view = params.get("view") === "report" ? "report" : "dashboard";
+const kiosk = view === "dashboard" && (params.get("kiosk") === "1" || params.get("kiosk") === "true");
 document.documentElement.classList.toggle("kiosk", kiosk);
+document.documentElement.dataset.view = view;
 
 let { theme, pinned } = initialTheme();
 applyTheme(theme);
@@ -118,6 +122,28 @@ function buildGrid(layout: Layout, formats: Formats, store: Store): Panel[] {
   return built;
 }
 
+/** The tuning report under the same header, clock, time zone and theme as the dashboard. */
+async function reportMain(): Promise<void> {
+  const layout = await loadLayout();
+  // Nothing streams on this page: no connection pill.
+  connection.hidden = true;
+  const formats = new Formats(layout.currency, layout.time_zone);
+  document.title = `Alert tuning report — ${layout.title}`;
+  titleElement.textContent = layout.title;
+  zoneLabel.textContent = layout.time_zone;
+  grid.setAttribute("aria-label", "Alert tuning report");
+  const report = new ReportView(layout, formats);
+  grid.append(report.element);
+  const tickClock = () => {
+    const now = Date.now();
+    clock.textContent = formats.clock(now);
+    clock.dateTime = new Date(now).toISOString();
+  };
+  tickClock();
+  window.setInterval(tickClock, TICK_MS);
+  await report.load();
+}
+
 async function main(): Promise<void> {
   setConnection("connecting");
   const layout = await loadLayout();
@@ -211,4 +237,4 @@ async function main(): Promise<void> {
   }, TICK_MS);
 }
 
-void main();
+void (view === "report" ? reportMain() : main());

@@ -1,14 +1,26 @@
-// kind "alerts": the server's alerts (GET /v1/alerts), polled. While the server has no
-// alerting (404) the panel says so calmly; that is a known state, so it counts as data.
+// kind "alerts": the server's alerts (GET /v1/alerts), polled, with what a person does about
+// them: acknowledge, assign, resolve, silence (1 h, 4 h, 24 h), and the active silences with
+// an Expire button. The acting person's name is asked once and kept (see ask.ts). After an
+// action the panel asks again at once. A kiosk (a wall screen nobody clicks) gets no buttons.
+// While the server has no alerting (404) the panel says so calmly; that is a known state, so
+// it counts as data.
 
-import { fetchAlerts, type Alert } from "../api";
+import { ackAlert, assignAlert, createSilence, expireSilence, fetchAlerts, fetchSilences, HttpError, resolveAlert, type Alert, type Silence } from "../api";
+import { actor, ask, changeActor, storedActor } from "../ask";
 import { element, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
 
-const POLL_MS = 15_000;
+/** While the server evaluates rules: alerts move quickly, a person waits for their click. */
+const POLL_MS = 5_000;
+/** While the server answers 404 (no alerting there, maybe later). */
+const POLL_OFF_MS = 15_000;
 const LEVEL_BY_SEVERITY: Record<string, "ok" | "warning" | "critical"> = { critical: "critical", high: "critical", medium: "warning", low: "ok" };
 const SEVERITY_ORDER = ["critical", "high", "medium", "low"];
 /** States a person should see; resolved (and normal) ones are history. */
 const OPEN_STATES = new Set(["pending", "firing", "acknowledged", "nodata"]);
+/** Labels the server puts on every alert of a rule; the rest name the group. */
+const RULE_LABELS = new Set(["alertname", "severity", "kpi", "window"]);
+const SILENCE_HOURS = [1, 4, 24];
+const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function rank(severity: string): number {
   const index = SEVERITY_ORDER.indexOf(severity);
@@ -20,23 +32,107 @@ function openedAt(alert: Alert): number {
   return Date.parse(alert.started_at ?? alert.firing_since ?? "");
 }
 
+/** The labels that tell this alert from the rule's others (its KPI group), sorted by name. */
+function groupLabels(alert: Alert): [string, string][] {
+  return Object.entries(alert.labels ?? {})
+    .filter(([name]) => !RULE_LABELS.has(name))
+    .sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** Matchers for a silence of exactly this alert: its rule and its group. */
+export function silenceMatchers(alert: Alert): string[] {
+  const matchers = [`alertname=${JSON.stringify(alert.rule)}`];
+  for (const [name, value] of groupLabels(alert)) if (LABEL_NAME.test(name)) matchers.push(`${name}=${JSON.stringify(value)}`);
+  return matchers;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof HttpError) {
+    if (error.status === 409) return error.detail || "the alert is no longer firing";
+    if (error.status === 404) return error.detail || "it is gone";
+    return error.detail ? `${error.status}: ${error.detail}` : `the server answered ${error.status}`;
+  }
+  return "the server could not be reached";
+}
+
+function button(label: string, action: string, title?: string): HTMLButtonElement {
+  const node = element("button", "button small", label);
+  node.type = "button";
+  node.dataset.action = action;
+  if (title) node.title = title;
+  return node;
+}
+
 export class AlertsPanel extends Panel {
   private readonly headline = element("p", "headline");
   private readonly count = element("span", "headline-value");
   private readonly caption = element("span", "headline-caption");
   private readonly list = element("ul", "alerts");
   private readonly calm = element("p", "empty calm");
+  private readonly status = element("p", "alert-status");
+  private readonly silencesSection = element("section", "silences");
+  private readonly silencesTitle = element("h3", "silences-title");
+  private readonly silencesList = element("ul", "silence-list");
+  private readonly footer = element("p", "alerts-footer");
+  private readonly actorButton = element("button", "link-button");
+  private readonly kiosk = document.documentElement.classList.contains("kiosk");
   private alerts: Alert[] | null | undefined;
+  private silences: Silence[] = [];
   private changedAt: number | undefined;
   private lastText = "";
+  private drawnText: string | undefined;
   private timer: number | undefined;
+  private busy = false;
+  /** Alerts whose silence menu is open (kept across redraws). */
+  private readonly openMenus = new Set<string>();
 
   constructor(context: PanelContext) {
     super(context);
     this.count.textContent = "—";
     this.headline.append(this.count, this.caption);
     this.calm.hidden = true;
-    this.body.append(this.headline, this.list, this.calm);
+    this.status.setAttribute("role", "status");
+    this.status.setAttribute("aria-live", "polite");
+    const silencesHeading = `panel-${this.spec.id}-silences`;
+    this.silencesTitle.id = silencesHeading;
+    this.silencesSection.setAttribute("aria-labelledby", silencesHeading);
+    this.silencesSection.append(this.silencesTitle, this.silencesList);
+    this.silencesSection.hidden = true;
+    const report = element("a", "report-link", "Tuning report");
+    const url = new URL(location.href);
+    url.search = "";
+    for (const [name, value] of new URLSearchParams(location.search)) if (name === "theme") url.searchParams.set(name, value);
+    url.searchParams.set("view", "report");
+    report.href = url.pathname + url.search;
+    this.actorButton.type = "button";
+    this.actorButton.dataset.action = "actor";
+    this.actorButton.addEventListener("click", () => void changeActor().then(() => this.showActor()));
+    this.footer.append(report, this.actorButton);
+    this.footer.hidden = true;
+    this.showActor();
+    this.body.append(this.headline, this.status, this.list, this.calm, this.silencesSection, this.footer);
+    this.body.classList.add("alerts-body");
+    // One listener for every button the list and the silences ever hold.
+    this.body.addEventListener("click", (event) => {
+      const target = (event.target as Element).closest<HTMLButtonElement>("button[data-action]");
+      if (!target || target.dataset.action === "actor" || !this.body.contains(target)) return;
+      void this.act(target);
+    });
+    this.list.addEventListener("toggle", (event) => this.menuToggled(event), true);
+  }
+
+  private showActor(): void {
+    const name = storedActor();
+    setText(this.actorButton, name ? `Acting as ${name} (change)` : "Set your name");
+    this.actorButton.setAttribute("aria-label", name ? `Acting as ${name}; change who is acting` : "Set who is acting");
+  }
+
+  private menuToggled(event: Event): void {
+    const menu = event.target as HTMLDetailsElement;
+    const id = menu.closest<HTMLElement>("li.alert")?.dataset.alertId;
+    if (!id || !(menu instanceof HTMLDetailsElement)) return;
+    if (menu.open) this.openMenus.add(id);
+    else this.openMenus.delete(id);
   }
 
   async load(): Promise<void> {
@@ -48,22 +144,88 @@ export class AlertsPanel extends Panel {
       this.render(Date.now());
       return;
     }
+    let next = POLL_MS;
     try {
-      const alerts = await fetchAlerts();
-      const text = JSON.stringify(alerts);
+      const [alerts, silences] = await Promise.all([
+        fetchAlerts(),
+        // A wall screen lists no silences; a failed list keeps the last one.
+        this.kiosk || this.layout.alerting !== true ? Promise.resolve(this.silences) : fetchSilences().catch(() => this.silences),
+      ]);
+      if (alerts === null) next = POLL_OFF_MS;
+      const text = JSON.stringify([alerts, silences]);
       if (text !== this.lastText || this.changedAt === undefined) {
         this.lastText = text;
         this.alerts = alerts;
+        this.silences = silences;
         this.changedAt = Date.now();
       }
       this.render(Date.now());
     } finally {
-      this.timer = window.setTimeout(() => void this.load().catch(() => {}), POLL_MS);
+      this.timer = window.setTimeout(() => void this.load().catch(() => {}), next);
     }
   }
 
   dataChangedAt(): number | undefined {
     return this.changedAt;
+  }
+
+  /** Sends one action; then reads the alerts again at once. */
+  private async act(target: HTMLButtonElement): Promise<void> {
+    if (this.busy) return;
+    const action = target.dataset.action ?? "";
+    const alertId = target.closest<HTMLElement>("li.alert")?.dataset.alertId;
+    const alert = this.alerts?.find((candidate) => candidate.id === alertId);
+    const silenceId = target.closest<HTMLElement>("li.silence")?.dataset.silence;
+    let done = "";
+    try {
+      if (action === "expire" && silenceId) {
+        this.busy = true;
+        await expireSilence(silenceId);
+        done = "Silence expired.";
+      } else if (alert) {
+        const by = await actor();
+        this.showActor();
+        if (!by) return;
+        this.busy = true;
+        if (action === "ack") {
+          await ackAlert(alert.id, by);
+          done = `${alert.rule}: acknowledged by ${by}.`;
+        } else if (action === "assign") {
+          this.busy = false;
+          const assignee = await ask(`Assign ${alert.rule} to whom?`, { initial: alert.assignee || by });
+          if (!assignee) return;
+          this.busy = true;
+          await assignAlert(alert.id, assignee, by);
+          done = `${alert.rule}: assigned to ${assignee}.`;
+        } else if (action === "resolve") {
+          await resolveAlert(alert.id, by);
+          done = `${alert.rule}: resolved by ${by}.`;
+        } else if (action.startsWith("silence-")) {
+          const hours = Number(action.slice("silence-".length, -1));
+          const matchers = silenceMatchers(alert);
+          await createSilence({
+            matchers,
+            ends_at: new Date(Date.now() + hours * 3_600_000).toISOString(),
+            comment: `Silenced for ${hours} h from the dashboard`,
+            created_by: by,
+          });
+          this.openMenus.delete(alert.id);
+          done = `${alert.rule}: silenced for ${hours} h (${matchers.join(", ")}).`;
+        }
+      }
+      this.say(done, false);
+    } catch (error) {
+      this.say(`Could not ${action.startsWith("silence") ? "silence" : action === "ack" ? "acknowledge" : action} — ${describeError(error)}`, true);
+    } finally {
+      this.busy = false;
+    }
+    // What the action changed, now (and the poll goes on from here).
+    await this.load().catch((error: unknown) => console.warn("alerts: not refreshed after an action:", error));
+  }
+
+  private say(text: string, problem: boolean): void {
+    setText(this.status, text);
+    this.status.dataset.problem = String(problem);
   }
 
   render(_now: number): void {
@@ -74,6 +236,8 @@ export class AlertsPanel extends Panel {
       setRaw(this.count, 0);
       this.list.replaceChildren();
       this.calm.hidden = false;
+      this.silencesSection.hidden = true;
+      this.footer.hidden = true;
       setText(this.calm, "No alerting configured yet. Alert rules will show up here with their severity, when they opened and who is on them.");
       this.setHasData(true);
       return;
@@ -87,25 +251,103 @@ export class AlertsPanel extends Panel {
     setLevel(this.count, open.some((alert) => LEVEL_BY_SEVERITY[alert.severity] === "critical") ? "critical" : open.length > 0 ? "warning" : "ok");
     this.calm.hidden = open.length > 0;
     setText(this.calm, "All clear: no open alerts.");
-    this.list.replaceChildren(
-      ...open.map((alert) => {
-        const item = element("li", "alert");
-        setLevel(item, LEVEL_BY_SEVERITY[alert.severity] ?? "warning");
-        item.dataset.state = alert.state;
-        const severity = element("span", "severity", alert.severity);
-        const labels = Object.values(alert.labels ?? {}).join(" · ");
-        const rule = element("span", "rule", labels ? `${alert.rule} · ${labels}` : alert.rule);
-        rule.title = alert.annotations?.summary ?? alert.annotations?.description ?? rule.textContent ?? "";
-        const at = openedAt(alert);
-        const opened = element("time", "opened", Number.isFinite(at) ? `opened ${this.formats.when(at)}` : "");
-        if (Number.isFinite(at)) opened.dateTime = new Date(at).toISOString();
-        const owner = alert.assignee || alert.acknowledged_by;
-        const who = element("span", "assignee", owner ? owner : "unassigned");
-        const state = element("span", "alert-state", alert.state);
-        item.append(severity, rule, state, opened, who);
+    this.footer.hidden = this.kiosk;
+    // Rebuilt only when the answer changed: a focused button stays focused between polls.
+    if (this.drawnText !== this.lastText) {
+      this.drawnText = this.lastText;
+      const focused = this.focusKey();
+      this.list.replaceChildren(...open.map((alert) => this.item(alert)));
+      this.drawSilences();
+      this.restoreFocus(focused);
+    }
+    this.setHasData(true);
+  }
+
+  private item(alert: Alert): HTMLLIElement {
+    const item = element("li", "alert");
+    setLevel(item, LEVEL_BY_SEVERITY[alert.severity] ?? "warning");
+    item.dataset.state = alert.state;
+    item.dataset.alertId = alert.id;
+    const silenced = (alert.silenced_by?.length ?? 0) > 0;
+    item.dataset.silenced = String(silenced);
+    const severity = element("span", "severity", alert.severity);
+    const labels = groupLabels(alert)
+      .map(([, value]) => value)
+      .join(" · ");
+    const rule = element("span", "rule", labels ? `${alert.rule} · ${labels}` : alert.rule);
+    rule.title = alert.annotations?.summary ?? alert.annotations?.description ?? rule.textContent ?? "";
+    const state = element("span", "alert-state", silenced ? `${alert.state} · silenced` : alert.inhibited ? `${alert.state} · inhibited` : alert.state);
+    const at = openedAt(alert);
+    const opened = element("time", "opened", Number.isFinite(at) ? `opened ${this.formats.when(at)}` : "");
+    if (Number.isFinite(at)) opened.dateTime = new Date(at).toISOString();
+    const who = element("span", "assignee", alert.assignee ? `assigned to ${alert.assignee}` : "unassigned");
+    item.append(severity, rule, state, opened, who);
+    if (alert.acknowledged_by) {
+      const ackedAt = Date.parse(alert.acknowledged_at ?? "");
+      const acked = element("span", "acked", `acknowledged by ${alert.acknowledged_by}${Number.isFinite(ackedAt) ? ` · ${this.formats.when(ackedAt)}` : ""}`);
+      item.append(acked);
+    }
+    if (alert.annotations?.summary) item.append(element("span", "summary", alert.annotations.summary));
+    if (!this.kiosk) item.append(this.actions(alert));
+    return item;
+  }
+
+  private actions(alert: Alert): HTMLElement {
+    const bar = element("div", "alert-actions");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", `Actions for ${alert.rule}`);
+    if (alert.state === "firing") bar.append(button("Acknowledge", "ack", "Stop the escalation: someone is on it"));
+    bar.append(button("Assign…", "assign", "Assign the alert to a person"), button("Resolve", "resolve", "Fixed: close it (it fires again if the condition still holds)"));
+    const menu = element("details", "silence-menu");
+    menu.open = this.openMenus.has(alert.id);
+    const summary = element("summary", "button small", "Silence");
+    summary.title = `No notifications for ${silenceMatchers(alert).join(", ")}`;
+    const choices = element("div", "silence-choices");
+    for (const hours of SILENCE_HOURS) choices.append(button(`${hours} h`, `silence-${hours}h`, `Silence for ${hours} hour${hours === 1 ? "" : "s"}`));
+    menu.append(summary, choices);
+    bar.append(menu);
+    return bar;
+  }
+
+  private drawSilences(): void {
+    const live = this.silences.filter((silence) => silence.status !== "expired");
+    this.silencesSection.hidden = this.kiosk || this.layout.alerting !== true;
+    setText(this.silencesTitle, `Silences (${live.length})`);
+    this.silencesSection.dataset.count = String(live.length);
+    this.silencesList.replaceChildren(
+      ...live.map((silence) => {
+        const item = element("li", "silence");
+        item.dataset.silence = silence.id;
+        item.dataset.status = silence.status;
+        const matchers = element("span", "silence-matchers", silence.matchers.join(", "));
+        const ends = Date.parse(silence.ends_at);
+        const starts = Date.parse(silence.starts_at);
+        const when = silence.status === "pending" && Number.isFinite(starts) ? `from ${this.formats.when(starts)} ` : "";
+        const until = element("span", "silence-until", `${when}until ${Number.isFinite(ends) ? this.formats.when(ends) : silence.ends_at}${silence.created_by ? ` · ${silence.created_by}` : ""}`);
+        if (silence.comment) until.title = silence.comment;
+        const expire = button("Expire", "expire", `End this silence now`);
+        expire.setAttribute("aria-label", `Expire the silence ${silence.matchers.join(", ")}`);
+        item.append(matchers, until, expire);
         return item;
       }),
     );
-    this.setHasData(true);
+  }
+
+  /** Which button has the focus, by alert (or silence) and action. */
+  private focusKey(): string | undefined {
+    const active = document.activeElement as HTMLElement | null;
+    if (!active || !this.body.contains(active)) return undefined;
+    const owner = active.closest<HTMLElement>("[data-alert-id], [data-silence]");
+    const action = active.dataset.action ?? (active.tagName === "SUMMARY" ? "menu" : "");
+    return owner ? `${owner.dataset.alertId ?? ""}|${owner.dataset.silence ?? ""}|${action}` : undefined;
+  }
+
+  private restoreFocus(key: string | undefined): void {
+    if (!key || (document.activeElement && document.activeElement !== document.body && this.body.contains(document.activeElement))) return;
+    const [alertId, silenceId, action] = key.split("|");
+    const owner = alertId ? this.list.querySelector<HTMLElement>(`li.alert[data-alert-id="${CSS.escape(alertId)}"]`) : this.silencesList.querySelector<HTMLElement>(`li.silence[data-silence="${CSS.escape(silenceId)}"]`);
+    const target = owner ? (action === "menu" ? owner.querySelector<HTMLElement>("summary") : owner.querySelector<HTMLElement>(`[data-action="${CSS.escape(action)}"]`)) : null;
+    // The alert is gone (resolved): the panel's status line says what happened.
+    (target ?? this.body.querySelector<HTMLElement>(".alerts-footer .report-link"))?.focus();
   }
 }
