@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use sightline_alerts::{AlertState, AlertsError, SilenceRequest};
+use sightline_alerts::{AlertState, AlertView, Alerter, AlertsError, SilenceRequest};
 use sightline_model::time::{now_micros, parse_rfc3339};
 
 use crate::alerting::AlertService;
@@ -133,6 +133,17 @@ fn action_body(body: Option<Json<ActionBody>>) -> ActionBody {
     body.map(|Json(body)| body).unwrap_or_default()
 }
 
+/// Runs one action on an alert (durable before it returns) and answers the alert as it
+/// now stands.
+fn act(
+    state: &AppState,
+    action: impl FnOnce(&mut Alerter, i64) -> Result<AlertView, AlertsError>,
+) -> Result<Response, ApiError> {
+    let service = service(state)?;
+    let view = action(&mut service.alerter(), now_micros()).map_err(alerts_error)?;
+    Ok(Json(view.to_json()).into_response())
+}
+
 /// Acknowledges an alert: escalation stops.
 #[utoipa::path(
     post,
@@ -152,13 +163,8 @@ pub async fn ack(
     Path(id): Path<String>,
     body: Option<Json<ActionBody>>,
 ) -> Result<Response, ApiError> {
-    let service = service(&state)?;
     let body = action_body(body);
-    let view = service
-        .alerter()
-        .ack(&id, &body.by, now_micros())
-        .map_err(alerts_error)?;
-    Ok(Json(view.to_json()).into_response())
+    act(&state, |alerter, now| alerter.ack(&id, &body.by, now))
 }
 
 /// Assigns an alert to a person.
@@ -180,7 +186,6 @@ pub async fn assign(
     Path(id): Path<String>,
     body: Option<Json<ActionBody>>,
 ) -> Result<Response, ApiError> {
-    let service = service(&state)?;
     let body = action_body(body);
     let Some(assignee) = body.assignee else {
         return Err(ApiError::new(
@@ -188,11 +193,9 @@ pub async fn assign(
             "assignee: name the person, e.g. {\"assignee\": \"maria\", \"by\": \"sam\"} (\"\" unassigns)",
         ));
     };
-    let view = service
-        .alerter()
-        .assign(&id, &assignee, &body.by, now_micros())
-        .map_err(alerts_error)?;
-    Ok(Json(view.to_json()).into_response())
+    act(&state, |alerter, now| {
+        alerter.assign(&id, &assignee, &body.by, now)
+    })
 }
 
 /// Resolves an alert by hand ("fixed"); if its condition still holds it fires again,
@@ -214,13 +217,8 @@ pub async fn resolve(
     Path(id): Path<String>,
     body: Option<Json<ActionBody>>,
 ) -> Result<Response, ApiError> {
-    let service = service(&state)?;
     let body = action_body(body);
-    let view = service
-        .alerter()
-        .resolve(&id, &body.by, now_micros())
-        .map_err(alerts_error)?;
-    Ok(Json(view.to_json()).into_response())
+    act(&state, |alerter, now| alerter.resolve(&id, &body.by, now))
 }
 
 /// Silences, the newest ending first.
