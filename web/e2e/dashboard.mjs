@@ -13,7 +13,9 @@
 // move from pushed updates, the server restarts on the same port and the page comes back to
 // live by itself; screenshots of the default page (dark) and of the kiosk view (light).
 // Scenario "config" (dashboards as code): a user KPI on panels of its own, exact counts of
-// posted events, updated live.
+// posted events, updated live; an alert rule over it fires, is acknowledged (the name asked
+// once), silenced for 1 h and the silence expired from the alert panel; the tuning report
+// (`?view=report`) counts it; the kiosk view of the same page has no buttons.
 // Any page error, console error, failed request or HTTP error fails the run, except the ones
 // a scenario expects (GET /v1/alerts answering 404 while alerting is not there; the stream
 // failing while the server is down on purpose).
@@ -358,10 +360,28 @@ group_by = ["data.dock"]
 windows = [{ calendar = "day" }]
 `;
 
-// kpis.files are read relative to the working directory, so the test names its file in full.
-const CONFIG = (kpiFile) => `
+// Fires for a dock with more than 30 parcels today: none after the first batch (24 and 13),
+// dock-b after the second (41).
+const ALERT_RULE = "e2e_dock_busy";
+const ALERTS = `
+[[alert]]
+name = "${ALERT_RULE}"
+kpi = "e2e_parcels_by_dock_today"
+condition = { above = 30 }
+for = "0s"
+severity = "high"
+annotations = { summary = "{{dock}} scanned {{value}} parcels today (over {{threshold}})" }
+`;
+const ACTOR = "e2e-operator";
+
+// kpis.files are read relative to the working directory, so the test names its files in full.
+const CONFIG = (kpiFile, alertFile) => `
 [kpis]
 files = [${JSON.stringify(kpiFile)}]
+
+[alerts]
+file = ${JSON.stringify(alertFile)}
+evaluate_every = "200ms"
 
 [dashboard]
 title = "Dock desk"
@@ -395,6 +415,14 @@ kpis = ["e2e_parcels_by_dock_today"]
 format = "count"
 limit = 5
 width = 4
+
+[[dashboard.panels]]
+id = "alerts"
+row = "alerts"
+title = "Alerts"
+kind = "alerts"
+kpis = []
+width = 12
 `;
 
 function parcels(count, offset) {
@@ -413,7 +441,8 @@ async function scenarioConfig(browser) {
   const dir = join(dataDir, "config");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "kpis.toml"), KPIS);
-  writeFileSync(join(dir, "sightline.toml"), CONFIG(join(dir, "kpis.toml")));
+  writeFileSync(join(dir, "alerts.toml"), ALERTS);
+  writeFileSync(join(dir, "sightline.toml"), CONFIG(join(dir, "kpis.toml"), join(dir, "alerts.toml")));
   log("scenario config: starting `sightline serve` with a user KPI and panels");
   const server = await startServer(["serve", "--config", join(dir, "sightline.toml"), "--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0"], "serve");
   const page = await browser.context.newPage();
@@ -421,6 +450,7 @@ async function scenarioConfig(browser) {
   try {
     const layout = await getJson(`${server.url}/v1/dashboard`);
     check(layout.title === "Dock desk", `the layout's title is ${JSON.stringify(layout.title)}`);
+    check(layout.alerting === true, "the layout says alerting is on");
     const first = 37;
     await postEvents(server.url, parcels(first, 0));
     const opened = Date.now();
@@ -434,12 +464,110 @@ async function scenarioConfig(browser) {
     await postEvents(server.url, parcels(more, first));
     await expectNumbers(page, first + more);
     check((await page.title()) === "Dock desk", "the page's title comes from the layout");
+    await alertFlow(page, server);
     watcher.assertClean();
+
+    const kiosk = await browser.context.newPage();
+    const kioskWatcher = watch(kiosk, "config kiosk page");
+    await kiosk.goto(`${server.url}/?kiosk=1`);
+    await waitForAllPanels(kiosk, layout, Date.now());
+    await kiosk.waitForSelector('section.panel[data-panel="alerts"] li.alert', { timeout: UPDATE_TIMEOUT_MS });
+    const kioskControls = await kiosk.locator('section.panel[data-panel="alerts"] :is(button, summary, a, select, input)').count();
+    check(kioskControls === 0, `the kiosk's alert panel has ${kioskControls} control(s); a wall screen gets none`);
+    log("the kiosk view shows the alert without a button");
+    kioskWatcher.assertClean();
+    await kiosk.close();
   } finally {
     await page.close().catch(() => {});
     await stopServer(server);
   }
   log("scenario config passed");
+}
+
+/** The alert panel over the rule: acknowledge, silence for 1 h, expire; then the tuning report. */
+async function alertFlow(page, server) {
+  const panel = page.locator('section.panel[data-panel="alerts"]');
+  const firing = panel.locator(`li.alert[data-state="firing"]`);
+  try {
+    await firing.first().waitFor({ timeout: UPDATE_TIMEOUT_MS });
+  } catch {
+    throw new Failure(`the alert of ${ALERT_RULE} did not show up firing in the panel (the server has ${JSON.stringify(await getJson(`${server.url}/v1/alerts`))})`);
+  }
+  const count = await firing.count();
+  const text = await firing.first().innerText();
+  check(count === 1 && text.includes(ALERT_RULE) && text.includes("dock-b"), `one firing alert for dock-b expected, the panel shows ${count}: ${JSON.stringify(text)}`);
+  const id = await firing.first().getAttribute("data-alert-id");
+  const item = panel.locator(`li.alert[data-alert-id="${id}"]`);
+  log(`the alert fired and shows in the panel: ${JSON.stringify(text.replace(/\s+/g, " "))}`);
+
+  // Acknowledge: the name is asked once ("Who is acting?").
+  await item.locator('button[data-action="ack"]').click();
+  const dialog = page.locator("dialog.ask");
+  await dialog.waitFor({ state: "visible", timeout: 5_000 });
+  check((await dialog.locator(".ask-label").innerText()).includes("Who is acting?"), "the name prompt asks who is acting");
+  await dialog.locator("input").fill(ACTOR);
+  await dialog.locator("input").press("Enter");
+  try {
+    await page.waitForFunction(
+      (alertId) => {
+        const node = document.querySelector(`section.panel[data-panel="alerts"] li.alert[data-alert-id="${alertId}"]`);
+        return node?.dataset.state === "acknowledged" && node.querySelector(".acked")?.textContent?.includes("e2e-operator");
+      },
+      id,
+      { timeout: 10_000, polling: 100 },
+    );
+  } catch {
+    throw new Failure(`the alert is not shown acknowledged by ${ACTOR}: ${JSON.stringify(await item.innerText().catch(() => "(gone)"))}`);
+  }
+  const server_ = (await getJson(`${server.url}/v1/alerts`)).alerts.find((alert) => alert.id === id);
+  check(server_?.state === "acknowledged" && server_.acknowledged_by === ACTOR, `the server has the alert ${JSON.stringify(server_)}`);
+  check((await page.evaluate(() => localStorage.getItem("sightline.actor"))) === ACTOR, "the name is kept in localStorage");
+  log(`acknowledged from the page by ${ACTOR} (the server agrees)`);
+
+  // Silence it for 1 h: no second name prompt; the silence is listed with the alert's matchers.
+  await item.locator(".silence-menu summary").click();
+  await item.locator('button[data-action="silence-1h"]').click();
+  const silence = panel.locator(".silences li.silence");
+  try {
+    await silence.first().waitFor({ timeout: 10_000 });
+  } catch {
+    throw new Failure(`no silence listed after Silence 1 h (the server has ${JSON.stringify(await getJson(`${server.url}/v1/silences`))})`);
+  }
+  check(!(await dialog.isVisible()), "the name was asked a second time");
+  const matchers = await silence.first().locator(".silence-matchers").innerText();
+  check(matchers.includes(`alertname="${ALERT_RULE}"`) && matchers.includes('"dock-b"'), `the silence's matchers: ${matchers}`);
+  check((await panel.locator(".silences-title").innerText()) === "Silences (1)", `the silences heading says ${await panel.locator(".silences-title").innerText()}`);
+  const silenced = await getJson(`${server.url}/v1/silences`);
+  const ends = Date.parse(silenced.silences[0]?.ends_at) - Date.now();
+  check(silenced.silences.length === 1 && ends > 55 * 60_000 && ends <= 60 * 60_000, `the server's silences: ${JSON.stringify(silenced)}`);
+  log(`silenced for 1 h from the page: ${matchers}`);
+
+  await silence.first().locator('button[data-action="expire"]').click();
+  try {
+    await page.waitForFunction(() => document.querySelectorAll('section.panel[data-panel="alerts"] .silences li.silence').length === 0, null, { timeout: 10_000, polling: 100 });
+  } catch {
+    throw new Failure("the silence is still listed after Expire");
+  }
+  const after = await getJson(`${server.url}/v1/silences`);
+  check(after.silences.every((entry) => entry.status === "expired"), `the server's silences after Expire: ${JSON.stringify(after)}`);
+  log(`the silence expired from the page; the panel says ${JSON.stringify(await panel.locator(".silences-title").innerText())}`);
+
+  // The tuning report, linked from the panel.
+  await panel.locator("a.report-link").click();
+  await page.waitForURL(/[?&]view=report/, { timeout: 10_000 });
+  const row = page.locator(`.report-table tr[data-rule="${ALERT_RULE}"]`);
+  try {
+    await row.waitFor({ timeout: 10_000 });
+  } catch {
+    throw new Failure(`the report shows no row for ${ALERT_RULE}: ${JSON.stringify(await page.locator(".report").innerText().catch(() => "(no report)"))}`);
+  }
+  const fired = await row.locator(".report-fired").getAttribute("data-raw");
+  const acknowledged = await row.locator(".report-acknowledged").getAttribute("data-raw");
+  check(fired === "1" && acknowledged === "1", `the report row: fired ${fired}, acknowledged ${acknowledged}: ${JSON.stringify(await row.innerText())}`);
+  check((await page.locator("#title").innerText()) === "Dock desk", "the report has the dashboard's header");
+  await page.selectOption("select.report-since", "7d");
+  await page.waitForSelector('.report[data-since="7d"] .report-table tr[data-rule]', { timeout: 10_000 });
+  log(`the tuning report (?view=report): ${JSON.stringify((await row.innerText()).replace(/\s+/g, " "))}`);
 }
 
 /** The number panel shows `total` exactly; the dock panels split it as posted. */
