@@ -536,7 +536,7 @@ async function alertFlow(page, server) {
   check(!(await dialog.isVisible()), "the name was asked a second time");
   const matchers = await silence.first().locator(".silence-matchers").innerText();
   check(matchers.includes(`alertname="${ALERT_RULE}"`) && matchers.includes('"dock-b"'), `the silence's matchers: ${matchers}`);
-  check((await panel.locator(".silences-title").innerText()) === "Silences (1)", `the silences heading says ${await panel.locator(".silences-title").innerText()}`);
+  check((await panel.locator(".silences-title").textContent()) === "Silences (1)", `the silences heading says ${await panel.locator(".silences-title").textContent()}`);
   const silenced = await getJson(`${server.url}/v1/silences`);
   const ends = Date.parse(silenced.silences[0]?.ends_at) - Date.now();
   check(silenced.silences.length === 1 && ends > 55 * 60_000 && ends <= 60 * 60_000, `the server's silences: ${JSON.stringify(silenced)}`);
@@ -550,7 +550,7 @@ async function alertFlow(page, server) {
   }
   const after = await getJson(`${server.url}/v1/silences`);
   check(after.silences.every((entry) => entry.status === "expired"), `the server's silences after Expire: ${JSON.stringify(after)}`);
-  log(`the silence expired from the page; the panel says ${JSON.stringify(await panel.locator(".silences-title").innerText())}`);
+  log(`the silence expired from the page; the panel says ${JSON.stringify(await panel.locator(".silences-title").textContent())}`);
 
   // The tuning report, linked from the panel.
   await panel.locator("a.report-link").click();

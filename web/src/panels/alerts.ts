@@ -110,7 +110,9 @@ export class AlertsPanel extends Panel {
     this.footer.append(report, this.actorButton);
     this.footer.hidden = true;
     this.showActor();
-    this.body.append(this.headline, this.status, this.list, this.calm, this.silencesSection, this.footer);
+    this.body.append(this.headline, this.status, this.list, this.calm);
+    // A wall screen: no silences to expire, no report link, no name to set.
+    if (!this.kiosk) this.body.append(this.silencesSection, this.footer);
     this.body.classList.add("alerts-body");
     // One listener for every button the list and the silences ever hold.
     this.body.addEventListener("click", (event) => {
