@@ -50,14 +50,7 @@ fn serve(asset: &'static Asset, headers: &HeaderMap) -> Response {
     } else {
         "no-cache"
     };
-    let matches = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|candidate| candidate.trim().trim_start_matches("W/"))
-        .any(|candidate| candidate == asset.etag || candidate == "*");
-    if matches {
+    if super::kpis::etag_matches(headers, asset.etag) {
         return (
             StatusCode::NOT_MODIFIED,
             [

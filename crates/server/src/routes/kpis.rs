@@ -242,14 +242,7 @@ pub(crate) fn json_with_etag(headers: &HeaderMap, value: &impl Serialize) -> Res
         }
     };
     let tag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
-    let matches = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|candidate| candidate.trim().trim_start_matches("W/"))
-        .any(|candidate| candidate == tag || candidate == "*");
-    if matches {
+    if etag_matches(headers, &tag) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response();
     }
     (
@@ -260,6 +253,18 @@ pub(crate) fn json_with_etag(headers: &HeaderMap, value: &impl Serialize) -> Res
         body,
     )
         .into_response()
+}
+
+/// Whether the client's `If-None-Match` names `tag` (or `*`); weak tags compare by
+/// their value, as a GET's conditional allows.
+pub(crate) fn etag_matches(headers: &HeaderMap, tag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|candidate| candidate.trim().trim_start_matches("W/"))
+        .any(|candidate| candidate == tag || candidate == "*")
 }
 
 /// The names of every KPI, in definition order.
