@@ -105,6 +105,9 @@ pub struct AlertService {
     pub notifications_queued: AtomicU64,
     /// Evaluation rounds that failed to make the journal durable.
     pub journal_errors: AtomicU64,
+    /// The last round: how long it took (µs) and how many series values it judged.
+    pub last_round_us: AtomicU64,
+    pub last_round_series: AtomicU64,
     /// Delivery to the receivers, once started.
     delivery: OnceLock<DispatcherHandle>,
     pub notify_metrics: OnceLock<Arc<NotifyMetrics>>,
@@ -149,6 +152,8 @@ impl AlertService {
             rules,
             notifications_queued: AtomicU64::new(0),
             journal_errors: AtomicU64::new(0),
+            last_round_us: AtomicU64::new(0),
+            last_round_series: AtomicU64::new(0),
             delivery: OnceLock::new(),
             notify_metrics: OnceLock::new(),
         })
@@ -196,6 +201,7 @@ impl AlertService {
     /// One evaluation round at `now_us`: every rule's KPI's current windows in, the
     /// alerter's clocks moved, what it queued counted.
     pub fn evaluate(&self, kpis: &KpiService, now_us: i64) {
+        let started = std::time::Instant::now();
         let mut updates = Vec::new();
         for kpi in &self.rule_kpis {
             let Some(windows) = kpis.windows(kpi, now_us, now_us + 1) else {
@@ -237,7 +243,15 @@ impl AlertService {
         for (kpi, window, group, value) in &updates {
             alerter.observe(kpi, window, group, value, now_us);
         }
-        match alerter.tick(now_us) {
+        let outcome = alerter.tick(now_us);
+        drop(alerter);
+        self.last_round_series
+            .store(updates.len() as u64, Ordering::Relaxed);
+        self.last_round_us.store(
+            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        match outcome {
             Ok(queued) => {
                 for notification in &queued {
                     tracing::info!(

@@ -119,6 +119,10 @@ fn a_rule_fires_is_acknowledged_survives_a_restart_and_resolves() {
         "{metrics}"
     );
     assert!(metrics.contains("sightline_alert_rules 1"), "{metrics}");
+    assert!(
+        metrics.contains("sightline_alert_series_evaluated 2"),
+        "both queues are judged every round: {metrics}"
+    );
 
     let acked = post_json(
         &server,
@@ -430,4 +434,9 @@ fn a_firing_alert_is_delivered_to_a_webhook_once_and_then_resolved() {
         })
         .count();
     assert_eq!(firing_count, 1, "one notification per transition: {all:?}");
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("sightline_notifications_sent_total{receiver=\"hook\"} 2"),
+        "{metrics}"
+    );
 }
