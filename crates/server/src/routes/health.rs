@@ -151,7 +151,10 @@ fn render_engine(state: &AppState, out: &mut String) {
         let _ = writeln!(
             out,
             "# HELP sightline_alert_evaluation_seconds How long the last evaluation round took (reading the KPIs, judging every series, journalling).\n# TYPE sightline_alert_evaluation_seconds gauge\nsightline_alert_evaluation_seconds {}\n# HELP sightline_alert_series_evaluated Series values judged in the last round.\n# TYPE sightline_alert_series_evaluated gauge\nsightline_alert_series_evaluated {}",
-            alerts.last_round_us.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6,
+            alerts
+                .last_round_us
+                .load(std::sync::atomic::Ordering::Relaxed) as f64
+                / 1e6,
             alerts
                 .last_round_series
                 .load(std::sync::atomic::Ordering::Relaxed)
