@@ -28,20 +28,27 @@ use sightline_notify::{
 
 use crate::kpis::KpiService;
 
-/// The alerting configuration the server would run with: `None` when alerting is off
-/// (never: it always runs, with no rules when there is no file) — errors name the file.
+/// The text of the alerting file and its name for errors; `None` without `[alerts] file`.
+fn alerting_file(config: &Config) -> Result<Option<(String, String)>, crate::error::ServerError> {
+    let Some(path) = &config.alerts.file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        crate::error::ServerError::Alerting(format!(
+            "cannot read the alerting file {} named in [alerts] file: {error}",
+            path.display()
+        ))
+    })?;
+    Ok(Some((text, path.display().to_string())))
+}
+
+/// The alerting configuration the server runs with: the file's, else the program's
+/// built-in rules (the demo's), else no rules with the default routes. Errors name the
+/// file.
 pub fn load_config(config: &Config) -> Result<AlertsConfig, crate::error::ServerError> {
     let zone = &config.time.zone;
-    let loaded = match (&config.alerts.file, config.alerts.builtin_rules) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path).map_err(|error| {
-                crate::error::ServerError::Alerting(format!(
-                    "cannot read the alerting file {} named in [alerts] file: {error}",
-                    path.display()
-                ))
-            })?;
-            AlertsConfig::from_toml(&text, &path.display().to_string(), zone)
-        }
+    let loaded = match (alerting_file(config)?, config.alerts.builtin_rules) {
+        (Some((text, origin)), _) => AlertsConfig::from_toml(&text, &origin, zone),
         (None, Some(text)) => AlertsConfig::from_toml(text, "the built-in demo alert rules", zone),
         (None, None) => AlertsConfig::defaults(zone),
     };
@@ -53,18 +60,11 @@ pub fn load_config(config: &Config) -> Result<AlertsConfig, crate::error::Server
 pub fn load_receivers(
     config: &Config,
 ) -> Result<Vec<sightline_notify::ReceiverConfig>, crate::error::ServerError> {
-    let Some(path) = &config.alerts.file else {
+    let Some((text, origin)) = alerting_file(config)? else {
         return Ok(Vec::new());
     };
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        crate::error::ServerError::Alerting(format!(
-            "cannot read the alerting file {} named in [alerts] file: {error}",
-            path.display()
-        ))
-    })?;
-    sightline_notify::parse_receivers(&text).map_err(|error| {
-        crate::error::ServerError::Alerting(format!("{}: {error}", path.display()))
-    })
+    sightline_notify::parse_receivers(&text)
+        .map_err(|error| crate::error::ServerError::Alerting(format!("{origin}: {error}")))
 }
 
 /// The KPI (and window label) of every rule that `known` does not define, as messages.
@@ -204,37 +204,26 @@ impl AlertService {
         let started = std::time::Instant::now();
         let mut updates = Vec::new();
         for kpi in &self.rule_kpis {
-            let Some(windows) = kpis.windows(kpi, now_us, now_us + 1) else {
+            // History holds only final windows, never the present: memory is enough.
+            let Some(windows) = kpis.recent_windows(kpi, now_us, now_us + 1) else {
                 continue;
             };
-            // Of a sliding definition's windows that contain now, the one ending
-            // soonest covers the last `size`; it is the value "now".
-            let mut current: Vec<&crate::kpis::AnsweredWindow> = Vec::new();
-            for window in &windows {
-                let result = &window.result;
-                if result.start_us > now_us || result.end_us <= now_us {
+            let mut labels: Vec<&str> = windows
+                .iter()
+                .map(|window| window.result.window.as_str())
+                .collect();
+            labels.sort_unstable();
+            labels.dedup();
+            for label in labels {
+                let Some(window) = crate::kpis::window_at(&windows, label, now_us) else {
                     continue;
-                }
-                match current
-                    .iter_mut()
-                    .find(|held| held.result.window == result.window)
-                {
-                    Some(held) if result.start_us < held.result.start_us => *held = window,
-                    Some(_) => {}
-                    None => current.push(window),
-                }
-            }
-            for window in current {
+                };
                 for (group, value) in &window.result.values {
-                    let json: serde_json::Value =
-                        serde_json::from_str(&value.to_json()).unwrap_or(serde_json::Value::Null);
-                    let mut group = group.clone();
-                    group.sort();
                     updates.push((
                         kpi.clone(),
-                        window.result.window.clone(),
-                        group,
-                        SeriesValue::from_json(&json),
+                        label.to_owned(),
+                        sorted_group(group),
+                        series_value(value),
                     ));
                 }
             }
@@ -275,6 +264,21 @@ impl AlertService {
             }
         }
     }
+}
+
+/// A group's labels as the alerter keys series: sorted by name.
+fn sorted_group(group: &[(String, String)]) -> Vec<(String, String)> {
+    let mut sorted = group.to_vec();
+    sorted.sort();
+    sorted
+}
+
+/// An engine value as the alerter reads it, through the JSON the API shows, so a rule
+/// judges exactly the number a person sees.
+fn series_value(value: &sightline_engine::aggregate::AggregateValue) -> SeriesValue {
+    let json: serde_json::Value =
+        serde_json::from_str(&value.to_json()).unwrap_or(serde_json::Value::Null);
+    SeriesValue::from_json(&json)
 }
 
 /// What the dispatcher reports, written into the alert journal.
@@ -343,14 +347,10 @@ impl HistoryBaseline {
                 continue;
             }
             for (group, value) in &result.values {
-                let mut sorted = group.clone();
-                sorted.sort();
-                if sorted.as_slice() != series.group {
+                if sorted_group(group) != series.group {
                     continue;
                 }
-                let json: serde_json::Value =
-                    serde_json::from_str(&value.to_json()).unwrap_or(serde_json::Value::Null);
-                if let Some(number) = SeriesValue::from_json(&json).select(series.field) {
+                if let Some(number) = series_value(value).select(series.field) {
                     values.push((result.end_us, number));
                 }
             }

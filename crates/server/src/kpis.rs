@@ -516,6 +516,22 @@ impl KpiService {
     }
 }
 
+/// The window of definition `label` that is the KPI's value now: of those containing
+/// `now_us`, the one ending soonest (for a sliding `1h/1m` that is the one covering the
+/// last hour; tumbling, calendar and `current` windows have one). `None` when no window of
+/// that definition contains now.
+pub fn window_at<'a>(
+    windows: &'a [AnsweredWindow],
+    label: &str,
+    now_us: i64,
+) -> Option<&'a AnsweredWindow> {
+    windows
+        .iter()
+        .filter(|window| window.result.window == label)
+        .filter(|window| window.result.start_us <= now_us && now_us < window.result.end_us)
+        .min_by_key(|window| window.result.start_us)
+}
+
 impl KpiService {
     /// The windows of `kpi` overlapping `[from, to)`, from history and from the engine,
     /// oldest first, each with its comparison when the KPI has `compare`; `None` for an

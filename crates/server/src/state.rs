@@ -40,9 +40,7 @@ impl AppState {
     pub fn new(ingest: Arc<IngestService>, kpis: Arc<KpiService>, config: &Config) -> AppState {
         let known: Vec<String> = kpis.engine().kpis().map(|kpi| kpi.name.clone()).collect();
         let alerts = open_alerts(config);
-        let mut layout = DashboardLayout::new(config, &known);
-        layout.alerting = alerts.is_some();
-        let dashboard = Arc::new(layout);
+        let dashboard = Arc::new(DashboardLayout::new(config, &known, alerts.is_some()));
         let state = AppState {
             dashboard,
             alerts,

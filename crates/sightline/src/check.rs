@@ -71,6 +71,7 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
         .load_reorder_points()
         .map_err(|message| anyhow::anyhow!(message))?;
     let kpis = crate::kpis::compile_kpis(&config)?;
+    crate::kpis::check_alerting(&config, &kpis)?;
     println!("  KPIs              {}", kpis.len());
     for kpi in &kpis {
         let windows: Vec<String> = kpi.windows.iter().map(|spec| spec.label()).collect();

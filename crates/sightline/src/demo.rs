@@ -503,8 +503,9 @@ mod tests {
     fn the_demo_alert_rules_read_kpis_and_windows_of_the_built_in_pack() {
         let mut config = sightline_config::Config::default();
         config.alerts.builtin_rules = Some(DEMO_ALERT_RULES);
-        // compile_kpis refuses a rule over a KPI or window the pack does not define.
-        crate::kpis::compile_kpis(&config).expect("the demo's rules fit the pack");
+        // check_alerting refuses a rule over a KPI or window the pack does not define.
+        let kpis = crate::kpis::compile_kpis(&config).expect("the pack compiles");
+        crate::kpis::check_alerting(&config, &kpis).expect("the demo's rules fit the pack");
         let alerts = sightline_server::alerting::load_config(&config).expect("valid rules");
         assert_eq!(alerts.rules.len(), 4);
     }

@@ -36,22 +36,6 @@ pub fn compile_kpis(config: &Config) -> anyhow::Result<Vec<CompiledKpi>> {
             "dashboard panel {panel:?} reads the KPI {kpi:?}, which no KPI defines; fix the name, or define it in a file listed in kpis.files"
         );
     }
-    let alerts = sightline_server::alerting::load_config(config)?;
-    let windows_of = |name: &str| {
-        compiled
-            .iter()
-            .find(|kpi| kpi.name == name)
-            .map(|kpi| kpi.windows.iter().map(|spec| spec.label()).collect())
-    };
-    if let Some(problem) =
-        sightline_server::alerting::undefined_references(&alerts, &windows_of).first()
-    {
-        anyhow::bail!("{problem}; fix the rule in the alerting file ([alerts] file)");
-    }
-    // Receivers are checked whole, secrets included, so a missing token stops the start
-    // rather than the first notification.
-    let receivers = sightline_server::alerting::load_receivers(config)?;
-    sightline_notify::Receivers::from_config(&receivers)?;
     Ok(compiled)
 }
 
@@ -99,4 +83,32 @@ pub fn runner_storage(config: &Config, data_dir: &Path) -> anyhow::Result<Runner
 
 pub fn build_engine(config: &Config) -> anyhow::Result<Engine> {
     Ok(Engine::new(compile_kpis(config)?, engine_options(config)?))
+}
+
+/// The engine of a server, which also evaluates alert rules: `build_engine`, refusing an
+/// alerting file whose rules read KPIs or windows that `kpis` lacks, or whose receivers
+/// cannot start (secrets included), so the problem stops the start rather than the
+/// first notification. `sightline import` has no alerting and skips this.
+pub fn build_server_engine(config: &Config) -> anyhow::Result<Engine> {
+    let kpis = compile_kpis(config)?;
+    check_alerting(config, &kpis)?;
+    Ok(Engine::new(kpis, engine_options(config)?))
+}
+
+/// See [`build_server_engine`]; `sightline check` calls it too.
+pub fn check_alerting(config: &Config, kpis: &[CompiledKpi]) -> anyhow::Result<()> {
+    let alerts = sightline_server::alerting::load_config(config)?;
+    let windows_of = |name: &str| {
+        kpis.iter()
+            .find(|kpi| kpi.name == name)
+            .map(|kpi| kpi.windows.iter().map(|spec| spec.label()).collect())
+    };
+    if let Some(problem) =
+        sightline_server::alerting::undefined_references(&alerts, &windows_of).first()
+    {
+        anyhow::bail!("{problem}; fix the rule in the alerting file ([alerts] file)");
+    }
+    let receivers = sightline_server::alerting::load_receivers(config)?;
+    sightline_notify::Receivers::from_config(&receivers)?;
+    Ok(())
 }

@@ -65,7 +65,7 @@ pub(crate) struct Opened {
 
 /// Opens (and recovers) the data directory and starts the KPI engine on it.
 pub(crate) async fn open(config: &Config, following: Following) -> anyhow::Result<Opened> {
-    let engine = crate::kpis::build_engine(config)?;
+    let engine = crate::kpis::build_server_engine(config)?;
     let data_dir = config.storage.data_dir.clone();
     let options = IngestOptions::from_config(config);
     let ingest = tokio::task::spawn_blocking(move || IngestService::start(&data_dir, options))

@@ -26,15 +26,18 @@ pub struct DashboardLayout {
 
 impl DashboardLayout {
     /// The layout over the KPIs that `known` names (a default panel over a KPI that is
-    /// not defined is left out).
-    pub fn new(config: &sightline_config::Config, known: &[String]) -> DashboardLayout {
+    /// not defined is left out); `alerting`: whether the alert API answers.
+    pub fn new(
+        config: &sightline_config::Config,
+        known: &[String],
+        alerting: bool,
+    ) -> DashboardLayout {
         let is_defined = |name: &str| known.iter().any(|kpi| kpi == name);
         DashboardLayout {
             title: config.dashboard.title.clone(),
             time_zone: config.time.zone.clone(),
             currency: config.currency.reporting.get_ref().clone(),
-            // Set by the caller once the alert service is open.
-            alerting: false,
+            alerting,
             rows: config.dashboard.layout(&is_defined),
         }
     }

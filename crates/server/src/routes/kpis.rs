@@ -154,15 +154,14 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
                 .iter()
                 .filter_map(|spec| {
                     let label = spec.label();
-                    // Of the windows that contain now, the one ending soonest covers the
-                    // last `size` (for sliding windows); else the newest window.
-                    let of_spec = || recent.iter().filter(|window| window.result.window == label);
-                    of_spec()
-                        .filter(|window| {
-                            window.result.start_us <= now && now < window.result.end_us
+                    // The window of now; else (a quiet stream) the newest one.
+                    crate::kpis::window_at(&recent, &label, now)
+                        .or_else(|| {
+                            recent
+                                .iter()
+                                .filter(|window| window.result.window == label)
+                                .max_by_key(|window| window.result.start_us)
                         })
-                        .min_by_key(|window| window.result.start_us)
-                        .or_else(|| of_spec().max_by_key(|window| window.result.start_us))
                         .map(answer)
                 })
                 .collect();
