@@ -28,6 +28,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use crate::clock::format_rfc3339;
 use crate::config::AlertsConfig;
+use crate::delivery::DeliveryRecord;
 use crate::error::AlertsError;
 use crate::evaluate::{
     BaselineSource, Evaluation, NoHistory, SeriesKey, SeriesMemory, SeriesValue, Verdict,
@@ -160,6 +161,8 @@ pub struct Alerter {
     silences: BTreeMap<String, ActiveSilence>,
     outbox: BTreeMap<u64, Notification>,
     history: VecDeque<Transition>,
+    /// Delivery outcomes, oldest first, as many as transitions are kept.
+    deliveries: VecDeque<DeliveryRecord>,
     next_seq: u64,
     next_notification_id: u64,
     /// Absence rules count a series never seen as quiet since here.
@@ -272,6 +275,7 @@ impl Alerter {
             silences: BTreeMap::new(),
             outbox: BTreeMap::new(),
             history: VecDeque::new(),
+            deliveries: VecDeque::new(),
             next_seq: 0,
             next_notification_id: 0,
             watch_start_us: now_us,
@@ -429,6 +433,13 @@ impl Alerter {
         transition
     }
 
+    fn remember_delivery(&mut self, record: DeliveryRecord) {
+        self.deliveries.push_back(record);
+        while self.deliveries.len() > self.options.history_limit {
+            self.deliveries.pop_front();
+        }
+    }
+
     fn remember(&mut self, transition: Transition) {
         self.history.push_back(transition);
         while self.history.len() > self.options.history_limit {
@@ -571,6 +582,7 @@ impl Alerter {
             next_notification_id: self.next_notification_id,
         }];
         records.extend(self.history.iter().cloned().map(JournalRecord::Transition));
+        records.extend(self.deliveries.iter().cloned().map(JournalRecord::Delivery));
         records.extend(
             self.silences
                 .values()
@@ -966,6 +978,34 @@ impl Alerter {
         self.store.sync()
     }
 
+    /// Records what became of a notification at its receiver, in the history of every
+    /// alert it listed; a final outcome (delivered, given up) also takes it out of the
+    /// outbox, as [`Alerter::mark_sent`]. Durable on return.
+    pub fn record_delivery(&mut self, record: DeliveryRecord) -> Result<(), AlertsError> {
+        let notification_id = record.notification_id;
+        let at_us = record.at_us;
+        let is_final = record.outcome.is_final();
+        self.store.append(&JournalRecord::Delivery(record.clone()));
+        self.remember_delivery(record);
+        if is_final && self.outbox.remove(&notification_id).is_some() {
+            self.store.append(&JournalRecord::Sent {
+                notification_id,
+                at_us,
+            });
+        }
+        self.store.sync()
+    }
+
+    /// Delivery outcomes kept in memory, oldest first; of notifications listing
+    /// `alert_id` when given.
+    pub fn deliveries(&self, alert_id: Option<&str>) -> Vec<DeliveryRecord> {
+        self.deliveries
+            .iter()
+            .filter(|record| alert_id.is_none_or(|id| record.concerns(id)))
+            .cloned()
+            .collect()
+    }
+
     fn series_by_id(&self, id: &str) -> Result<usize, AlertsError> {
         parse_fingerprint(id)
             .and_then(|fingerprint| self.by_fingerprint.get(&fingerprint).copied())
@@ -1136,6 +1176,15 @@ impl Alerter {
             .collect()
     }
 
+    /// How many series are in `state`, without building their views (`/metrics` asks
+    /// every scrape, and a view renders templates).
+    pub fn count_in_state(&self, state: AlertState) -> usize {
+        self.series
+            .iter()
+            .filter(|series| series.lifecycle.state == state)
+            .count()
+    }
+
     pub fn alert(&self, id: &str, now_us: i64) -> Result<AlertView, AlertsError> {
         let index = self.series_by_id(id)?;
         Ok(self.view(index, now_us))
@@ -1273,6 +1322,7 @@ impl Alerter {
                 } => {
                     self.outbox.remove(&notification_id);
                 }
+                JournalRecord::Delivery(record) => self.remember_delivery(record),
                 JournalRecord::Counters {
                     next_seq,
                     next_notification_id,

@@ -37,6 +37,7 @@
 pub mod alerter;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod escalation;
 pub mod evaluate;
@@ -54,6 +55,7 @@ pub mod template;
 
 pub use alerter::{AlertView, Alerter, AlerterOptions, fingerprint};
 pub use config::{AlertsConfig, AlertsFile};
+pub use delivery::{DeliveryOutcome, DeliveryRecord};
 pub use error::AlertsError;
 pub use evaluate::{BaselineSource, NoHistory, SeriesKey, SeriesValue};
 pub use lifecycle::{AlertState, Cause, Transition};

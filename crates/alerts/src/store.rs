@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::DeliveryRecord;
 use crate::error::AlertsError;
 use crate::lifecycle::{Lifecycle, Transition};
 use crate::notify::Notification;
@@ -55,6 +56,9 @@ pub enum JournalRecord {
         notification_id: u64,
         at_us: i64,
     },
+    /// What became of a notification at its receiver (kept in the alert's history; a
+    /// final outcome is followed by `Sent`).
+    Delivery(DeliveryRecord),
     /// Compaction: the counters, so numbers are never reused.
     Counters {
         next_seq: u64,

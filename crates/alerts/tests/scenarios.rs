@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use sightline_alerts::clock::{DAY_US, HOUR_US, MINUTE_US, SECOND_US};
 use sightline_alerts::evaluate::SeriesKey;
 use sightline_alerts::{
-    AlertState, Alerter, AlerterOptions, AlertsConfig, BaselineSource, Notification,
-    NotificationKind, SeriesValue, SilenceRequest, Store,
+    AlertState, Alerter, AlerterOptions, AlertsConfig, BaselineSource, DeliveryOutcome,
+    DeliveryRecord, Notification, NotificationKind, SeriesValue, SilenceRequest, Store,
 };
 
 /// Wednesday 2026-11-25 00:00 UTC.
@@ -756,7 +756,42 @@ fn a_compacted_journal_restores_the_same_state() {
             now,
         )
         .expect("silence");
-    alerter.mark_sent(handed_out[0].id, now).expect("sent");
+    alerter
+        .record_delivery(
+            DeliveryRecord::of(&handed_out[1], now, 1, DeliveryOutcome::Failed)
+                .with_error("slack: answered HTTP 503".to_owned(), Some(now + SECOND_US)),
+        )
+        .expect("failure recorded");
+    alerter
+        .record_delivery(DeliveryRecord::of(
+            &handed_out[0],
+            now,
+            2,
+            DeliveryOutcome::Delivered,
+        ))
+        .expect("delivery recorded");
+    let outbox_ids: Vec<u64> = alerter.outbox().iter().map(|queued| queued.id).collect();
+    assert!(
+        !outbox_ids.contains(&handed_out[0].id),
+        "delivered: out of the outbox"
+    );
+    assert!(
+        outbox_ids.contains(&handed_out[1].id),
+        "a failed attempt leaves it queued"
+    );
+    let listed = &handed_out[0].alerts[0].id;
+    let outcomes: Vec<DeliveryOutcome> = alerter
+        .deliveries(Some(listed))
+        .iter()
+        .filter(|record| record.notification_id == handed_out[0].id)
+        .map(|record| record.outcome)
+        .collect();
+    assert_eq!(outcomes, [DeliveryOutcome::Delivered]);
+    // Deliveries are journalled: a restart (before any compaction) keeps them.
+    let (store, records) = Store::from_bytes(alerter.journal_bytes().expect("memory"));
+    let reopened = Alerter::restore(config(), options(), store, records, now).expect("restore");
+    assert_eq!(reopened.deliveries(None), alerter.deliveries(None));
+    assert_eq!(reopened.outbox(), alerter.outbox());
     let before_len = alerter.journal_bytes().expect("memory").len();
     alerter.compact().expect("compact");
     assert!(alerter.journal_bytes().expect("memory").len() < before_len);
@@ -766,6 +801,8 @@ fn a_compacted_journal_restores_the_same_state() {
     assert_eq!(restored.outbox(), alerter.outbox());
     assert_eq!(restored.silences(), alerter.silences());
     assert_eq!(restored.history(None), alerter.history(None));
+    assert_eq!(restored.deliveries(None), alerter.deliveries(None));
+    assert_eq!(restored.deliveries(None).len(), 2);
     // Both carry on identically: no firing notification is repeated, escalation goes on
     // where it was.
     for _ in 0..30 {

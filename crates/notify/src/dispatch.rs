@@ -374,3 +374,57 @@ impl Drop for DispatcherHandle {
         self.stop();
     }
 }
+
+/// One dispatcher thread per receiver, so a receiver that hangs or keeps failing (a Slack
+/// outage costs up to the HTTP timeout per attempt) cannot hold back another's messages —
+/// above all the page to the on-call phone. Each thread retries on its own schedule; the
+/// outbox contract is unchanged, since every thread reports to its own
+/// [`DeliveryEvents`].
+pub struct ReceiverDispatchers {
+    by_receiver: BTreeMap<String, DispatcherHandle>,
+    /// A notification for a receiver no `[[receiver]]` names (the routing file and the
+    /// receivers disagree): delivered here, where it fails with a message naming it.
+    unconfigured: DispatcherHandle,
+}
+
+impl ReceiverDispatchers {
+    /// Starts a dispatcher per receiver, each with the events and clock `make_events`
+    /// and `make_clock` give it.
+    pub fn spawn(
+        receivers: Arc<Receivers>,
+        policy: RetryPolicy,
+        metrics: Arc<NotifyMetrics>,
+        make_events: &dyn Fn() -> Box<dyn DeliveryEvents>,
+        make_clock: &dyn Fn() -> Box<dyn Clock>,
+    ) -> ReceiverDispatchers {
+        let start = || {
+            Dispatcher::new(Arc::clone(&receivers), policy.clone(), Arc::clone(&metrics))
+                .spawn(make_events(), make_clock())
+        };
+        let by_receiver = receivers
+            .names()
+            .map(|name| (name.to_owned(), start()))
+            .collect();
+        ReceiverDispatchers {
+            by_receiver,
+            unconfigured: start(),
+        }
+    }
+
+    /// Queues a notification with its receiver's dispatcher; false once it has stopped.
+    pub fn send(&self, notification: Notification) -> bool {
+        self.by_receiver
+            .get(&notification.receiver)
+            .unwrap_or(&self.unconfigured)
+            .send(notification)
+    }
+
+    /// Stops every dispatcher after the attempt in progress; retries still pending stay in
+    /// the outbox for the next start.
+    pub fn shutdown(self) {
+        for (_, handle) in self.by_receiver {
+            handle.shutdown();
+        }
+        self.unconfigured.shutdown();
+    }
+}

@@ -34,7 +34,8 @@ mod secret;
 pub use config::{ReceiverConfig, ReceiverKind, SmtpTls, parse_receivers};
 pub use deliver::{DeliveryError, DeliveryOutcome, Receivers, TargetOutcome};
 pub use dispatch::{
-    AttemptFailure, Clock, DeliveryEvents, Dispatcher, DispatcherHandle, RetryPolicy, SystemClock,
+    AttemptFailure, Clock, DeliveryEvents, Dispatcher, DispatcherHandle, ReceiverDispatchers,
+    RetryPolicy, SystemClock,
 };
 pub use error::NotifyError;
 pub use metrics::{CounterValues, NotifyMetrics, ReceiverCounters};

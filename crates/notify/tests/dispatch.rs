@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{notification, recorded, recorder, unique_prefix};
 use sightline_alerts::Notification;
 use sightline_notify::{
-    AttemptFailure, DeliveryEvents, Dispatcher, NotifyMetrics, ReceiverConfig, ReceiverKind,
-    Receivers, RetryPolicy, Secret, SystemClock,
+    AttemptFailure, DeliveryEvents, Dispatcher, NotifyMetrics, ReceiverConfig, ReceiverDispatchers,
+    ReceiverKind, Receivers, RetryPolicy, Secret, SystemClock,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -274,4 +274,80 @@ fn a_spawned_dispatcher_retries_on_the_system_clock() {
         ]
     );
     handle.shutdown();
+}
+
+#[test]
+fn a_hung_receiver_does_not_hold_back_another() {
+    let Some(base) = recorder("a_hung_receiver_does_not_hold_back_another") else {
+        return;
+    };
+    // A receiver that takes the connection and never answers (as a Slack outage can).
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let hung_url = format!("http://{}/hook", hung.local_addr().expect("bound"));
+    let prefix = format!("/{}", unique_prefix("per-receiver"));
+    let receivers = Receivers::from_config(&[
+        ReceiverConfig {
+            name: "hung".to_owned(),
+            kind: Some(ReceiverKind::Webhook),
+            url: Some(Secret::new(hung_url)),
+            ..ReceiverConfig::default()
+        },
+        ReceiverConfig {
+            name: "pager".to_owned(),
+            kind: Some(ReceiverKind::Webhook),
+            url: Some(Secret::new(format!("{base}{prefix}"))),
+            ..ReceiverConfig::default()
+        },
+    ])
+    .expect("valid receivers");
+    let metrics = Arc::new(NotifyMetrics::new(receivers.names()));
+    let (sender, outcomes) = mpsc::channel::<String>();
+
+    struct Forward(mpsc::Sender<String>);
+    impl DeliveryEvents for Forward {
+        fn delivered(&mut self, notification: &Notification, _attempts: u32, _now_us: i64) {
+            let _ = self
+                .0
+                .send(format!("delivered to {}", notification.receiver));
+        }
+        fn attempt_failed(&mut self, notification: &Notification, _failure: &AttemptFailure) {
+            let _ = self.0.send(format!("failed at {}", notification.receiver));
+        }
+        fn gave_up(&mut self, notification: &Notification, _failure: &AttemptFailure) {
+            let _ = self.0.send(format!("gave up on {}", notification.receiver));
+        }
+    }
+
+    let dispatchers = ReceiverDispatchers::spawn(
+        Arc::new(receivers),
+        RetryPolicy::default(),
+        metrics,
+        &|| Box::new(Forward(sender.clone())),
+        &|| Box::new(SystemClock),
+    );
+    let now_us = sightline_notify::Clock::now_us(&SystemClock);
+    let mut to_hung = notification("hung");
+    to_hung.id = 1;
+    to_hung.created_at = now_us;
+    let mut to_pager = notification("pager");
+    to_pager.id = 2;
+    to_pager.created_at = now_us;
+    // The hung receiver's request is under way (accepted, unanswered) before the page is
+    // queued: one shared dispatcher would now wait out its 15 s timeout.
+    assert!(dispatchers.send(to_hung));
+    let (held, _) = hung.accept().expect("the hung receiver is called");
+    assert!(dispatchers.send(to_pager));
+    let first = outcomes
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the page is delivered while the other receiver hangs");
+    assert_eq!(first, "delivered to pager");
+    assert_eq!(recorded(&base, &prefix).len(), 1);
+    // Let the hung request fail (connection closed), so shutdown need not wait it out.
+    drop(held);
+    drop(hung);
+    let second = outcomes
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the hung receiver's attempt ends once its connection closes");
+    assert_eq!(second, "failed at hung");
+    dispatchers.shutdown();
 }

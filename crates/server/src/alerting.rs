@@ -16,14 +16,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use sightline_alerts::{
-    Alerter, AlerterOptions, AlertsConfig, BaselineSource, SeriesKey, SeriesValue,
+    Alerter, AlerterOptions, AlertsConfig, BaselineSource, DeliveryOutcome, DeliveryRecord,
+    SeriesKey, SeriesValue,
 };
 use sightline_config::Config;
+use sightline_engine::aggregate::AggregateValue;
 use sightline_model::time::now_micros;
 use sightline_notify::{
-    AttemptFailure, DeliveryEvents, Dispatcher, DispatcherHandle, NotifyMetrics, Receivers,
-    RetryPolicy, SystemClock,
+    AttemptFailure, DeliveryEvents, NotifyMetrics, ReceiverDispatchers, Receivers, RetryPolicy,
+    SystemClock,
 };
 
 use crate::kpis::KpiService;
@@ -109,7 +113,7 @@ pub struct AlertService {
     pub last_round_us: AtomicU64,
     pub last_round_series: AtomicU64,
     /// Delivery to the receivers, once started.
-    delivery: OnceLock<DispatcherHandle>,
+    delivery: OnceLock<ReceiverDispatchers>,
     pub notify_metrics: OnceLock<Arc<NotifyMetrics>>,
 }
 
@@ -166,16 +170,17 @@ impl AlertService {
     /// dedup key.
     pub fn start_delivery(self: &Arc<Self>, receivers: Receivers) {
         let metrics = Arc::new(NotifyMetrics::new(receivers.names()));
-        let handle = Dispatcher::new(
+        let service = Arc::downgrade(self);
+        let handle = ReceiverDispatchers::spawn(
             Arc::new(receivers),
             RetryPolicy::default(),
             Arc::clone(&metrics),
-        )
-        .spawn(
-            Box::new(MarkSent {
-                service: Arc::downgrade(self),
-            }),
-            Box::new(SystemClock),
+            &|| {
+                Box::new(MarkSent {
+                    service: Weak::clone(&service),
+                })
+            },
+            &|| Box::new(SystemClock),
         );
         let queued = self.alerter().outbox();
         for notification in queued {
@@ -273,28 +278,111 @@ fn sorted_group(group: &[(String, String)]) -> Vec<(String, String)> {
     sorted
 }
 
-/// An engine value as the alerter reads it, through the JSON the API shows, so a rule
-/// judges exactly the number a person sees.
-fn series_value(value: &sightline_engine::aggregate::AggregateValue) -> SeriesValue {
-    let json: serde_json::Value =
-        serde_json::from_str(&value.to_json()).unwrap_or(serde_json::Value::Null);
-    SeriesValue::from_json(&json)
+/// An engine value as the alerter reads it: the numbers the API shows for it (decimals
+/// as they are, quantiles to 3 places, minutes down to 1 place, numeric text as a
+/// number), so a rule judges exactly the number a person sees. Built directly rather than
+/// by printing and parsing the JSON: the evaluator converts every series every round.
+fn series_value(value: &AggregateValue) -> SeriesValue {
+    match value {
+        AggregateValue::Empty => SeriesValue::Empty,
+        AggregateValue::Count(count) => SeriesValue::Number(*count as f64),
+        AggregateValue::Decimal(decimal) => decimal_number(*decimal),
+        AggregateValue::Text(text) => text
+            .parse::<f64>()
+            .map_or(SeriesValue::Empty, SeriesValue::Number),
+        AggregateValue::Quantiles(quantiles) => SeriesValue::Members(
+            quantiles
+                .iter()
+                .filter_map(|(label, quantile)| {
+                    let rounded = Decimal::from_f64((*quantile)?)?.round_dp(3);
+                    Some((label.clone(), decimal_to_f64(rounded)))
+                })
+                .collect(),
+        ),
+        AggregateValue::Stock { level, .. } => {
+            member_list([("level", Some(decimal_to_f64(*level)))])
+        }
+        AggregateValue::Status {
+            state,
+            down_minutes,
+        } => member_list([
+            (
+                "minutes_down",
+                Some(decimal_to_f64(down_minutes.round_dp(1))),
+            ),
+            // The state is text ("up"); it counts only if it reads as a number.
+            ("status", state.parse::<f64>().ok()),
+        ]),
+        AggregateValue::Counts(counts) => SeriesValue::Members(
+            counts
+                .iter()
+                .map(|(state, count)| (state.clone(), *count as f64))
+                .collect(),
+        ),
+        AggregateValue::Named { count, sums, .. } => {
+            let mut members = vec![("count".to_owned(), *count as f64)];
+            members.extend(
+                sums.iter()
+                    .map(|(name, sum)| (name.clone(), decimal_to_f64(*sum))),
+            );
+            SeriesValue::Members(members)
+        }
+        AggregateValue::Overdue { count, .. } => member_list([("count", Some(*count as f64))]),
+    }
 }
 
-/// What the dispatcher reports, written into the alert journal.
+fn decimal_number(decimal: Decimal) -> SeriesValue {
+    SeriesValue::Number(decimal_to_f64(decimal))
+}
+
+/// The f64 nearest the decimal, as parsing its text would give. `Decimal::to_f64` can be
+/// off by one unit in the last place, which would move a value sitting exactly on a
+/// threshold to the other side of it.
+fn decimal_to_f64(decimal: Decimal) -> f64 {
+    // Powers of ten are exact in f64 up to 10^22.
+    const POWERS_OF_TEN: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let mantissa = decimal.mantissa();
+    let scale = decimal.scale() as usize;
+    // Both operands exact, so the division rounds once, correctly: the same f64 as the
+    // text parsed.
+    if mantissa.unsigned_abs() < (1_u128 << 53) && scale < POWERS_OF_TEN.len() {
+        return mantissa as f64 / POWERS_OF_TEN[scale];
+    }
+    decimal
+        .to_string()
+        .parse::<f64>()
+        .unwrap_or_else(|_| decimal.to_f64().unwrap_or(f64::NAN))
+}
+
+fn member_list<const N: usize>(members: [(&str, Option<f64>); N]) -> SeriesValue {
+    SeriesValue::Members(
+        members
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+            .collect(),
+    )
+}
+
+/// What the dispatcher reports, written into the alert journal: each outcome joins the
+/// history of the alerts the notification listed, and a final one takes it out of the
+/// outbox.
 struct MarkSent {
     service: Weak<AlertService>,
 }
 
 impl MarkSent {
-    fn mark_sent(&self, notification: &sightline_alerts::Notification, now_us: i64) {
+    fn record(&self, record: DeliveryRecord) {
         let Some(service) = self.service.upgrade() else {
             return;
         };
-        if let Err(error) = service.alerter().mark_sent(notification.id, now_us) {
+        let id = record.notification_id;
+        if let Err(error) = service.alerter().record_delivery(record) {
             // Still queued in the journal: the next start delivers it again, with the
             // same dedup key.
-            tracing::error!(%error, id = notification.id, "a delivered notification could not be marked sent");
+            tracing::error!(%error, id, "a notification's delivery could not be recorded");
         }
     }
 }
@@ -307,7 +395,12 @@ impl DeliveryEvents for MarkSent {
         now_us: i64,
     ) {
         tracing::info!(receiver = %notification.receiver, attempts, title = %notification.title, "alert notification delivered");
-        self.mark_sent(notification, now_us);
+        self.record(DeliveryRecord::of(
+            notification,
+            now_us,
+            attempts,
+            DeliveryOutcome::Delivered,
+        ));
     }
 
     fn attempt_failed(
@@ -316,12 +409,39 @@ impl DeliveryEvents for MarkSent {
         failure: &AttemptFailure,
     ) {
         tracing::warn!(receiver = %notification.receiver, failure = %failure.describe(), "alert notification failed; retrying");
+        self.record(
+            DeliveryRecord::of(
+                notification,
+                failure.at_us,
+                failure.attempt,
+                DeliveryOutcome::Failed,
+            )
+            .with_error(failure_text(failure), failure.retry_at_us),
+        );
     }
 
     fn gave_up(&mut self, notification: &sightline_alerts::Notification, failure: &AttemptFailure) {
         tracing::error!(receiver = %notification.receiver, failure = %failure.describe(), title = %notification.title, "alert notification given up");
-        self.mark_sent(notification, failure.at_us);
+        self.record(
+            DeliveryRecord::of(
+                notification,
+                failure.at_us,
+                failure.attempt,
+                DeliveryOutcome::GaveUp,
+            )
+            .with_error(failure_text(failure), None),
+        );
     }
+}
+
+/// "target: error; target: error", what failed in one attempt.
+fn failure_text(failure: &AttemptFailure) -> String {
+    failure
+        .errors
+        .iter()
+        .map(|(target, error)| format!("{target}: {error}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Past values of a series from the KPI history (on disk) and the engine's windows.
@@ -398,4 +518,157 @@ pub fn start_evaluator(
                 service.evaluate(&kpis, now_micros());
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use sightline_engine::aggregate::StockStatus;
+
+    use super::*;
+
+    /// The reading the API's JSON gives, members in name order, the oracle the direct
+    /// conversion must match number for number.
+    fn through_json(value: &AggregateValue) -> SeriesValue {
+        let json: serde_json::Value =
+            serde_json::from_str(&value.to_json()).expect("the engine prints valid JSON");
+        sorted(SeriesValue::from_json(&json))
+    }
+
+    fn sorted(value: SeriesValue) -> SeriesValue {
+        match value {
+            SeriesValue::Members(mut members) => {
+                members.sort_by(|left, right| left.0.cmp(&right.0));
+                SeriesValue::Members(members)
+            }
+            other => other,
+        }
+    }
+
+    fn decimal() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            (any::<i64>(), 0_u32..=12).prop_map(|(mantissa, scale)| Decimal::new(mantissa, scale)),
+            (any::<i32>(), 0_u32..=4)
+                .prop_map(|(mantissa, scale)| Decimal::new(i64::from(mantissa), scale)),
+            (
+                any::<u32>(),
+                any::<u32>(),
+                any::<u32>(),
+                any::<bool>(),
+                0_u32..=28
+            )
+                .prop_map(|(lo, mid, hi, negative, scale)| Decimal::from_parts(
+                    lo, mid, hi, negative, scale
+                )),
+        ]
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-z_]{1,8}"
+    }
+
+    fn aggregate_value() -> impl Strategy<Value = AggregateValue> {
+        prop_oneof![
+            Just(AggregateValue::Empty),
+            any::<u64>().prop_map(AggregateValue::Count),
+            decimal().prop_map(AggregateValue::Decimal),
+            prop_oneof![
+                "[a-z]{0,6}",
+                (-1e300_f64..1e300).prop_map(|number| number.to_string())
+            ]
+            .prop_map(AggregateValue::Text),
+            proptest::collection::btree_map(
+                "p[0-9]{1,2}",
+                proptest::option::of(-1e9_f64..1e9),
+                0..4
+            )
+            .prop_map(|quantiles| AggregateValue::Quantiles(quantiles.into_iter().collect())),
+            (decimal(), 0_u8..3).prop_map(|(level, status)| AggregateValue::Stock {
+                level,
+                status: [StockStatus::Ok, StockStatus::Low, StockStatus::Out][usize::from(status)],
+            }),
+            (prop_oneof!["up", "down", "[0-9]{1,3}"], decimal()).prop_map(
+                |(state, down_minutes)| AggregateValue::Status {
+                    state,
+                    down_minutes
+                }
+            ),
+            proptest::collection::btree_map(name(), any::<u64>(), 0..4)
+                .prop_map(|counts| AggregateValue::Counts(counts.into_iter().collect())),
+            (
+                any::<u64>(),
+                proptest::collection::btree_map("[a-z]{1,6}", decimal(), 0..3)
+            )
+                .prop_map(|(count, sums)| AggregateValue::Named {
+                    count,
+                    sums: sums
+                        .into_iter()
+                        .filter(|(name, _)| name != "count")
+                        .collect(),
+                    sort_sum: 0,
+                }),
+            any::<u64>().prop_map(|count| AggregateValue::Overdue {
+                count,
+                oldest: vec![("order-1".to_owned(), 0, "packed".to_owned())],
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_direct_reading_is_the_number_the_api_shows(value in aggregate_value()) {
+            let direct = sorted(series_value(&value));
+            let oracle = through_json(&value);
+            prop_assert!(
+                same_numbers(&direct, &oracle),
+                "direct {:?} vs the API's {:?}",
+                direct,
+                oracle
+            );
+        }
+    }
+
+    /// Equal, number for number, up to one unit in the last place: serde_json's default
+    /// float parsing (no `float_roundtrip`) can be that far off for mantissas of more than
+    /// 17 digits, where the direct reading is the correctly rounded one (as the browser's
+    /// `JSON.parse`); `decimals_convert_to_the_nearest_f64` checks that exactly.
+    fn same_numbers(left: &SeriesValue, right: &SeriesValue) -> bool {
+        let close = |left: f64, right: f64| {
+            left == right || (left.is_finite() && (left.to_bits().abs_diff(right.to_bits()) <= 1))
+        };
+        match (left, right) {
+            (SeriesValue::Empty, SeriesValue::Empty) => true,
+            (SeriesValue::Number(left), SeriesValue::Number(right)) => close(*left, *right),
+            (SeriesValue::Members(left), SeriesValue::Members(right)) => {
+                left.len() == right.len()
+                    && left
+                        .iter()
+                        .zip(right)
+                        .all(|((left_name, left), (right_name, right))| {
+                            left_name == right_name && close(*left, *right)
+                        })
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn decimals_convert_to_the_nearest_f64() {
+        for text in [
+            "0.1",
+            "0.3",
+            "1234.5678",
+            "-0.05",
+            "99999999999.99",
+            "79228162514264337593543950335",
+            "35990938500506192776722907.136",
+        ] {
+            let decimal: Decimal = text.parse().expect("a decimal");
+            assert_eq!(
+                decimal_to_f64(decimal),
+                text.parse::<f64>().expect("a number"),
+                "{text}"
+            );
+        }
+    }
 }

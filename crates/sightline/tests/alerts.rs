@@ -440,3 +440,389 @@ fn a_firing_alert_is_delivered_to_a_webhook_once_and_then_resolved() {
         "{metrics}"
     );
 }
+
+/// The requests the HTTP recorder at `base` received on paths starting with `prefix`.
+fn recorded(base: &str, prefix: &str) -> Vec<Value> {
+    let address = base.trim_start_matches("http://");
+    let answer = request(
+        address.parse().expect("the recorder's host:port"),
+        "GET",
+        &format!("/__requests?prefix={prefix}"),
+        &[],
+        b"",
+    );
+    answer.json().as_array().cloned().unwrap_or_default()
+}
+
+/// The mails the SMTP recorder wrote for `recipient`.
+fn mails_to(mail_dir: &str, recipient: &str) -> Vec<Value> {
+    let Ok(entries) = std::fs::read_dir(mail_dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .filter_map(|text| serde_json::from_str::<Value>(&text).ok())
+        .filter(|mail| {
+            mail["rcpt_tos"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|address| address == recipient))
+        })
+        .collect()
+}
+
+/// Polls `probe` until it gives `Some`, for at most 30 s.
+fn eventually<T>(what: &str, probe: impl Fn() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn body_of(request: &Value) -> Value {
+    serde_json::from_str(request["body"].as_str().expect("a body")).expect("a JSON body")
+}
+
+/// The product's promise end to end, through the server and real receivers: an outage
+/// of three queues goes pending, then firing; Slack and email each get exactly one
+/// grouped notification; a webhook that fails once is retried and its failure shows in
+/// the alert's history; nobody acknowledges, so after the response time PagerDuty is
+/// paged (escalation level 1, keyed by fingerprint); the acknowledgements stop the
+/// escalation before level 2 (SMS); the recovery sends one resolved notification each.
+#[test]
+fn a_critical_outage_is_grouped_escalated_acknowledged_and_resolved() {
+    let test = "a_critical_outage_is_grouped_escalated_acknowledged_and_resolved";
+    let (Ok(receiver), Ok(smtp), Ok(mail_dir)) = (
+        std::env::var("SIGHTLINE_TEST_RECEIVER"),
+        std::env::var("SIGHTLINE_TEST_SMTP"),
+        std::env::var("SIGHTLINE_TEST_SMTP_MAILDIR"),
+    ) else {
+        eprintln!(
+            "SKIPPED {test}: SIGHTLINE_TEST_RECEIVER / SIGHTLINE_TEST_SMTP / SIGHTLINE_TEST_SMTP_MAILDIR are not set (.ci/run starts the HTTP and SMTP recorders and sets them)"
+        );
+        return;
+    };
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos();
+    let prefix = format!("/outage-{run}");
+    let hook_prefix = format!("/fail-1{prefix}/hook");
+    let oncall = format!("oncall-{run}@sightline.test");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Secrets are never written in the configuration: files here.
+    let secret = |name: &str, value: &str| -> String {
+        let path = dir.path().join(name);
+        std::fs::write(&path, value).expect("secret written");
+        path.display().to_string()
+    };
+    let slack_url = secret("slack-url", &format!("{receiver}{prefix}/slack"));
+    let routing_key = secret("routing-key", "R0UT1NGKEY0123456789");
+    let auth_token = secret("twilio-token", "twilio-token");
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            r#"
+[[alert]]
+name = "queue_stuck"
+kpi = "queue_depth"
+window = "current"
+condition = {{ above = 100 }}
+for = "1s"
+severity = "critical"
+annotations = {{ summary = "{{{{queue}}}} holds {{{{value}}}} jobs" }}
+
+[route]
+receiver = "slack"
+group_by = ["alertname"]
+group_wait = "0s"
+group_interval = "1s"
+repeat_interval = "4h"
+
+[[route.routes]]
+matchers = ["severity=critical"]
+receiver = "email"
+continue = true
+
+[[route.routes]]
+matchers = ["severity=critical"]
+receiver = "hook"
+continue = true
+
+[[route.routes]]
+matchers = ["severity=critical"]
+receiver = "slack"
+
+[[escalation]]
+severity = "critical"
+response_time = "3s"
+levels = [{{ receivers = ["pager"] }}, {{ receivers = ["sms"] }}]
+ack_timeout = "1h"
+
+[[receiver]]
+name = "slack"
+kind = "slack"
+url_file = "{slack_url}"
+
+[[receiver]]
+name = "email"
+kind = "email"
+smtp = "{smtp}"
+tls = "none"
+from = "Sightline <alerts@sightline.test>"
+to = ["{oncall}"]
+username = "sightline"
+password_env = "SIGHTLINE_TEST_SMTP_PASSWORD"
+
+[[receiver]]
+name = "hook"
+kind = "webhook"
+url = "{receiver}{hook_prefix}"
+
+[[receiver]]
+name = "pager"
+kind = "pagerduty"
+routing_key_file = "{routing_key}"
+api_url = "{receiver}{prefix}/pd"
+
+[[receiver]]
+name = "sms"
+kind = "twilio_sms"
+account_sid = "AC0123456789abcdef0123456789abcdef"
+auth_token_file = "{auth_token}"
+from = "+15005550006"
+to = ["+15551230001"]
+api_url = "{receiver}{prefix}/sms"
+"#
+        ),
+    )
+    .expect("rules written");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
+            rules.display().to_string()
+        ),
+    );
+    let server = Server::start(&dir.path().join("data"), Some(&config));
+    let queues = ["emails", "invoices", "labels"];
+    let batch: Vec<String> = queues
+        .iter()
+        .enumerate()
+        .map(|(index, queue)| depth(&format!("up-{index}"), queue, 500))
+        .collect();
+    let answer = server.post(
+        "application/cloudevents-batch+json",
+        format!("[{}]", batch.join(",")).as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+
+    // `for = "1s"`: pending first, and nobody is told yet.
+    wait_for(&server, "/v1/alerts?state=pending", |alerts| {
+        alerts["alerts"]
+            .as_array()
+            .is_some_and(|list| list.len() == 3)
+    });
+    assert!(recorded(&receiver, &format!("{prefix}/slack")).is_empty());
+
+    // Firing: one grouped Slack message and one mail for the three queues.
+    let firing = wait_for(&server, "/v1/alerts?state=firing", |alerts| {
+        alerts["alerts"]
+            .as_array()
+            .is_some_and(|list| list.len() == 3)
+    });
+    let fired_at = std::time::Instant::now();
+    let slack = eventually("the Slack message", || {
+        recorded(&receiver, &format!("{prefix}/slack"))
+            .into_iter()
+            .next()
+    });
+    let text = body_of(&slack)["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(text.starts_with("3 "), "one message for the group: {text}");
+    for queue in queues {
+        assert!(text.contains(queue), "{text}");
+    }
+    let mail = eventually("the mail", || {
+        mails_to(&mail_dir, &oncall).into_iter().next()
+    });
+    assert!(
+        mail["headers"]["subject"]
+            .as_str()
+            .is_some_and(|subject| subject.starts_with("3 ")),
+        "{mail}"
+    );
+
+    // The webhook failed once (503) and was retried: both in the alerts' history.
+    let hook = eventually("the webhook's retry", || {
+        let requests = recorded(&receiver, &hook_prefix);
+        (requests.len() >= 2).then_some(requests)
+    });
+    assert_eq!(body_of(&hook[1])["status"], "firing");
+    let id = firing["alerts"][0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let history = eventually("the hook's delivery in the history", || {
+        let alert = server.get(&format!("/v1/alerts/{id}")).json();
+        let entries = alert["history"].as_array()?.clone();
+        entries
+            .iter()
+            .any(|entry| entry["receiver"] == "hook" && entry["outcome"] == "delivered")
+            .then_some(entries)
+    });
+    let hook_outcomes: Vec<(String, u64)> = history
+        .iter()
+        .filter(|entry| entry["receiver"] == "hook")
+        .map(|entry| {
+            (
+                entry["outcome"].as_str().unwrap_or_default().to_owned(),
+                entry["attempt"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hook_outcomes,
+        [("failed".to_owned(), 1), ("delivered".to_owned(), 2)],
+        "{history:?}"
+    );
+    let failed = history
+        .iter()
+        .find(|entry| entry["outcome"] == "failed")
+        .expect("the failed attempt");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("503")),
+        "{failed}"
+    );
+    let states: Vec<(&str, &str)> = history
+        .iter()
+        .filter(|entry| entry["event"] == "transition")
+        .map(|entry| {
+            (
+                entry["from"].as_str().unwrap_or_default(),
+                entry["to"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(states, [("normal", "pending"), ("pending", "firing")]);
+
+    // Not acknowledged within the response time (3 s): PagerDuty, once per alert, keyed
+    // by the alert's fingerprint. The SMS level is not due yet.
+    let pages = eventually("the escalation to PagerDuty", || {
+        let requests = recorded(&receiver, &format!("{prefix}/pd"));
+        (requests.len() >= 3).then_some(requests)
+    });
+    assert!(
+        fired_at.elapsed() >= std::time::Duration::from_millis(2500),
+        "escalated after {:?}, before the response time",
+        fired_at.elapsed()
+    );
+    let mut keys: Vec<String> = pages
+        .iter()
+        .map(|page| {
+            body_of(page)["dedup_key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    keys.sort();
+    let mut ids: Vec<String> = firing["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|alert| alert["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(keys, ids, "one page per alert, keyed by fingerprint");
+    for page in &pages {
+        assert_eq!(body_of(page)["event_action"], "trigger");
+    }
+
+    // Acknowledged: level 2 (SMS, due 6 s after firing) never comes.
+    for alert_id in &ids {
+        let acked = post_json(
+            &server,
+            "POST",
+            &format!("/v1/alerts/{alert_id}/ack"),
+            r#"{"by":"sam"}"#,
+        );
+        assert_eq!(acked.status, 200, "{}", acked.text());
+    }
+    assert!(
+        fired_at.elapsed() < std::time::Duration::from_secs(6),
+        "acknowledged too late to test that it stops escalation ({:?})",
+        fired_at.elapsed()
+    );
+    // Proving an absence needs the clock: wait out the level's due time plus a margin of
+    // many evaluation rounds (50 ms each).
+    while fired_at.elapsed() < std::time::Duration::from_secs(8) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        recorded(&receiver, &format!("{prefix}/sms")).is_empty(),
+        "the acknowledgement stops escalation"
+    );
+
+    // Recovery: one resolved notification to Slack and one mail; still one firing one.
+    let recovered: Vec<String> = queues
+        .iter()
+        .enumerate()
+        .map(|(index, queue)| depth(&format!("down-{index}"), queue, 2))
+        .collect();
+    let answer = server.post(
+        "application/cloudevents-batch+json",
+        format!("[{}]", recovered.join(",")).as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let slack = eventually("the resolved Slack message", || {
+        let requests = recorded(&receiver, &format!("{prefix}/slack"));
+        (requests.len() >= 2).then_some(requests)
+    });
+    let resolved_text = body_of(&slack[1])["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(resolved_text.contains("resolved"), "{resolved_text}");
+    assert!(
+        !body_of(&slack[0])["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("resolved")
+    );
+    let mails = eventually("the resolved mail", || {
+        let mails = mails_to(&mail_dir, &oncall);
+        (mails.len() >= 2).then_some(mails)
+    });
+    assert_eq!(mails.len(), 2, "one mail per transition: {mails:?}");
+    let alert = server.get(&format!("/v1/alerts/{id}")).json();
+    assert_eq!(alert["state"], "resolved");
+    let final_states: Vec<&str> = alert["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|entry| entry["event"] == "transition")
+        .map(|entry| entry["to"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        final_states,
+        ["pending", "firing", "acknowledged", "resolved"]
+    );
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("sightline_notifications_failed_total{receiver=\"hook\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sightline_notifications_sent_total{receiver=\"sms\"} 0"),
+        "{metrics}"
+    );
+}

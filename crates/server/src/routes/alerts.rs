@@ -1,4 +1,4 @@
-//! The alert API: `GET /v1/alerts`, `POST /v1/alerts/{id}/ack|assign|resolve`, and
+//! The alert API: `GET /v1/alerts`, `GET /v1/alerts/{id}` (with its history), `POST /v1/alerts/{id}/ack|assign|resolve`, and
 //! silences (`GET`/`POST /v1/silences`, `DELETE /v1/silences/{id}`). Each change is
 //! durable in the alert journal before it is answered.
 
@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sightline_alerts::{AlertState, AlertView, Alerter, AlertsError, SilenceRequest};
-use sightline_model::time::{now_micros, parse_rfc3339};
+use sightline_model::time::{format_rfc3339, now_micros, parse_rfc3339};
 
 use crate::alerting::AlertService;
 use crate::error::ApiError;
@@ -115,6 +115,101 @@ pub async fn report(
     let since_us = now.saturating_sub(i64::try_from(span.as_micros()).unwrap_or(i64::MAX));
     let report = service.alerter().report(since_us, now);
     Ok(Json(report.to_json()).into_response())
+}
+
+/// One alert and its history: every transition (with who acted and why) and what became
+/// of every notification that listed it, failed attempts included, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts/{id}",
+    operation_id = "get_alert",
+    tag = "alerts",
+    params(("id" = String, Path, description = "The alert's id (its fingerprint)")),
+    responses(
+        (status = 200, description = "The alert as `GET /v1/alerts` lists it, plus `history`: `[{\"at\", \"event\": \"transition\", \"from\", \"to\", \"cause\", \"by\", …} | {\"at\", \"event\": \"notification\", \"receiver\", \"kind\", \"outcome\": \"queued|delivered|failed|gave_up\", \"attempt\", \"error\", \"retry_at\"}]`", body = Object),
+        (status = 404, description = "No such alert", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let service = service(&state)?;
+    let now = now_micros();
+    let alerter = service.alerter();
+    let view = alerter.alert(&id, now).map_err(alerts_error)?;
+    let mut history: Vec<(i64, u8, serde_json::Value)> = Vec::new();
+    for transition in alerter.history(Some(&view.id)) {
+        history.push((transition.at_us, 0, transition_json(&transition)));
+    }
+    for record in alerter.deliveries(Some(&view.id)) {
+        history.push((record.at_us, 1, delivery_json(&record)));
+    }
+    for queued in alerter.outbox() {
+        if queued.alerts.iter().any(|alert| alert.id == view.id) {
+            history.push((
+                queued.created_at,
+                2,
+                serde_json::json!({
+                    "at": format_rfc3339(queued.created_at),
+                    "event": "notification",
+                    "notification": queued.id,
+                    "receiver": queued.receiver,
+                    "kind": queued.kind.as_str(),
+                    "outcome": "queued",
+                }),
+            ));
+        }
+    }
+    drop(alerter);
+    // Stable: a transition before the notification it caused at the same instant.
+    history.sort_by_key(|(at_us, order, _)| (*at_us, *order));
+    let mut answer = view.to_json();
+    answer["history"] = history
+        .into_iter()
+        .map(|(_, _, entry)| entry)
+        .collect::<Vec<_>>()
+        .into();
+    Ok(Json(answer).into_response())
+}
+
+fn transition_json(transition: &sightline_alerts::Transition) -> serde_json::Value {
+    use sightline_alerts::Cause;
+    let (cause, by, assignee) = match &transition.cause {
+        Cause::Evaluation => ("evaluation", None, None),
+        Cause::Acknowledged { by } => ("acknowledged", Some(by.as_str()), None),
+        Cause::AckExpired => ("ack_expired", None, None),
+        Cause::Assigned { to, by } => ("assigned", Some(by.as_str()), Some(to.as_str())),
+        Cause::ResolvedByHand { by } => ("resolved_by_hand", Some(by.as_str()), None),
+        Cause::RuleRemoved => ("rule_removed", None, None),
+    };
+    serde_json::json!({
+        "at": format_rfc3339(transition.at_us),
+        "event": "transition",
+        "from": transition.from.as_str(),
+        "to": transition.to.as_str(),
+        "cause": cause,
+        "by": by,
+        "assignee": assignee,
+        "incident": transition.incident,
+        "value": transition.value,
+        "threshold": transition.threshold,
+        "baseline": transition.baseline,
+    })
+}
+
+fn delivery_json(record: &sightline_alerts::DeliveryRecord) -> serde_json::Value {
+    serde_json::json!({
+        "at": format_rfc3339(record.at_us),
+        "event": "notification",
+        "notification": record.notification_id,
+        "receiver": record.receiver,
+        "kind": record.kind.as_str(),
+        "outcome": record.outcome.as_str(),
+        "attempt": record.attempt,
+        "error": record.error,
+        "retry_at": record.retry_at_us.map(format_rfc3339),
+    })
 }
 
 /// Who acts on an alert.

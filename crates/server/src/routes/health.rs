@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
+use sightline_alerts::AlertState;
 
 use crate::state::AppState;
 
@@ -120,8 +121,6 @@ fn render_engine(state: &AppState, out: &mut String) {
         );
     }
     if let Some(alerts) = &state.alerts {
-        let now = sightline_model::time::now_micros();
-        let views = alerts.alerter().alerts(None, now);
         let _ = writeln!(
             out,
             "# HELP sightline_alert_rules Alert rules evaluated.\n# TYPE sightline_alert_rules gauge\nsightline_alert_rules {}",
@@ -131,12 +130,25 @@ fn render_engine(state: &AppState, out: &mut String) {
             out,
             "# HELP sightline_alerts Alerts by state.\n# TYPE sightline_alerts gauge"
         );
-        for state_name in ["pending", "firing", "acknowledged", "resolved"] {
-            let count = views
-                .iter()
-                .filter(|view| view.state.as_str() == state_name)
-                .count();
-            let _ = writeln!(out, "sightline_alerts{{state=\"{state_name}\"}} {count}");
+        let counts: Vec<(AlertState, usize)> = {
+            let alerter = alerts.alerter();
+            [
+                AlertState::Pending,
+                AlertState::Firing,
+                AlertState::Acknowledged,
+                AlertState::Resolved,
+                AlertState::NoData,
+            ]
+            .into_iter()
+            .map(|state| (state, alerter.count_in_state(state)))
+            .collect()
+        };
+        for (state, count) in counts {
+            let _ = writeln!(
+                out,
+                "sightline_alerts{{state=\"{}\"}} {count}",
+                state.as_str()
+            );
         }
         let _ = writeln!(
             out,

@@ -27,6 +27,7 @@ use crate::error::ApiError;
         super::kpis::windows,
         super::alerts::list,
         super::alerts::report,
+        super::alerts::get_one,
         super::alerts::ack,
         super::alerts::assign,
         super::alerts::resolve,
