@@ -14,8 +14,9 @@
 // live by itself; screenshots of the default page (dark) and of the kiosk view (light).
 // Scenario "config" (dashboards as code): a user KPI on panels of its own, exact counts of
 // posted events, updated live; an alert rule over it fires, is acknowledged (the name asked
-// once), silenced for 1 h and the silence expired from the alert panel; the tuning report
-// (`?view=report`) counts it; the kiosk view of the same page has no buttons.
+// once), its History lists firing then the acknowledgement (and stays open while the panel
+// redraws), it is silenced for 1 h and the silence expired from the alert panel; the tuning
+// report (`?view=report`) counts it; the kiosk view of the same page has no buttons.
 // Any page error, console error, failed request or HTTP error fails the run, except the ones
 // a scenario expects (GET /v1/alerts answering 404 while alerting is not there; the stream
 // failing while the server is down on purpose).
@@ -484,7 +485,7 @@ async function scenarioConfig(browser) {
   log("scenario config passed");
 }
 
-/** The alert panel over the rule: acknowledge, silence for 1 h, expire; then the tuning report. */
+/** The alert panel over the rule: acknowledge, history, silence for 1 h, expire; then the tuning report. */
 async function alertFlow(page, server) {
   const panel = page.locator('section.panel[data-panel="alerts"]');
   const firing = panel.locator(`li.alert[data-state="firing"]`);
@@ -524,6 +525,31 @@ async function alertFlow(page, server) {
   check((await page.evaluate(() => localStorage.getItem("sightline.actor"))) === ACTOR, "the name is kept in localStorage");
   log(`acknowledged from the page by ${ACTOR} (the server agrees)`);
 
+  // Its history (GET /v1/alerts/{id}, oldest first): the transition to firing, then the
+  // acknowledgement by the name just given.
+  const historyToggle = item.locator("details.history-disclosure > summary");
+  const history = item.locator("details.history-disclosure[open] ol.alert-history");
+  await historyToggle.click();
+  try {
+    await history.locator('li[data-event="transition"]').first().waitFor({ timeout: 10_000 });
+    await page.waitForFunction(
+      ({ alertId, actor }) => {
+        const entries = [...document.querySelectorAll(`section.panel[data-panel="alerts"] li.alert[data-alert-id="${alertId}"] ol.alert-history > li[data-event="transition"]`)];
+        const fired = entries.findIndex((entry) => entry.dataset.to === "firing");
+        const acked = entries.findIndex((entry) => entry.dataset.cause === "acknowledged" && entry.dataset.to === "acknowledged" && entry.textContent.includes(`acknowledged by ${actor}`));
+        return fired !== -1 && acked > fired;
+      },
+      { alertId: id, actor: ACTOR },
+      { timeout: 10_000, polling: 100 },
+    );
+  } catch {
+    const shown = await item.locator(".history-body").innerText().catch(() => "(no history shown)");
+    const held = await getJson(`${server.url}/v1/alerts/${encodeURIComponent(id)}`).then((alert) => alert.history, (error) => error.message);
+    throw new Failure(`the alert's history does not show firing, then acknowledged by ${ACTOR}: ${JSON.stringify(shown)} (the server has ${JSON.stringify(held)})`);
+  }
+  const transitions = await history.locator('li[data-event="transition"]').allInnerTexts();
+  log(`the alert's history lists: ${JSON.stringify(transitions)}`);
+
   // Silence it for 1 h: no second name prompt; the silence is listed with the alert's matchers.
   await item.locator(".silence-menu summary").click();
   await item.locator('button[data-action="silence-1h"]').click();
@@ -541,6 +567,10 @@ async function alertFlow(page, server) {
   const ends = Date.parse(silenced.silences[0]?.ends_at) - Date.now();
   check(silenced.silences.length === 1 && ends > 55 * 60_000 && ends <= 60 * 60_000, `the server's silences: ${JSON.stringify(silenced)}`);
   log(`silenced for 1 h from the page: ${matchers}`);
+  // The silence redrew the alert's item: its history is still open and listed.
+  check((await history.locator("li").count()) > 0, "the alert's History closed (or lost its list) when the panel redrew after the silence");
+  await historyToggle.click();
+  await item.locator("details.history-disclosure:not([open])").waitFor({ timeout: 5_000 });
 
   await silence.first().locator('button[data-action="expire"]').click();
   try {

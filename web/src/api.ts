@@ -103,6 +103,44 @@ export interface Alert {
   inhibited?: boolean | null;
 }
 
+/** A change of an alert's state, as its history (GET /v1/alerts/{id}) lists it. */
+export interface AlertTransition {
+  at: string;
+  event: "transition";
+  from: string;
+  to: string;
+  /** evaluation | acknowledged | ack_expired | assigned | resolved_by_hand | rule_removed */
+  cause: string;
+  by?: string | null;
+  assignee?: string | null;
+  incident?: number | null;
+  value?: number | null;
+  threshold?: number | null;
+  baseline?: number | null;
+}
+
+/** One step of a notification about an alert: queued, or an attempt's outcome. */
+export interface AlertNotification {
+  at: string;
+  event: "notification";
+  notification: number;
+  receiver: string;
+  /** firing | resolved | repeat | escalation | ack_expired */
+  kind: string;
+  /** queued | delivered | failed | gave_up (a queued one has no attempt yet). */
+  outcome: string;
+  attempt?: number | null;
+  error?: string | null;
+  retry_at?: string | null;
+}
+
+export type AlertHistoryEntry = AlertTransition | AlertNotification;
+
+export interface AlertWithHistory extends Alert {
+  /** Oldest first. */
+  history: AlertHistoryEntry[];
+}
+
 export interface Silence {
   id: string;
   /** Alertmanager matchers: `name=value`, `name=~regex`, `name!=value`, `name!~regex`. */
@@ -178,6 +216,12 @@ export async function fetchAlerts(): Promise<Alert[] | null> {
     if (error instanceof HttpError && error.status === 404) return null;
     throw error;
   }
+}
+
+/** One alert with its history; 404 (an HttpError) when the server does not know it. */
+export async function fetchAlertWithHistory(id: string): Promise<AlertWithHistory> {
+  const answer = await getJson<AlertWithHistory>(`/v1/alerts/${encodeURIComponent(id)}`);
+  return { ...answer, history: answer.history ?? [] };
 }
 
 /** The server's error text of a failed answer (`{"error": …}`), or "". */

@@ -15,6 +15,8 @@ export class Formats {
   private readonly signedPercent = new Intl.NumberFormat(undefined, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1, signDisplay: "exceptZero" });
   private readonly ms = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
   private readonly time: Intl.DateTimeFormat;
+  private readonly timeWithSeconds: Intl.DateTimeFormat;
+  private readonly dayOfMonth: Intl.DateTimeFormat;
   private readonly dateTime: Intl.DateTimeFormat;
   private readonly weekday: Intl.DateTimeFormat;
   private readonly parts: Intl.DateTimeFormat;
@@ -27,6 +29,8 @@ export class Formats {
     this.moneyWhole = safeCurrency(currency, { minimumFractionDigits: 0, maximumFractionDigits: 0 });
     this.moneyCompact = safeCurrency(currency, { notation: "compact", maximumFractionDigits: 1 });
     this.time = new Intl.DateTimeFormat(undefined, { timeZone, hour: "2-digit", minute: "2-digit" });
+    this.timeWithSeconds = new Intl.DateTimeFormat(undefined, { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    this.dayOfMonth = new Intl.DateTimeFormat(undefined, { timeZone, day: "numeric", month: "short" });
     this.dateTime = new Intl.DateTimeFormat(undefined, { timeZone, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
     this.weekday = new Intl.DateTimeFormat(undefined, { timeZone, weekday: "long" });
     this.parts = new Intl.DateTimeFormat("en-US", {
@@ -61,6 +65,15 @@ export class Formats {
 
   clock(at: number | Date): string {
     return this.time.format(at);
+  }
+
+  /** The time to the second, with the date in front when `at` is not on the day of `now`. */
+  moment(at: number, now: number): string {
+    const day = this.local(at);
+    const today = this.local(now);
+    const time = this.timeWithSeconds.format(at);
+    if (day.year === today.year && day.month === today.month && day.day === today.day) return time;
+    return `${this.dayOfMonth.format(at)} ${time}`;
   }
 
   when(at: number | Date): string {

@@ -1,13 +1,17 @@
 // kind "alerts": the server's alerts (GET /v1/alerts), polled, with what a person does about
 // them: acknowledge, assign, resolve, silence (1 h, 4 h, 24 h), and the active silences with
 // an Expire button. The acting person's name is asked once and kept (see ask.ts). After an
-// action the panel asks again at once. A kiosk (a wall screen nobody clicks) gets no buttons.
+// action the panel asks again at once. Each alert has a History disclosure: opened, it reads
+// GET /v1/alerts/{id} and shows the alert's transitions and notification attempts, read again
+// while it stays open (as the panel redraws, at most every 2 s). A kiosk (a wall screen
+// nobody clicks) gets no buttons and no disclosures.
 // While the server has no alerting (404) the panel says so calmly; that is a known state, so
 // it counts as data.
 
-import { ackAlert, assignAlert, createSilence, expireSilence, fetchAlerts, fetchSilences, HttpError, resolveAlert, type Alert, type Silence } from "../api";
+import { ackAlert, assignAlert, createSilence, expireSilence, fetchAlerts, fetchAlertWithHistory, fetchSilences, HttpError, resolveAlert, type Alert, type AlertHistoryEntry, type Silence } from "../api";
 import { actor, ask, changeActor, storedActor } from "../ask";
 import { element, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
+import { timeline } from "./timeline";
 
 /** While the server evaluates rules: alerts move quickly, a person waits for their click. */
 const POLL_MS = 5_000;
@@ -21,6 +25,20 @@ const OPEN_STATES = new Set(["pending", "firing", "acknowledged", "nodata"]);
 const RULE_LABELS = new Set(["alertname", "severity", "kpi", "window"]);
 const SILENCE_HOURS = [1, 4, 24];
 const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** An open history is read again when the panel redraws, but not more often than this. */
+const HISTORY_REFRESH_MS = 2_000;
+
+/** What the page knows of one alert's history (kept across redraws of the list). */
+interface HistoryState {
+  entries?: AlertHistoryEntry[];
+  error?: string;
+  /** The last answer as text: an unchanged answer draws nothing. */
+  answer?: string;
+  /** Bumped whenever entries or error change; a drawn body remembers which it shows. */
+  version: number;
+  requestedAt?: number;
+  loading: boolean;
+}
 
 function rank(severity: string): number {
   const index = SEVERITY_ORDER.indexOf(severity);
@@ -55,6 +73,12 @@ function describeError(error: unknown): string {
   return "the server could not be reached";
 }
 
+function historyError(error: unknown): string {
+  if (error instanceof HttpError && error.status === 404) return "History unavailable: the server no longer knows this alert.";
+  if (error instanceof HttpError) return `History unavailable: the server answered ${error.status}.`;
+  return "History unavailable: the server could not be reached.";
+}
+
 function button(label: string, action: string, title?: string): HTMLButtonElement {
   const node = element("button", "button small", label);
   node.type = "button";
@@ -85,6 +109,9 @@ export class AlertsPanel extends Panel {
   private busy = false;
   /** Alerts whose silence menu is open (kept across redraws). */
   private readonly openMenus = new Set<string>();
+  /** Alerts whose history is open (kept across redraws), and what was read of each. */
+  private readonly openHistories = new Set<string>();
+  private readonly histories = new Map<string, HistoryState>();
 
   constructor(context: PanelContext) {
     super(context);
@@ -120,7 +147,8 @@ export class AlertsPanel extends Panel {
       if (!target || target.dataset.action === "actor" || !this.body.contains(target)) return;
       void this.act(target);
     });
-    this.list.addEventListener("toggle", (event) => this.menuToggled(event), true);
+    // Toggle events do not bubble: caught on the way down, for every disclosure of the list.
+    this.list.addEventListener("toggle", (event) => this.disclosureToggled(event), true);
   }
 
   private showActor(): void {
@@ -129,12 +157,82 @@ export class AlertsPanel extends Panel {
     this.actorButton.setAttribute("aria-label", name ? `Acting as ${name}; change who is acting` : "Set who is acting");
   }
 
-  private menuToggled(event: Event): void {
-    const menu = event.target as HTMLDetailsElement;
-    const id = menu.closest<HTMLElement>("li.alert")?.dataset.alertId;
-    if (!id || !(menu instanceof HTMLDetailsElement)) return;
-    if (menu.open) this.openMenus.add(id);
-    else this.openMenus.delete(id);
+  private disclosureToggled(event: Event): void {
+    const disclosure = event.target;
+    if (!(disclosure instanceof HTMLDetailsElement)) return;
+    const id = disclosure.closest<HTMLElement>("li.alert")?.dataset.alertId;
+    if (!id) return;
+    const history = disclosure.classList.contains("history-disclosure");
+    const open = history ? this.openHistories : this.openMenus;
+    if (!disclosure.open) {
+      open.delete(id);
+      return;
+    }
+    open.add(id);
+    if (history) this.refreshHistory(id);
+  }
+
+  /** Reads one alert's history again, unless it is being read or was asked for just now. */
+  private refreshHistory(id: string): void {
+    const state = this.histories.get(id) ?? { version: 0, loading: false };
+    this.histories.set(id, state);
+    const now = Date.now();
+    if (state.loading || (state.requestedAt !== undefined && now - state.requestedAt < HISTORY_REFRESH_MS)) return;
+    state.loading = true;
+    state.requestedAt = now;
+    fetchAlertWithHistory(id)
+      .then(
+        (alert) => {
+          const answer = JSON.stringify(alert.history);
+          if (answer === state.answer && state.error === undefined) return;
+          state.answer = answer;
+          state.entries = alert.history;
+          state.error = undefined;
+          state.version += 1;
+        },
+        (error: unknown) => {
+          const message = historyError(error);
+          if (message === state.error) return;
+          // In place of the list: a history that cannot be read now may be out of date.
+          state.answer = undefined;
+          state.entries = undefined;
+          state.error = message;
+          state.version += 1;
+        },
+      )
+      .finally(() => {
+        state.loading = false;
+        const body = this.list.querySelector<HTMLElement>(`li.alert[data-alert-id="${CSS.escape(id)}"] .history-body`);
+        if (body) this.drawHistory(body, state);
+      });
+  }
+
+  /** Fills a history disclosure's body from what was read (nothing, when it shows that already). */
+  private drawHistory(body: HTMLElement, state: HistoryState | undefined): void {
+    const version = String(state?.version ?? 0);
+    if (body.dataset.version === version) return;
+    body.dataset.version = version;
+    if (state?.error !== undefined) {
+      body.replaceChildren(element("p", "history-error", state.error));
+      return;
+    }
+    if (state?.entries === undefined) {
+      body.replaceChildren(element("p", "history-note", "Reading the history…"));
+      return;
+    }
+    if (state.entries.length === 0) {
+      body.replaceChildren(element("p", "history-note", "Nothing recorded yet."));
+      return;
+    }
+    body.replaceChildren(timeline(state.entries, this.formats, Date.now()));
+  }
+
+  /** Open histories are read again as the panel redraws; those of alerts gone are forgotten. */
+  private refreshHistories(shown: Alert[]): void {
+    const known = new Set((this.alerts ?? []).map((alert) => alert.id));
+    for (const id of [...this.histories.keys()]) if (!known.has(id)) this.histories.delete(id);
+    for (const id of [...this.openHistories]) if (!known.has(id)) this.openHistories.delete(id);
+    for (const alert of shown) if (this.openHistories.has(alert.id)) this.refreshHistory(alert.id);
   }
 
   async load(): Promise<void> {
@@ -262,6 +360,7 @@ export class AlertsPanel extends Panel {
       this.drawSilences();
       this.restoreFocus(focused);
     }
+    this.refreshHistories(open);
     this.setHasData(true);
   }
 
@@ -290,7 +389,7 @@ export class AlertsPanel extends Panel {
       item.append(acked);
     }
     if (alert.annotations?.summary) item.append(element("span", "summary", alert.annotations.summary));
-    if (!this.kiosk) item.append(this.actions(alert));
+    if (!this.kiosk) item.append(this.actions(alert), this.historyDisclosure(alert));
     return item;
   }
 
@@ -309,6 +408,19 @@ export class AlertsPanel extends Panel {
     menu.append(summary, choices);
     bar.append(menu);
     return bar;
+  }
+
+  private historyDisclosure(alert: Alert): HTMLDetailsElement {
+    const disclosure = element("details", "history-disclosure");
+    const summary = element("summary", "history-summary", "History");
+    summary.setAttribute("aria-label", `History of ${alert.rule}`);
+    const body = element("div", "history-body");
+    disclosure.append(summary, body);
+    if (this.openHistories.has(alert.id)) {
+      disclosure.open = true;
+      this.drawHistory(body, this.histories.get(alert.id));
+    }
+    return disclosure;
   }
 
   private drawSilences(): void {
@@ -340,7 +452,8 @@ export class AlertsPanel extends Panel {
     const active = document.activeElement as HTMLElement | null;
     if (!active || !this.body.contains(active)) return undefined;
     const owner = active.closest<HTMLElement>("[data-alert-id], [data-silence]");
-    const action = active.dataset.action ?? (active.tagName === "SUMMARY" ? "menu" : "");
+    const summary = active.tagName === "SUMMARY" ? (active.closest(".history-disclosure") ? "history" : "menu") : "";
+    const action = active.dataset.action ?? summary;
     return owner ? `${owner.dataset.alertId ?? ""}|${owner.dataset.silence ?? ""}|${action}` : undefined;
   }
 
@@ -348,7 +461,8 @@ export class AlertsPanel extends Panel {
     if (!key || (document.activeElement && document.activeElement !== document.body && this.body.contains(document.activeElement))) return;
     const [alertId, silenceId, action] = key.split("|");
     const owner = alertId ? this.list.querySelector<HTMLElement>(`li.alert[data-alert-id="${CSS.escape(alertId)}"]`) : this.silencesList.querySelector<HTMLElement>(`li.silence[data-silence="${CSS.escape(silenceId)}"]`);
-    const target = owner ? (action === "menu" ? owner.querySelector<HTMLElement>("summary") : owner.querySelector<HTMLElement>(`[data-action="${CSS.escape(action)}"]`)) : null;
+    const summaries: Record<string, string> = { menu: ".silence-menu > summary", history: ".history-disclosure > summary" };
+    const target = owner ? owner.querySelector<HTMLElement>(summaries[action] ?? `[data-action="${CSS.escape(action)}"]`) : null;
     // The alert is gone (resolved): the panel's status line says what happened.
     (target ?? this.body.querySelector<HTMLElement>(".alerts-footer .report-link"))?.focus();
   }
