@@ -1,6 +1,8 @@
 //! Alert series evaluated per second: 10,000 series (one rule per group of a KPI)
 //! re-evaluated on every update, the target of issue 5. Steady state: the values move but
 //! stay on their side of the threshold, which is what nearly every update looks like.
+//! With the `seasonal` feature, also one seasonal fit: what a seasonal rule costs per
+//! series once an hour.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sightline_alerts::clock::{HOUR_US, SECOND_US};
@@ -176,6 +178,44 @@ severity = "high"
     group_bench.finish();
 }
 
+/// One seasonal fit over 28 days of hourly values (daily and weekly cycle, noise, a few
+/// gaps): the work a seasonal rule does per series at the first update of each hour.
+#[cfg(feature = "seasonal")]
+fn seasonal_fit(criterion: &mut Criterion) {
+    use sightline_alerts::rule::{Direction, SeasonalBounds};
+    let seasonal = SeasonalBounds {
+        days: 28,
+        min_days: 14,
+        level: 0.99,
+        direction: Direction::Both,
+        min_delta: 0.0,
+    };
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let hours: Vec<Option<f64>> = (0..28 * 24)
+        .map(|hour| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let noise = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let hour_of_day = (hour % 24) as f64;
+            let weekend = if (hour / 24) % 7 >= 5 { 0.7 } else { 1.0 };
+            let value = (110.0 - 90.0 * ((hour_of_day - 3.0) * std::f64::consts::PI / 12.0).cos())
+                * weekend
+                * (1.0 + 0.05 * noise);
+            (hour % 97 != 0).then_some(value)
+        })
+        .collect();
+    let mut group_bench = criterion.benchmark_group("alerts");
+    group_bench.throughput(Throughput::Elements(1));
+    group_bench.bench_function("seasonal_fit_28_days_hourly", |bencher| {
+        bencher.iter(|| {
+            sightline_alerts::seasonal::bounds(std::hint::black_box(&hours), &seasonal)
+                .expect("four weeks fit")
+        })
+    });
+    group_bench.finish();
+}
+
 criterion_group!(
     benches,
     static_threshold,
@@ -183,4 +223,9 @@ criterion_group!(
     mixed_rules,
     tick
 );
+#[cfg(feature = "seasonal")]
+criterion_group!(seasonal_benches, seasonal_fit);
+#[cfg(feature = "seasonal")]
+criterion_main!(benches, seasonal_benches);
+#[cfg(not(feature = "seasonal"))]
 criterion_main!(benches);

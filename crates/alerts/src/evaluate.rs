@@ -8,6 +8,9 @@
 //! comparison, not a history read. With fewer than `min_weeks` samples the same hour of
 //! each of the last seven days is used; with fewer than `min_days` of those the rule is
 //! still learning and does not fire.
+//!
+//! Seasonal bounds (the `seasonal` feature, `seasonal.rs`) read every hour of the last
+//! `days` days instead and forecast the current one; they are cached the same way.
 
 use std::collections::VecDeque;
 
@@ -15,7 +18,9 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::clock::{HOUR_US, MINUTE_US};
-use crate::rule::{Condition, Direction, DynamicThreshold, NoDataPolicy, Rule};
+use crate::rule::{Condition, Direction, DynamicThreshold, NoDataPolicy, Rule, SeasonalBounds};
+#[cfg(feature = "seasonal")]
+use crate::seasonal::bounds as seasonal_forecast;
 
 /// A KPI value as the engine reports it, reduced to numbers.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +96,24 @@ pub trait BaselineSource {
     /// windowed rate, the mean of its windows ending in that hour), or `None` when history
     /// has nothing for it.
     fn hour_value(&self, series: &SeriesKey<'_>, start_us: i64, end_us: i64) -> Option<f64>;
+
+    /// The series' value over each whole hour of `[start_us, end_us)`, oldest first: one
+    /// entry per hour, `None` where history has nothing. Seasonal rules read weeks of
+    /// hours at once; a source that can answer them with one read should override this.
+    ///
+    /// The hours are steps of 3,600 s from `start_us` (the start of a local hour), not
+    /// wall-clock hours: across a DST change the repeated hour comes twice and the skipped
+    /// one not at all, one value per elapsed hour, which is what a forecast over evenly
+    /// spaced values needs.
+    fn hour_values(&self, series: &SeriesKey<'_>, start_us: i64, end_us: i64) -> Vec<Option<f64>> {
+        let hours = (end_us - start_us).div_euclid(HOUR_US).max(0);
+        (0..hours)
+            .map(|hour| {
+                let hour_start = start_us + hour * HOUR_US;
+                self.hour_value(series, hour_start, hour_start + HOUR_US)
+            })
+            .collect()
+    }
 
     /// The series' value at `at_us` in the past. Change rules use it until they have seen
     /// the series for long enough themselves (after a restart).
@@ -287,6 +310,16 @@ impl SeriesMemory {
                     },
                 },
             },
+            Condition::Seasonal(seasonal) => match number {
+                None => Evaluation::new(Verdict::NoData, None),
+                Some(number) => match self.seasonal_bounds(seasonal, key, now_us, zone, source) {
+                    Some(bounds) => judge_dynamic(number, &bounds, seasonal.direction),
+                    None => Evaluation {
+                        learning: true,
+                        ..Evaluation::new(Verdict::NotMet, Some(number))
+                    },
+                },
+            },
             Condition::Change {
                 over_us,
                 below,
@@ -376,6 +409,31 @@ impl SeriesMemory {
         bounds
     }
 
+    /// The forecast bounds for the local hour of `now_us`, fitted once per hour like
+    /// [`SeriesMemory::bounds`] (a series belongs to one rule, so the two never share the
+    /// cache).
+    fn seasonal_bounds(
+        &mut self,
+        seasonal: &SeasonalBounds,
+        key: &SeriesKey<'_>,
+        now_us: i64,
+        zone: &TimeZone,
+        source: &dyn BaselineSource,
+    ) -> Option<Bounds> {
+        if let Some((start, end, bounds)) = self.baseline
+            && start <= now_us
+            && now_us < end
+        {
+            return bounds;
+        }
+        let (start, end) = local_hour(zone, now_us);
+        let history_start = start - i64::from(seasonal.days) * 24 * HOUR_US;
+        let hours = source.hour_values(key, history_start, start);
+        let bounds = seasonal_forecast(&hours, seasonal);
+        self.baseline = Some((start, end, bounds));
+        bounds
+    }
+
     /// The newest remembered sample at or before `now - over`.
     fn past_value(&self, over_us: i64, now_us: i64) -> Option<f64> {
         let target = now_us - over_us;
@@ -398,6 +456,13 @@ impl SeriesMemory {
             self.samples.pop_front();
         }
     }
+}
+
+/// A build without the `seasonal` feature refuses seasonal rules when it loads them
+/// ([`crate::rule`]), so this is never asked; if it were, the rule would only learn.
+#[cfg(not(feature = "seasonal"))]
+fn seasonal_forecast(_hours: &[Option<f64>], _seasonal: &SeasonalBounds) -> Option<Bounds> {
+    None
 }
 
 fn static_threshold(

@@ -29,7 +29,8 @@
 //!
 //! ## Layout
 //!
-//! [`rule`] (TOML rules), [`evaluate`] (conditions, dynamic baselines), [`lifecycle`]
+//! [`rule`] (TOML rules), [`evaluate`] (conditions, dynamic baselines), `seasonal`
+//! (forecast bounds, with the `seasonal` feature), [`lifecycle`]
 //! (states and transitions), [`routing`], [`inhibit`], [`silence`], [`intervals`],
 //! [`notify`] (groups and the outbox entries), [`escalation`], [`store`] (the journal),
 //! [`report`] (tuning), [`alerter`] (all of it together), [`config`] (one file's worth).
@@ -49,6 +50,8 @@ pub mod notify;
 pub mod report;
 pub mod routing;
 pub mod rule;
+#[cfg(feature = "seasonal")]
+pub mod seasonal;
 pub mod silence;
 pub mod store;
 pub mod template;

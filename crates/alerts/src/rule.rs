@@ -17,6 +17,8 @@
 //!
 //! `condition` is exactly one of `{ above = X }`, `{ below = X }`,
 //! `{ dynamic = { k = 3.0, weeks = 4, min_weeks = 2, direction = "below" } }`,
+//! `{ seasonal = { days = 28, min_days = 14, level = 0.99, direction = "below" } }`
+//! (a build with the `seasonal` feature only),
 //! `{ absent = "10m", during = "business_hours" }` or
 //! `{ change = { over = "1h", below = -0.3 } }`.
 
@@ -73,7 +75,7 @@ impl fmt::Display for Severity {
     }
 }
 
-/// Which side of a dynamic baseline is abnormal.
+/// Which side of a dynamic or seasonal baseline is abnormal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
@@ -100,11 +102,32 @@ pub struct DynamicThreshold {
     pub min_delta: f64,
 }
 
+/// Bounds from a seasonal forecast of the series' hourly history (see `seasonal.rs`,
+/// built with the `seasonal` feature).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeasonalBounds {
+    /// Days of hourly history fitted, ending at the current local hour.
+    pub days: u32,
+    /// Days' worth of hours with a value needed; with fewer, the rule does not fire (it is
+    /// still learning).
+    pub min_days: u32,
+    /// The prediction interval's level: 0.99 = a normal hour falls outside it 1 % of the
+    /// time.
+    pub level: f64,
+    pub direction: Direction,
+    /// The bounds are at least this far from the forecast, so a quiet history does not
+    /// make every wiggle an incident.
+    pub min_delta: f64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     Above(f64),
     Below(f64),
     Dynamic(DynamicThreshold),
+    /// Exists in every build so that a rule asking for it gets a clear error from a build
+    /// without the `seasonal` feature; only the fitting is feature-gated.
+    Seasonal(SeasonalBounds),
     /// No non-zero value for this long (only counted while `during` is active).
     Absent {
         for_us: i64,
@@ -192,6 +215,8 @@ pub struct ConditionFile {
     #[serde(default)]
     pub dynamic: Option<DynamicFile>,
     #[serde(default)]
+    pub seasonal: Option<SeasonalFile>,
+    #[serde(default)]
     pub absent: Option<String>,
     #[serde(default)]
     pub during: Option<String>,
@@ -216,6 +241,21 @@ pub struct DynamicFile {
     pub min_delta: f64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeasonalFile {
+    #[serde(default = "default_seasonal_days")]
+    pub days: u32,
+    #[serde(default = "default_seasonal_min_days")]
+    pub min_days: u32,
+    #[serde(default = "default_level")]
+    pub level: f64,
+    #[serde(default = "default_direction")]
+    pub direction: Direction,
+    #[serde(default)]
+    pub min_delta: f64,
+}
+
 fn default_k() -> f64 {
     3.0
 }
@@ -230,6 +270,15 @@ fn default_min_days() -> u32 {
 }
 fn default_direction() -> Direction {
     Direction::Both
+}
+fn default_seasonal_days() -> u32 {
+    28
+}
+fn default_seasonal_min_days() -> u32 {
+    14
+}
+fn default_level() -> f64 {
+    0.99
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -342,6 +391,7 @@ impl ConditionFile {
             self.above.is_some(),
             self.below.is_some(),
             self.dynamic.is_some(),
+            self.seasonal.is_some(),
             self.absent.is_some(),
             self.change.is_some(),
         ]
@@ -351,7 +401,7 @@ impl ConditionFile {
         if kinds_set != 1 {
             return Err(invalid(
                 "condition",
-                "give exactly one of above, below, dynamic, absent or change".to_owned(),
+                "give exactly one of above, below, dynamic, seasonal, absent or change".to_owned(),
             ));
         }
         if self.during.is_some() && self.absent.is_none() {
@@ -368,6 +418,9 @@ impl ConditionFile {
         }
         if let Some(dynamic) = &self.dynamic {
             return dynamic.compile(invalid).map(Condition::Dynamic);
+        }
+        if let Some(seasonal) = &self.seasonal {
+            return seasonal.compile(invalid).map(Condition::Seasonal);
         }
         if let Some(absent) = &self.absent {
             let for_us = parse_duration_us(absent)
@@ -469,6 +522,66 @@ impl DynamicFile {
             weeks: self.weeks,
             min_weeks: self.min_weeks,
             min_days: self.min_days,
+            direction: self.direction,
+            min_delta: self.min_delta,
+        })
+    }
+}
+
+/// Days of history fitted: three days are the least that shows a daily cycle twice with
+/// room to spare; 90 days of hours (2,160) is where the fit, once an hour per series, stops
+/// being cheap.
+const SEASONAL_DAYS: std::ops::RangeInclusive<u32> = 3..=90;
+
+impl SeasonalFile {
+    fn compile(
+        &self,
+        invalid: &dyn Fn(&str, String) -> AlertsError,
+    ) -> Result<SeasonalBounds, AlertsError> {
+        // First, so that a build without the fitting says so instead of passing judgment
+        // on fields it could not use anyway.
+        if !cfg!(feature = "seasonal") {
+            return Err(invalid(
+                "condition.seasonal",
+                "this sightline was built without the `seasonal` feature; rebuild it with \
+                 `cargo build --release --features seasonal`, or use dynamic instead"
+                    .to_owned(),
+            ));
+        }
+        if !SEASONAL_DAYS.contains(&self.days) {
+            return Err(invalid(
+                "condition.seasonal.days",
+                format!(
+                    "fit between {} and {} days of history, e.g. 28",
+                    SEASONAL_DAYS.start(),
+                    SEASONAL_DAYS.end()
+                ),
+            ));
+        }
+        // Two days at least: a daily cycle is only told apart from noise by seeing it twice.
+        if self.min_days < 2 || self.min_days > self.days {
+            return Err(invalid(
+                "condition.seasonal.min_days",
+                format!("must be between 2 and days ({})", self.days),
+            ));
+        }
+        if !(self.level.is_finite() && self.level > 0.0 && self.level < 1.0) {
+            return Err(invalid(
+                "condition.seasonal.level",
+                "the prediction interval's level is a fraction between 0 and 1, e.g. 0.99"
+                    .to_owned(),
+            ));
+        }
+        if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
+            return Err(invalid(
+                "condition.seasonal.min_delta",
+                "must be zero or more".to_owned(),
+            ));
+        }
+        Ok(SeasonalBounds {
+            days: self.days,
+            min_days: self.min_days,
+            level: self.level,
             direction: self.direction,
             min_delta: self.min_delta,
         })
@@ -580,5 +693,118 @@ mod tests {
         let unknown = compile("name = \"r1\"\nkpi = \"o\"\nseverity = \"low\"\ncondition = { above = 1 }\nthreshold = 3")
             .expect_err("unknown key");
         assert!(unknown.to_string().contains("threshold"), "{unknown}");
+    }
+
+    const SEASONAL_BASE: &str = "name = \"r1\"\nkpi = \"orders\"\nseverity = \"high\"\n";
+
+    #[test]
+    fn two_condition_kinds_are_refused_with_seasonal_among_the_choices() {
+        let error = compile(&format!(
+            "{SEASONAL_BASE}condition = {{ below = 5, seasonal = {{ days = 28 }} }}"
+        ))
+        .expect_err("two kinds");
+        assert_eq!(
+            error.to_string(),
+            "alert rule \"r1\": condition: give exactly one of above, below, dynamic, seasonal, \
+             absent or change"
+        );
+    }
+
+    #[cfg(not(feature = "seasonal"))]
+    #[test]
+    fn without_the_feature_a_seasonal_rule_is_refused_with_how_to_rebuild() {
+        // Even a rule with valid fields, and the table form of the condition.
+        for condition in [
+            "condition = { seasonal = {} }",
+            "[condition.seasonal]\ndays = 28\nmin_days = 14\nlevel = 0.99\ndirection = \"below\"",
+        ] {
+            let error = compile(&format!("{SEASONAL_BASE}{condition}"))
+                .expect_err(condition)
+                .to_string();
+            assert!(
+                error.starts_with("alert rule \"r1\": condition.seasonal: "),
+                "{error}"
+            );
+            assert!(error.contains("without the `seasonal` feature"), "{error}");
+            assert!(
+                error.contains("cargo build --release --features seasonal"),
+                "{error}"
+            );
+        }
+    }
+
+    #[cfg(feature = "seasonal")]
+    #[test]
+    fn a_seasonal_condition_compiles_with_its_defaults() {
+        let cases = [
+            (
+                "condition = { seasonal = {} }",
+                SeasonalBounds {
+                    days: 28,
+                    min_days: 14,
+                    level: 0.99,
+                    direction: Direction::Both,
+                    min_delta: 0.0,
+                },
+            ),
+            (
+                "[condition.seasonal]\ndays = 3\nmin_days = 2\nlevel = 0.95\ndirection = \"below\"\nmin_delta = 5",
+                SeasonalBounds {
+                    days: 3,
+                    min_days: 2,
+                    level: 0.95,
+                    direction: Direction::Below,
+                    min_delta: 5.0,
+                },
+            ),
+        ];
+        for (condition, expected) in cases {
+            let rule = compile(&format!("{SEASONAL_BASE}{condition}")).expect(condition);
+            assert_eq!(rule.condition, Condition::Seasonal(expected), "{condition}");
+        }
+    }
+
+    #[cfg(feature = "seasonal")]
+    #[test]
+    fn seasonal_errors_name_the_field_and_what_to_give() {
+        let cases = [
+            ("days = 2", "condition.seasonal.days", "between 3 and 90"),
+            ("days = 91", "condition.seasonal.days", "between 3 and 90"),
+            (
+                "min_days = 1",
+                "condition.seasonal.min_days",
+                "between 2 and days (28)",
+            ),
+            (
+                "days = 7, min_days = 8",
+                "condition.seasonal.min_days",
+                "between 2 and days (7)",
+            ),
+            ("level = 1.0", "condition.seasonal.level", "between 0 and 1"),
+            ("level = 0", "condition.seasonal.level", "between 0 and 1"),
+            ("level = nan", "condition.seasonal.level", "between 0 and 1"),
+            (
+                "min_delta = -1",
+                "condition.seasonal.min_delta",
+                "zero or more",
+            ),
+        ];
+        for (fields, field, advice) in cases {
+            let error = compile(&format!(
+                "{SEASONAL_BASE}condition = {{ seasonal = {{ {fields} }} }}"
+            ))
+            .expect_err(fields)
+            .to_string();
+            assert!(
+                error.starts_with(&format!("alert rule \"r1\": {field}: ")),
+                "{fields}: {error}"
+            );
+            assert!(error.contains(advice), "{fields}: {error}");
+        }
+        let unknown = compile(&format!(
+            "{SEASONAL_BASE}condition = {{ seasonal = {{ weeks = 4 }} }}"
+        ))
+        .expect_err("unknown field");
+        assert!(unknown.to_string().contains("weeks"), "{unknown}");
     }
 }
