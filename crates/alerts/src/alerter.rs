@@ -31,7 +31,7 @@ use crate::config::AlertsConfig;
 use crate::delivery::DeliveryRecord;
 use crate::error::AlertsError;
 use crate::evaluate::{
-    BaselineSource, Evaluation, NoHistory, SeriesKey, SeriesMemory, SeriesValue, Verdict,
+    BaselineSource, Evaluation, NoHistory, Past, SeriesKey, SeriesMemory, SeriesValue, Verdict,
 };
 use crate::inhibit::{InhibitCandidate, is_inhibited};
 use crate::intervals::time_zone;
@@ -60,6 +60,12 @@ pub struct AlerterOptions {
     /// The journal is compacted (rewritten as the current state plus the history kept)
     /// once it is this big and twice its size after the last compaction.
     pub compact_after_bytes: u64,
+    /// Dynamic and seasonal bounds are recomputed once per series and local hour; at most
+    /// this many between two `tick`s (one evaluation round), so the top of the hour costs
+    /// 10,000 series a minute of spread-out refreshes instead of one stalled round. A
+    /// seasonal refresh costs about a millisecond (a fit), a dynamic one a few history
+    /// reads.
+    pub baseline_refreshes_per_round: u32,
 }
 
 impl Default for AlerterOptions {
@@ -68,6 +74,7 @@ impl Default for AlerterOptions {
             dashboard_url: String::new(),
             history_limit: 100_000,
             compact_after_bytes: 64 << 20,
+            baseline_refreshes_per_round: 200,
         }
     }
 }
@@ -161,6 +168,8 @@ pub struct Alerter {
     silences: BTreeMap<String, ActiveSilence>,
     outbox: BTreeMap<u64, Notification>,
     history: VecDeque<Transition>,
+    /// Dynamic and seasonal bounds still allowed to be recomputed before the next `tick`.
+    refreshes_left: u32,
     /// Delivery outcomes, oldest first, as many as transitions are kept.
     deliveries: VecDeque<DeliveryRecord>,
     next_seq: u64,
@@ -262,6 +271,7 @@ impl Alerter {
                 .or_default()
                 .push(index);
         }
+        let refreshes_left = options.baseline_refreshes_per_round;
         let mut alerter = Alerter {
             config,
             options,
@@ -276,6 +286,7 @@ impl Alerter {
             outbox: BTreeMap::new(),
             history: VecDeque::new(),
             deliveries: VecDeque::new(),
+            refreshes_left,
             next_seq: 0,
             next_notification_id: 0,
             watch_start_us: now_us,
@@ -317,6 +328,24 @@ impl Alerter {
         value: &SeriesValue,
         now_us: i64,
     ) {
+        self.observe_window(kpi, window, group, value, None, now_us);
+    }
+
+    /// As [`Alerter::observe`], for a count or sum over a tumbling window still in
+    /// progress: `full_length` estimates the value over the window's full length back from
+    /// now (see the server's evaluator). Rules that compare with the past — dynamic,
+    /// seasonal, rate of change — judge that estimate, since their baselines are whole
+    /// windows and a window a few minutes old always looks like a collapse; static
+    /// thresholds judge the value as the dashboard shows it.
+    pub fn observe_window(
+        &mut self,
+        kpi: &str,
+        window: &str,
+        group: &[(String, String)],
+        value: &SeriesValue,
+        full_length: Option<&SeriesValue>,
+        now_us: i64,
+    ) {
         // Taken out and put back (no allocation per update) so that `self` is free for
         // the updates in between.
         let Some(rule_indexes) = self.rules_by_kpi.get_mut(kpi).map(std::mem::take) else {
@@ -332,10 +361,18 @@ impl Alerter {
                 continue;
             }
             let absent_rule = matches!(rule.condition, Condition::Absent { .. });
+            let compares_with_the_past = matches!(
+                rule.condition,
+                Condition::Dynamic(_) | Condition::Seasonal(_) | Condition::Change { .. }
+            );
             let Some(series_index) = self.series_index(rule_index, window, group) else {
                 continue;
             };
-            self.update_series(series_index, window, value, now_us);
+            let judged = match full_length {
+                Some(estimate) if compares_with_the_past => estimate,
+                _ => value,
+            };
+            self.update_series(series_index, window, judged, now_us);
             // "No orders for 10 minutes" watches the KPI as a whole too: any group's
             // value counts as the KPI being present.
             if absent_rule
@@ -373,14 +410,13 @@ impl Alerter {
             field: rule.field.as_deref(),
             group: &series.group,
         };
-        let evaluation = series.memory.evaluate(
-            rule,
-            &key,
-            value,
-            now_us,
-            &self.zone,
-            self.baseline.as_ref(),
-        );
+        let mut past = Past {
+            zone: &self.zone,
+            source: self.baseline.as_ref(),
+            refreshes_left: self.refreshes_left,
+        };
+        let evaluation = series.memory.evaluate(rule, &key, value, now_us, &mut past);
+        self.refreshes_left = past.refreshes_left;
         if matches!(rule.condition, Condition::Absent { .. }) {
             // Judged by the clock in `tick`.
             return;
@@ -551,6 +587,7 @@ impl Alerter {
     /// Advances the clock: `for`, `keep_firing_for`, absences, lapsed acknowledgements,
     /// due group flushes and escalations. Returns the notifications queued, durable.
     pub fn tick(&mut self, now_us: i64) -> Result<Vec<Notification>, AlertsError> {
+        self.refreshes_left = self.options.baseline_refreshes_per_round;
         self.clock_transitions(now_us);
         let mut queued = Vec::new();
         self.flush_groups(now_us, &mut queued);

@@ -277,6 +277,15 @@ pub struct SeriesMemory {
     pub last_update_us: Option<i64>,
 }
 
+/// What rules that compare with the past read: the business zone (local hours), the
+/// history, and how many series may still have their bounds recomputed this round (see
+/// `AlerterOptions::baseline_refreshes_per_round`).
+pub struct Past<'a> {
+    pub zone: &'a TimeZone,
+    pub source: &'a dyn BaselineSource,
+    pub refreshes_left: u32,
+}
+
 impl SeriesMemory {
     /// Evaluates an update of the series.
     pub fn evaluate(
@@ -285,9 +294,14 @@ impl SeriesMemory {
         key: &SeriesKey<'_>,
         value: &SeriesValue,
         now_us: i64,
-        zone: &TimeZone,
-        source: &dyn BaselineSource,
+        past: &mut Past<'_>,
     ) -> Evaluation {
+        let Past {
+            zone,
+            source,
+            refreshes_left,
+        } = past;
+        let (zone, source) = (*zone, *source);
         let number = value.select(rule.field.as_deref());
         self.last_update_us = Some(now_us);
         if number.is_some_and(|number| number != 0.0) {
@@ -302,23 +316,28 @@ impl SeriesMemory {
             }
             Condition::Dynamic(threshold) => match number {
                 None => Evaluation::new(Verdict::NoData, None),
-                Some(number) => match self.bounds(threshold, key, now_us, zone, source) {
-                    Some(bounds) => judge_dynamic(number, &bounds, threshold.direction),
-                    None => Evaluation {
-                        learning: true,
-                        ..Evaluation::new(Verdict::NotMet, Some(number))
-                    },
-                },
+                Some(number) => {
+                    match self.bounds(threshold, key, now_us, zone, source, refreshes_left) {
+                        Some(bounds) => judge_dynamic(number, &bounds, threshold.direction),
+                        None => Evaluation {
+                            learning: true,
+                            ..Evaluation::new(Verdict::NotMet, Some(number))
+                        },
+                    }
+                }
             },
             Condition::Seasonal(seasonal) => match number {
                 None => Evaluation::new(Verdict::NoData, None),
-                Some(number) => match self.seasonal_bounds(seasonal, key, now_us, zone, source) {
-                    Some(bounds) => judge_dynamic(number, &bounds, seasonal.direction),
-                    None => Evaluation {
-                        learning: true,
-                        ..Evaluation::new(Verdict::NotMet, Some(number))
-                    },
-                },
+                Some(number) => {
+                    match self.seasonal_bounds(seasonal, key, now_us, zone, source, refreshes_left)
+                    {
+                        Some(bounds) => judge_dynamic(number, &bounds, seasonal.direction),
+                        None => Evaluation {
+                            learning: true,
+                            ..Evaluation::new(Verdict::NotMet, Some(number))
+                        },
+                    }
+                }
             },
             Condition::Change {
                 over_us,
@@ -380,11 +399,9 @@ impl SeriesMemory {
         now_us: i64,
         zone: &TimeZone,
         source: &dyn BaselineSource,
+        refreshes_left: &mut u32,
     ) -> Option<Bounds> {
-        if let Some((start, end, bounds)) = self.baseline
-            && start <= now_us
-            && now_us < end
-        {
+        if let Some(bounds) = self.reusable_bounds(now_us, refreshes_left) {
             return bounds;
         }
         let (start, end) = local_hour(zone, now_us);
@@ -419,11 +436,9 @@ impl SeriesMemory {
         now_us: i64,
         zone: &TimeZone,
         source: &dyn BaselineSource,
+        refreshes_left: &mut u32,
     ) -> Option<Bounds> {
-        if let Some((start, end, bounds)) = self.baseline
-            && start <= now_us
-            && now_us < end
-        {
+        if let Some(bounds) = self.reusable_bounds(now_us, refreshes_left) {
             return bounds;
         }
         let (start, end) = local_hour(zone, now_us);
@@ -432,6 +447,26 @@ impl SeriesMemory {
         let bounds = seasonal_forecast(&hours, seasonal);
         self.baseline = Some((start, end, bounds));
         bounds
+    }
+
+    /// The cached bounds when they are for the local hour of `now_us`, or when a refresh
+    /// is due but this round's refreshes are spent: then the previous hour's bounds stand
+    /// in for a round or two, rather than one round at the top of the hour reading (and,
+    /// for seasonal rules, fitting) the history of every series while the alerter is
+    /// locked. `None`: refresh now (one refresh taken from the round's allowance).
+    fn reusable_bounds(&self, now_us: i64, refreshes_left: &mut u32) -> Option<Option<Bounds>> {
+        let cached = self.baseline;
+        if let Some((start, end, bounds)) = cached
+            && start <= now_us
+            && now_us < end
+        {
+            return Some(bounds);
+        }
+        if *refreshes_left == 0 {
+            return Some(cached.and_then(|(_, _, bounds)| bounds));
+        }
+        *refreshes_left -= 1;
+        None
     }
 
     /// The newest remembered sample at or before `now - over`.

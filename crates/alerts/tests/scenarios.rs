@@ -830,3 +830,100 @@ fn a_compacted_journal_restores_the_same_state() {
         assert_eq!(replayed, original);
     }
 }
+
+/// Counts the hours of history read.
+struct CountingCycle {
+    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl BaselineSource for CountingCycle {
+    fn hour_value(&self, _series: &SeriesKey<'_>, start_us: i64, _end_us: i64) -> Option<f64> {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(orders_per_hour(start_us))
+    }
+}
+
+/// At the top of the hour every dynamic series needs new bounds; a round refreshes at
+/// most `baseline_refreshes_per_round` of them, the others keep the previous hour's for a
+/// round or two, so a firing alert does not flap and no round reads everything.
+#[test]
+fn bounds_are_refreshed_a_few_series_per_round() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let rules = r#"
+[[alert]]
+name = "orders_unusually_low"
+kpi = "orders"
+window = "1h"
+condition = { dynamic = { k = 3.0, weeks = 4, min_weeks = 2, direction = "below" } }
+severity = "high"
+"#;
+    let config = AlertsConfig::from_toml(rules, "test rules", "UTC").expect("valid rules");
+    let options = AlerterOptions {
+        baseline_refreshes_per_round: 2,
+        ..AlerterOptions::default()
+    };
+    let before_hour = WEDNESDAY + 14 * HOUR_US + 59 * MINUTE_US;
+    let mut alerter = Alerter::in_memory(config, options, before_hour).expect("alerter");
+    let reads = Arc::new(AtomicUsize::new(0));
+    alerter.set_baseline_source(Box::new(CountingCycle {
+        reads: Arc::clone(&reads),
+    }));
+    let shops: Vec<Vec<(String, String)>> = (0..5)
+        .map(|shop| group(&[("shop", &format!("shop-{shop}"))]))
+        .collect();
+    // Round by round until every series has its 14:00 bounds (two per round).
+    let mut now = before_hour;
+    let mut rounds = 0;
+    loop {
+        let reads_before = reads.load(Ordering::Relaxed);
+        for shop in &shops {
+            // The last shop is down to nothing: firing once it has bounds.
+            let value = if shop == &shops[4] {
+                1.0
+            } else {
+                orders_per_hour(now)
+            };
+            alerter.observe("orders", "1h", shop, &SeriesValue::Number(value), now);
+        }
+        alerter.tick(now).expect("tick");
+        rounds += 1;
+        let refreshed = (reads.load(Ordering::Relaxed) - reads_before) / 4;
+        assert!(refreshed <= 2, "{refreshed} series refreshed in one round");
+        if refreshed == 0 {
+            break;
+        }
+        now += SECOND_US;
+    }
+    assert_eq!(
+        rounds, 4,
+        "5 series at 2 a round: 3 rounds, then none to do"
+    );
+    assert_eq!(alerter.alerts(Some(AlertState::Firing), now).len(), 1);
+
+    // 15:00: every series is due again; the round's allowance goes to the first two, and
+    // the firing one (the last) is judged on its 14:00 bounds rather than as learning,
+    // which would have resolved it.
+    now = WEDNESDAY + 15 * HOUR_US;
+    let reads_before = reads.load(Ordering::Relaxed);
+    for shop in &shops {
+        let value = if shop == &shops[4] {
+            1.0
+        } else {
+            orders_per_hour(now)
+        };
+        alerter.observe("orders", "1h", shop, &SeriesValue::Number(value), now);
+    }
+    alerter.tick(now).expect("tick");
+    assert_eq!((reads.load(Ordering::Relaxed) - reads_before) / 4, 2);
+    let firing = alerter.alerts(Some(AlertState::Firing), now);
+    assert_eq!(firing.len(), 1, "still firing across the hour");
+    assert!(
+        alerter
+            .alerts(None, now)
+            .iter()
+            .all(|alert| alert.state != AlertState::Resolved),
+        "no alert resolved by a round without fresh bounds"
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sightline_alerts::clock::{DAY_US, HOUR_US, MINUTE_US, SECOND_US};
-use sightline_alerts::evaluate::{SeriesKey, SeriesMemory, Verdict};
+use sightline_alerts::evaluate::{Past, SeriesKey, SeriesMemory, Verdict};
 use sightline_alerts::intervals::time_zone;
 use sightline_alerts::rule::Rule;
 use sightline_alerts::{
@@ -192,8 +192,11 @@ fn the_bounds_follow_the_day_and_the_week() {
             &key(),
             &SeriesValue::Number(normal),
             at,
-            &zone,
-            &source,
+            &mut Past {
+                zone: &zone,
+                source: &source,
+                refreshes_left: u32::MAX,
+            },
         );
         assert_eq!(
             quiet.verdict,
@@ -211,8 +214,11 @@ fn the_bounds_follow_the_day_and_the_week() {
             &key(),
             &SeriesValue::Number(normal * 0.4),
             at + MINUTE_US,
-            &zone,
-            &source,
+            &mut Past {
+                zone: &zone,
+                source: &source,
+                refreshes_left: u32::MAX,
+            },
         );
         assert_eq!(dropped.verdict, Verdict::Met, "{dropped:?} at {at}");
         assert_eq!(dropped.baseline, Some(forecast), "the same hour's bounds");
@@ -233,8 +239,11 @@ fn with_five_days_of_history_the_rule_is_learning() {
         &key(),
         &SeriesValue::Number(dropped),
         three_pm,
-        &zone,
-        &source,
+        &mut Past {
+            zone: &zone,
+            source: &source,
+            refreshes_left: u32::MAX,
+        },
     );
     assert_eq!(evaluation.verdict, Verdict::NotMet);
     assert!(evaluation.learning, "{evaluation:?}");
@@ -273,8 +282,11 @@ fn missing_hours_are_filled() {
         &key(),
         &SeriesValue::Number(normal),
         three_pm,
-        &zone,
-        &source,
+        &mut Past {
+            zone: &zone,
+            source: &source,
+            refreshes_left: u32::MAX,
+        },
     );
     assert_eq!(quiet.verdict, Verdict::NotMet, "{quiet:?}");
     assert!(!quiet.learning);
@@ -283,8 +295,11 @@ fn missing_hours_are_filled() {
         &key(),
         &SeriesValue::Number(normal * 0.4),
         three_pm + MINUTE_US,
-        &zone,
-        &source,
+        &mut Past {
+            zone: &zone,
+            source: &source,
+            refreshes_left: u32::MAX,
+        },
     );
     assert_eq!(dropped.verdict, Verdict::Met, "{dropped:?}");
 }
@@ -306,8 +321,11 @@ fn the_history_is_read_once_per_local_hour() {
             &key(),
             &SeriesValue::Number(expected_orders(now)),
             now,
-            &zone,
-            &source,
+            &mut Past {
+                zone: &zone,
+                source: &source,
+                refreshes_left: u32::MAX,
+            },
         );
     }
     assert_eq!(hours_read.load(Ordering::Relaxed), 2 * 28 * 24);

@@ -10,7 +10,12 @@
 //! included, resumes where it stopped. Reading current windows rather than following
 //! every change costs a lookup per KPI a second and cannot miss a change: a rule is
 //! about the value now.
+//!
+//! Counts and sums over a tumbling window in progress hold only part of a window, so
+//! rules that compare with whole past windows (dynamic, seasonal, rate of change) are
+//! given the window's full length back from now ([`full_length_estimate`]).
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -18,12 +23,15 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use sightline_alerts::clock::HOUR_US;
 use sightline_alerts::{
     Alerter, AlerterOptions, AlertsConfig, BaselineSource, DeliveryOutcome, DeliveryRecord,
     SeriesKey, SeriesValue,
 };
 use sightline_config::Config;
 use sightline_engine::aggregate::AggregateValue;
+use sightline_engine::definition::AggregateKind;
+use sightline_engine::window::WindowSpec;
 use sightline_model::time::now_micros;
 use sightline_notify::{
     AttemptFailure, DeliveryEvents, NotifyMetrics, ReceiverDispatchers, Receivers, RetryPolicy,
@@ -114,6 +122,9 @@ pub struct AlertService {
     pub last_round_series: AtomicU64,
     /// Delivery to the receivers, once started.
     delivery: OnceLock<ReceiverDispatchers>,
+    /// (KPI, window label) of the tumbling windows over counts and sums, learnt from the
+    /// engine's definitions at the first round.
+    additive_tumbling: OnceLock<HashSet<(String, String)>>,
     pub notify_metrics: OnceLock<Arc<NotifyMetrics>>,
 }
 
@@ -159,6 +170,7 @@ impl AlertService {
             last_round_us: AtomicU64::new(0),
             last_round_series: AtomicU64::new(0),
             delivery: OnceLock::new(),
+            additive_tumbling: OnceLock::new(),
             notify_metrics: OnceLock::new(),
         })
     }
@@ -188,6 +200,32 @@ impl AlertService {
         }
         let _ = self.notify_metrics.set(metrics);
         let _ = self.delivery.set(handle);
+    }
+
+    /// Whether `label` of `kpi` is a tumbling window over a count or sum, whose value in
+    /// progress is only part of a whole window (see [`full_length_estimate`]).
+    fn is_additive_tumbling(&self, kpis: &KpiService, kpi: &str, label: &str) -> bool {
+        let additive = self.additive_tumbling.get_or_init(|| {
+            let engine = kpis.engine();
+            engine
+                .kpis()
+                .filter(|definition| {
+                    matches!(
+                        definition.aggregate,
+                        AggregateKind::Count | AggregateKind::Sum | AggregateKind::Sums
+                    )
+                })
+                .flat_map(|definition| {
+                    definition
+                        .windows
+                        .iter()
+                        .filter(|spec| matches!(spec, WindowSpec::Tumbling { .. }))
+                        .map(|spec| (definition.name.clone(), spec.label()))
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        });
+        additive.contains(&(kpi.to_owned(), label.to_owned()))
     }
 
     /// Has dynamic thresholds and rate-of-change rules read the KPIs' history.
@@ -223,19 +261,30 @@ impl AlertService {
                 let Some(window) = crate::kpis::window_at(&windows, label, now_us) else {
                     continue;
                 };
+                let previous = self
+                    .is_additive_tumbling(kpis, kpi, label)
+                    .then(|| previous_values(kpis, kpi, label, window.result.start_us))
+                    .flatten();
+                let span = (window.result.end_us - window.result.start_us).max(1);
+                let remaining = (window.result.end_us - now_us).clamp(0, span) as f64 / span as f64;
                 for (group, value) in &window.result.values {
+                    let current = series_value(value);
+                    let full_length = previous.as_ref().map(|previous| {
+                        full_length_estimate(&current, previous.get(group), remaining)
+                    });
                     updates.push((
                         kpi.clone(),
                         label.to_owned(),
                         sorted_group(group),
-                        series_value(value),
+                        current,
+                        full_length,
                     ));
                 }
             }
         }
         let mut alerter = self.alerter();
-        for (kpi, window, group, value) in &updates {
-            alerter.observe(kpi, window, group, value, now_us);
+        for (kpi, window, group, value, full_length) in &updates {
+            alerter.observe_window(kpi, window, group, value, full_length.as_ref(), now_us);
         }
         let outcome = alerter.tick(now_us);
         drop(alerter);
@@ -269,6 +318,60 @@ impl AlertService {
             }
         }
     }
+}
+
+/// A count or sum over a tumbling window in progress, over the window's full length back
+/// from now: what the window holds so far plus the share of the previous window that the
+/// span still covers (`remaining`, the part of the window yet to come) — as a sliding
+/// window would count, assuming the previous window's events were spread evenly. A group
+/// missing from the previous window had none there.
+fn full_length_estimate(
+    current: &SeriesValue,
+    previous: Option<&SeriesValue>,
+    remaining: f64,
+) -> SeriesValue {
+    let Some(previous) = previous else {
+        return current.clone();
+    };
+    match (current, previous) {
+        (SeriesValue::Number(now), SeriesValue::Number(before)) => {
+            SeriesValue::Number(now + remaining * before)
+        }
+        (SeriesValue::Members(now), SeriesValue::Members(before)) => SeriesValue::Members(
+            now.iter()
+                .map(|(name, value)| {
+                    let earlier = before
+                        .iter()
+                        .find(|(before_name, _)| before_name == name)
+                        .map_or(0.0, |(_, value)| *value);
+                    (name.clone(), value + remaining * earlier)
+                })
+                .collect(),
+        ),
+        _ => current.clone(),
+    }
+}
+
+/// The values of the window of `label` that ended at `start_us` (the one before the
+/// current tumbling window), by group as the engine reports them.
+fn previous_values(
+    kpis: &KpiService,
+    kpi: &str,
+    label: &str,
+    start_us: i64,
+) -> Option<HashMap<Vec<(String, String)>, SeriesValue>> {
+    let windows = kpis.recent_windows(kpi, start_us - 1, start_us)?;
+    let previous = windows
+        .iter()
+        .find(|window| window.result.window == label && window.result.end_us == start_us)?;
+    Some(
+        previous
+            .result
+            .values
+            .iter()
+            .map(|(group, value)| (group.clone(), series_value(value)))
+            .collect(),
+    )
 }
 
 /// A group's labels as the alerter keys series: sorted by name.
@@ -486,6 +589,24 @@ impl BaselineSource for HistoryBaseline {
             return None;
         }
         Some(values.iter().map(|(_, value)| value).sum::<f64>() / values.len() as f64)
+    }
+
+    /// One history read for the whole span (a seasonal fit asks for weeks of hours), the
+    /// windows bucketed by the hour they end in, as `hour_value` would read each.
+    fn hour_values(&self, series: &SeriesKey<'_>, start_us: i64, end_us: i64) -> Vec<Option<f64>> {
+        let hours = usize::try_from((end_us - start_us).div_euclid(HOUR_US)).unwrap_or(0);
+        let mut sums = vec![(0.0_f64, 0_u32); hours];
+        for (window_end_us, value) in self.values_ending_in(series, start_us, end_us) {
+            // A window ending exactly on the hour belongs to the hour it closes.
+            let hour = usize::try_from((window_end_us - start_us - 1).div_euclid(HOUR_US));
+            if let Some((sum, count)) = hour.ok().and_then(|hour| sums.get_mut(hour)) {
+                *sum += value;
+                *count += 1;
+            }
+        }
+        sums.into_iter()
+            .map(|(sum, count)| (count > 0).then(|| sum / f64::from(count)))
+            .collect()
     }
 
     fn value_at(&self, series: &SeriesKey<'_>, at_us: i64) -> Option<f64> {

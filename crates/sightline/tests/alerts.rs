@@ -826,3 +826,188 @@ api_url = "{receiver}{prefix}/sms"
         "{metrics}"
     );
 }
+
+/// A dynamic rule over a tumbling hour judges the hour back from now, not the few minutes
+/// the current window holds: three orders so far this hour and 120 in the previous one
+/// make `3 + 120 × (the share of the hour still to come)`, the count a sliding hour would
+/// show if the previous hour's orders were spread evenly.
+#[test]
+fn a_rule_comparing_with_the_past_judges_a_whole_hour_of_a_window_in_progress() {
+    const HOUR_US: i64 = 3_600_000_000;
+    const WEEK_US: i64 = 7 * 24 * HOUR_US;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_micros() as i64
+    };
+    // Three orders a few seconds into the hour, and the hour must not end during the
+    // test: the clock is the condition here, so it is waited for.
+    while {
+        let into_hour = now().rem_euclid(HOUR_US);
+        !(5_000_000..=HOUR_US - 120_000_000).contains(&into_hour)
+    } {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let this_hour = now() - now().rem_euclid(HOUR_US);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut history = String::new();
+    // The same hour of the last four weeks: 500 orders each (the baseline).
+    for week in (1..=4).rev() {
+        for order in 0..500 {
+            let time = this_hour - week * WEEK_US + order * 7_000_000 + 1_000_000;
+            history.push_str(&order_at(&format!("past-{week}-{order}"), time));
+            history.push('\n');
+        }
+    }
+    // The previous hour: 120 orders, one every 30 s.
+    for order in 0..120 {
+        let time = this_hour - HOUR_US + order * 30_000_000 + 1_000_000;
+        history.push_str(&order_at(&format!("previous-{order}"), time));
+        history.push('\n');
+    }
+    let file = dir.path().join("history.ndjson");
+    std::fs::write(&file, history).expect("history written");
+    let data = dir.path().join("data");
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["import", "--no-progress", "--data-dir"])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .expect("import runs");
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(&rules, DYNAMIC).expect("rules written");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
+            rules.display().to_string()
+        ),
+    );
+    let server = Server::start(&data, Some(&config));
+    let batch: Vec<String> = (0..3)
+        .map(|order| order_at(&format!("now-{order}"), this_hour + (order + 1) * 1_000_000))
+        .collect();
+    let answer = server.post(
+        "application/cloudevents-batch+json",
+        format!("[{}]", batch.join(",")).as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let alerts = wait_for(&server, "/v1/alerts?state=firing", |alerts| {
+        alerts["alerts"]
+            .as_array()
+            .is_some_and(|alerts| !alerts.is_empty())
+    });
+    let asked_at = now();
+    let alert = &alerts["alerts"][0];
+    assert_eq!(alert["baseline"], 500.0, "{alert}");
+    let value = alert["value"].as_f64().expect("a value");
+    let remaining = (this_hour + HOUR_US - asked_at) as f64 / HOUR_US as f64;
+    let expected = 3.0 + 120.0 * remaining;
+    // The round the value comes from ran at most a few rounds (50 ms each) before.
+    assert!(
+        (value - expected).abs() < 0.1,
+        "value {value}, expected about {expected} (3 + 120 × {remaining:.4})"
+    );
+    let shown = server.get("/v1/kpis/orders").json();
+    assert!(
+        shown.to_string().contains("\"value\":3"),
+        "the dashboard's window still shows the 3 orders so far: {shown}"
+    );
+}
+
+/// A seasonal rule (the `seasonal` feature, which `.ci/run` builds) reads three weeks of
+/// hourly orders with a daily cycle from the KPI history in one read, fits them, and
+/// fires on an hour with one order, quoting the forecast for this hour as its baseline.
+#[cfg(feature = "seasonal")]
+#[test]
+fn a_seasonal_rule_reads_weeks_of_hours_from_history_and_fires_on_a_collapse() {
+    const HOUR_US: i64 = 3_600_000_000;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_micros() as i64
+    };
+    while !(5_000_000..=HOUR_US - 120_000_000).contains(&now().rem_euclid(HOUR_US)) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let this_hour = now() - now().rem_euclid(HOUR_US);
+    // 30 + 20·sin over the day, in UTC hours (the test's business zone is UTC).
+    let usual = |hour_start: i64| -> i64 {
+        let hour_of_day = hour_start.rem_euclid(24 * HOUR_US) / HOUR_US;
+        (30.0 + 20.0 * (hour_of_day as f64 * std::f64::consts::TAU / 24.0).sin()).round() as i64
+    };
+    let mut history = String::new();
+    // 21 days of hours up to two hours ago; the last hour had no orders (the outage).
+    // Oldest first, as an export would be: import drops what is later than its watermark
+    // allows.
+    for back in (2..=21 * 24).rev() {
+        let hour_start = this_hour - back * HOUR_US;
+        for order in 0..usual(hour_start) {
+            let time = hour_start + order * 50_000_000 + 1_000_000;
+            history.push_str(&order_at(&format!("h{back}-{order}"), time));
+            history.push('\n');
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("history.ndjson");
+    std::fs::write(&file, history).expect("history written");
+    let data = dir.path().join("data");
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["import", "--no-progress", "--data-dir"])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .expect("import runs");
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(
+        &rules,
+        r#"
+[[alert]]
+name = "orders_off_season"
+kpi = "orders"
+window = "1h"
+condition = { seasonal = { days = 21, min_days = 14, level = 0.99, direction = "below" } }
+severity = "high"
+"#,
+    )
+    .expect("rules written");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[time]\nzone = \"UTC\"\n\n[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
+            rules.display().to_string()
+        ),
+    );
+    let server = Server::start(&data, Some(&config));
+    let answer = server.post(
+        "application/cloudevents+json",
+        order_at("now-1", this_hour + 1_000_000).as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let alerts = wait_for(&server, "/v1/alerts?state=firing", |alerts| {
+        alerts["alerts"]
+            .as_array()
+            .is_some_and(|alerts| !alerts.is_empty())
+    });
+    let alert = &alerts["alerts"][0];
+    assert_eq!(alert["rule"], "orders_off_season");
+    assert_eq!(alert["value"], 1.0);
+    let forecast = alert["baseline"].as_f64().expect("the forecast");
+    let expected = usual(this_hour) as f64;
+    assert!(
+        (forecast - expected).abs() <= 0.25 * expected + 2.0,
+        "forecast {forecast} for an hour that usually has {expected} orders"
+    );
+}
