@@ -1011,3 +1011,106 @@ severity = "high"
         "forecast {forecast} for an hour that usually has {expected} orders"
     );
 }
+
+/// Killed (SIGKILL) while a notification is still being retried: after the restart it is
+/// delivered again with the same dedup key, nothing is queued twice for the transition,
+/// and once delivered it is not sent again.
+#[test]
+fn a_notification_in_retry_survives_sigkill_with_its_dedup_key() {
+    let test = "a_notification_in_retry_survives_sigkill_with_its_dedup_key";
+    let Ok(receiver) = std::env::var("SIGHTLINE_TEST_RECEIVER") else {
+        eprintln!(
+            "SKIPPED {test}: SIGHTLINE_TEST_RECEIVER is not set (.ci/run starts the HTTP recorder and sets it)"
+        );
+        return;
+    };
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos();
+    // The recorder answers 503 to the first two requests on this path, then 200.
+    let path = format!("/fail-2/sigkill-{run}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "{RULES}\n[route]\nreceiver = \"hook\"\ngroup_wait = \"0s\"\n\n[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{receiver}{path}\"\n"
+        ),
+    )
+    .expect("rules written");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
+            rules.display().to_string()
+        ),
+    );
+    let data = dir.path().join("data");
+    let server = Server::start(&data, Some(&config));
+    let answer = server.post(
+        "application/cloudevents+json",
+        depth("k-1", "emails", 900).as_bytes(),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    // The first attempt failed (its retry is a second or so away): kill now.
+    eventually("the first attempt", || {
+        (!recorded(&receiver, &path).is_empty()).then_some(())
+    });
+    server.kill();
+
+    let server = Server::start(&data, Some(&config));
+    let requests = eventually("the delivery after the restart", || {
+        let requests = recorded(&receiver, &path);
+        (requests.len() >= 3).then_some(requests)
+    });
+    let keys: Vec<&str> = requests
+        .iter()
+        .map(|request| {
+            request["headers"]["idempotency-key"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(!keys[0].is_empty(), "{requests:?}");
+    assert!(
+        keys.iter().all(|key| *key == keys[0]),
+        "every attempt, before and after the kill, carries one dedup key: {keys:?}"
+    );
+    for request in &requests {
+        assert_eq!(body_of(request)["status"], "firing");
+    }
+    // Delivered: the history says so, and the outbox is empty, so a further restart
+    // sends nothing.
+    let alerts = server.get("/v1/alerts?state=firing").json();
+    let id = alerts["alerts"][0]["id"]
+        .as_str()
+        .expect("firing")
+        .to_owned();
+    eventually("the delivery in the history", || {
+        let alert = server.get(&format!("/v1/alerts/{id}")).json();
+        alert["history"]
+            .as_array()?
+            .iter()
+            .any(|entry| entry["outcome"] == "delivered")
+            .then_some(())
+    });
+    server.stop();
+    let server = Server::start(&data, Some(&config));
+    let alert = wait_for(&server, &format!("/v1/alerts/{id}"), |alert| {
+        alert["state"] == "firing"
+    });
+    let queued = alert["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|entry| entry["outcome"] == "queued")
+        .count();
+    assert_eq!(queued, 0, "nothing left to send: {alert}");
+    let metrics = server.get("/metrics").text();
+    assert!(
+        metrics.contains("sightline_alert_notifications_queued_total 0"),
+        "no new notification for a transition already told: {metrics}"
+    );
+    assert_eq!(recorded(&receiver, &path).len(), requests.len());
+}
