@@ -20,6 +20,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/v1/kpis/{name}"),
     ("get", "/v1/alerts"),
     ("get", "/v1/alerts/report"),
+    ("get", "/v1/alerts/{id}"),
     ("post", "/v1/alerts/{id}/ack"),
     ("post", "/v1/alerts/{id}/assign"),
     ("post", "/v1/alerts/{id}/resolve"),
