@@ -92,6 +92,7 @@ async fn demo(config: Config) -> anyhow::Result<()> {
     let calendar = Calendar::new(&config.time.zone)
         .map_err(|message| anyhow::anyhow!("time.zone: {message}"))?;
     let opened = crate::serve::open(&config, Following::FedThenLog).await?;
+    let signal = crate::serve::shutdown_signal();
     let (listener, address) = crate::serve::bind(&config).await?;
 
     // Ctrl-C or SIGTERM: during the backfill it stops generating (what was committed
@@ -101,7 +102,7 @@ async fn demo(config: Config) -> anyhow::Result<()> {
     {
         let stop = Arc::clone(&stop);
         tokio::spawn(async move {
-            crate::serve::shutdown_signal().await;
+            signal.await;
             stop.store(true, Ordering::Relaxed);
             let _ = stopped_sender.send(true);
         });

@@ -440,8 +440,15 @@ fn print_summary(summary: &Summary, elapsed: std::time::Duration) {
         println!("    e.g. {example}");
     }
     match summary.late {
+        Some(0) => println!("  late        0"),
         Some(late) => {
-            println!("  late        {late} (not counted by KPIs; see /v1/dead-letters?reason=late)")
+            println!(
+                "  late        {late} (not counted by KPIs; see /v1/dead-letters?reason=late)"
+            );
+            // The usual cause is a file in the wrong order, not data that was late.
+            println!(
+                "              events are judged in file order against the newest time seen so far: sort the file by event time, oldest first, and import it into a fresh data directory so every event counts"
+            );
         }
         None => println!(
             "  late        not judged (--no-kpis: the server judges lateness when it replays the log)"

@@ -30,6 +30,7 @@ pub fn run(
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let opened = open(&config, Following::Log).await?;
+    let stop = shutdown_signal();
     let (listener, address) = bind(&config).await?;
     run_server(
         &config,
@@ -39,7 +40,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             listener,
             address,
         },
-        shutdown_signal(),
+        stop,
         async {},
     )
     .await
@@ -181,26 +182,36 @@ pub(crate) async fn run_server(
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
+/// future is first polled: call it before the address is printed, so that a stop sent the
+/// moment a script reads the address is a graceful stop, not the default kill.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = interrupt.await;
-                return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {},
+                        _ = terminate.recv() => {},
+                    }
+                }
+                (Ok(mut only), Err(error)) | (Err(error), Ok(mut only)) => {
+                    tracing::warn!(%error, "cannot listen for one of SIGINT and SIGTERM; the other stops the server");
+                    only.recv().await;
+                }
+                (Err(error), Err(_)) => {
+                    tracing::warn!(%error, "cannot listen for SIGINT or SIGTERM; stop the server with SIGKILL (what it acknowledged is durable)");
+                    std::future::pending::<()>().await;
+                }
             }
-        };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = terminate.recv() => {},
         }
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
