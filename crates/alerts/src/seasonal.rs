@@ -43,10 +43,20 @@ pub fn bounds(hours: &[Option<f64>], seasonal: &SeasonalBounds) -> Option<Bounds
     } else {
         vec![DAY_HOURS]
     };
+    // Counts and money vary in proportion to their level (an afternoon hour of 200 orders
+    // swings by more than a night hour of 20): fitted on a log scale, one interval width
+    // fits every hour. A series with negative values (a balance, a change) stays linear.
+    let logarithmic = series.iter().all(|value| *value >= 0.0);
+    let transformed: Vec<f64> = if logarithmic {
+        series.iter().map(|value| value.ln_1p()).collect()
+    } else {
+        series
+    };
+    let back = |value: f64| if logarithmic { value.exp_m1() } else { value };
     // augurs fits in f32 (about seven significant digits): centred and scaled, they are
     // spent on the variation, not on the level of revenue in the millions.
-    let (centre, scale) = centre_and_scale(&series);
-    let scaled: Vec<f64> = series
+    let (centre, scale) = centre_and_scale(&transformed);
+    let scaled: Vec<f64> = transformed
         .iter()
         .map(|value| (value - centre) / scale)
         .collect();
@@ -57,16 +67,32 @@ pub fn bounds(hours: &[Option<f64>], seasonal: &SeasonalBounds) -> Option<Bounds
         // of 15–20 ms per fit of four weeks; on synthetic hourly KPIs ETS's intervals were
         // narrower than its errors (two to three times the hours outside them), and it
         // follows an outage in the last hours no less.
-        let fitted = MSTLModel::naive(periods).fit(&scaled).ok()?;
-        fitted.predict(horizon, seasonal.level).ok()
+        let fitted = MSTLModel::naive(periods.clone()).fit(&scaled).ok()?;
+        let forecast = fitted.predict(horizon, seasonal.level).ok()?;
+        let components = fitted.fit();
+        let half_width = one_step_error(&scaled, components.seasonal(), &periods, seasonal.level);
+        Some((forecast, half_width))
     }))
     .ok()
     .flatten()?;
+    let (forecast, empirical_half_width) = forecast;
     let step = horizon - 1;
-    let point = forecast.point.get(step)? * scale + centre;
+    let fitted_point = *forecast.point.get(step)?;
     let intervals = forecast.intervals.as_ref()?;
-    let lower = intervals.lower.get(step)? * scale + centre;
-    let upper = intervals.upper.get(step)? * scale + centre;
+    // The wider of augurs' interval (the trend's own error only) and the errors this very
+    // forecast would have made over the last week, so the bounds hold `level` of normal
+    // hours rather than a third of that.
+    let fitted_lower = intervals
+        .lower
+        .get(step)?
+        .min(fitted_point - empirical_half_width);
+    let fitted_upper = intervals
+        .upper
+        .get(step)?
+        .max(fitted_point + empirical_half_width);
+    let point = back(fitted_point * scale + centre);
+    let lower = back(fitted_lower * scale + centre);
+    let upper = back(fitted_upper * scale + centre);
     if !(point.is_finite() && lower.is_finite() && upper.is_finite()) {
         return None;
     }
@@ -76,6 +102,35 @@ pub fn bounds(hours: &[Option<f64>], seasonal: &SeasonalBounds) -> Option<Bounds
         upper: upper.max(point + seasonal.min_delta),
         samples: present,
     })
+}
+
+/// The `level` quantile of the absolute error of the one-step forecast the bounds use —
+/// the hour before, deseasonalised, plus each seasonal component one period before —
+/// over the last week of the fitted series. augurs' interval comes from the trend alone
+/// and leaves out how much the seasonal shape itself varies from cycle to cycle; on hourly
+/// business data that put three to six times `1 - level` of normal hours outside it.
+fn one_step_error(series: &[f64], seasonal: &[Vec<f32>], periods: &[usize], level: f64) -> f64 {
+    let longest = periods.iter().copied().max().unwrap_or(DAY_HOURS);
+    let first = longest.max(series.len().saturating_sub(WEEK_HOURS)).max(1);
+    let mut errors: Vec<f64> = (first..series.len())
+        .filter_map(|index| {
+            // The naive trend: the hour before, deseasonalised.
+            let mut forecast = series[index - 1];
+            for (period, component) in periods.iter().zip(seasonal) {
+                forecast -= f64::from(*component.get(index - 1)?);
+                forecast += f64::from(*component.get(index.checked_sub(*period)?)?);
+            }
+            Some((series[index] - forecast).abs())
+        })
+        .filter(|error| error.is_finite())
+        .collect();
+    if errors.is_empty() {
+        return 0.0;
+    }
+    errors.sort_by(f64::total_cmp);
+    // Nearest rank: the smallest error at least `level` of them do not exceed.
+    let rank = ((level * errors.len() as f64).ceil() as usize).clamp(1, errors.len());
+    errors[rank - 1]
 }
 
 fn is_value(hour: &Option<f64>) -> bool {
