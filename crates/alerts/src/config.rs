@@ -122,6 +122,17 @@ impl AlertsConfig {
     }
 
     /// One line per rule, route and policy, for `sightline check`.
+    /// Every receiver a route or an escalation level names, sorted, each once.
+    pub fn receivers_named(&self) -> Vec<String> {
+        let mut names = self.routes.receivers();
+        for policy in self.escalation.all() {
+            names.extend(policy.levels.iter().flatten().cloned());
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
         for rule in &self.rules {

@@ -79,6 +79,22 @@ pub fn load_receivers(
         .map_err(|error| crate::error::ServerError::Alerting(format!("{origin}: {error}")))
 }
 
+/// The receivers routes or escalation levels name that no `[[receiver]]` configures: what
+/// is sent to them is given up (with the reason in the alert's history). Alertmanager
+/// refuses such a configuration; Sightline starts anyway, because the built-in severity
+/// table names receivers a team that only watches the dashboard never configures, and
+/// says which ones instead.
+pub fn unconfigured_receivers(
+    alerts: &AlertsConfig,
+    configured: &[sightline_notify::ReceiverConfig],
+) -> Vec<String> {
+    alerts
+        .receivers_named()
+        .into_iter()
+        .filter(|name| !configured.iter().any(|receiver| &receiver.name == name))
+        .collect()
+}
+
 /// The KPI (and window label) of every rule that `known` does not define, as messages.
 pub fn undefined_references(
     alerts: &AlertsConfig,

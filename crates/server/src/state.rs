@@ -72,6 +72,18 @@ fn open_alerts(config: &Config) -> Option<Arc<AlertService>> {
         }
     };
     let receivers = crate::alerting::load_receivers(config).and_then(|receivers| {
+        if service.rules > 0 {
+            let missing = crate::alerting::unconfigured_receivers(
+                &service.alerter().config().clone(),
+                &receivers,
+            );
+            if !missing.is_empty() {
+                tracing::warn!(
+                    receivers = %missing.join(", "),
+                    "routes or escalation levels name receivers no [[receiver]] configures: notifications to them are given up (see each alert's history); add a [[receiver]] for each, or route elsewhere"
+                );
+            }
+        }
         sightline_notify::Receivers::from_config(&receivers)
             .map_err(|error| crate::error::ServerError::Alerting(error.to_string()))
     });

@@ -135,6 +135,32 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
                 .map_or(String::new(), |window| format!(" [{window}]"))
         );
     }
+    let receivers = sightline_server::alerting::load_receivers(&config)?;
+    println!(
+        "  receivers         {}",
+        if receivers.is_empty() {
+            "none configured".to_owned()
+        } else {
+            receivers
+                .iter()
+                .map(|receiver| {
+                    format!(
+                        "{} ({})",
+                        receiver.name,
+                        receiver.kind.map_or("?", |kind| kind.as_str())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    let missing = sightline_server::alerting::unconfigured_receivers(&alerts, &receivers);
+    if !alerts.rules.is_empty() && !missing.is_empty() {
+        println!(
+            "    not configured: {} — routes or escalation levels name them; what is sent to them is given up (each alert's history says so). Add a [[receiver]] for each, or route elsewhere.",
+            missing.join(", ")
+        );
+    }
     let is_defined = |name: &str| kpis.iter().any(|kpi| kpi.name == name);
     let rows = config.dashboard.layout(&is_defined);
     let panel_count: usize = rows.iter().map(|row| row.panels.len()).sum();

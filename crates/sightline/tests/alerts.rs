@@ -1114,3 +1114,39 @@ fn a_notification_in_retry_survives_sigkill_with_its_dedup_key() {
     );
     assert_eq!(recorded(&receiver, &path).len(), requests.len());
 }
+
+/// `sightline check` lists the receivers and names those that routes or escalation levels
+/// use but no `[[receiver]]` configures (here the built-in escalation's phone receivers).
+#[test]
+fn check_names_the_receivers_nothing_configures() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("alerts.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "{RULES}\n[route]\nreceiver = \"hook\"\n\n[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n"
+        ),
+    )
+    .expect("rules written");
+    let config = write_config(
+        dir.path(),
+        &format!("[alerts]\nfile = {:?}\n", rules.display().to_string()),
+    );
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("check runs");
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("receivers         hook (webhook)"),
+        "{stdout}"
+    );
+    let missing = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("not configured:"))
+        .unwrap_or_else(|| panic!("no line names the missing receivers: {stdout}"));
+    assert!(missing.contains("oncall-sms"), "{missing}");
+    assert!(!missing.contains("hook"), "{missing}");
+}
