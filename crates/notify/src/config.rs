@@ -17,6 +17,7 @@
 //! to = ["ops@example.com"]
 //! username = "alerts@example.com"
 //! password_file = "/run/secrets/smtp"
+//! ca_file = "/etc/sightline/relay-ca.pem"  # a relay with an internal or self-signed certificate
 //!
 //! [[receiver]]
 //! name = "on-call-sms"
@@ -102,6 +103,9 @@ pub struct ReceiverConfig {
     pub password: Option<Secret>,
     pub password_env: Option<String>,
     pub password_file: Option<String>,
+    /// A PEM file of CA certificates trusted besides the public roots, for a relay whose
+    /// certificate an internal or self-signed CA issued (`starttls` and `tls` only).
+    pub ca_file: Option<String>,
 
     // email, twilio
     pub from: Option<String>,
@@ -139,7 +143,7 @@ pub struct ReceiverConfig {
 impl ReceiverConfig {
     /// The fields that are set, by their configuration name.
     pub(crate) fn set_fields(&self) -> Vec<&'static str> {
-        let candidates: [(&'static str, bool); 25] = [
+        let candidates: [(&'static str, bool); 26] = [
             ("url", self.url.is_some()),
             ("url_env", self.url_env.is_some()),
             ("url_file", self.url_file.is_some()),
@@ -149,6 +153,7 @@ impl ReceiverConfig {
             ("password", self.password.is_some()),
             ("password_env", self.password_env.is_some()),
             ("password_file", self.password_file.is_some()),
+            ("ca_file", self.ca_file.is_some()),
             ("from", self.from.is_some()),
             ("to", self.to.is_some()),
             ("account_sid", self.account_sid.is_some()),
@@ -185,6 +190,7 @@ pub(crate) fn fields_of(kind: ReceiverKind) -> &'static [&'static str] {
             "password",
             "password_env",
             "password_file",
+            "ca_file",
             "from",
             "to",
             "external_url",

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{notification, recorder, secret_file, unique_prefix};
+use common::{UNRELATED_CA_PEM, notification, recorder, secret_file, unique_prefix};
 use sightline_notify::{NotifyError, ReceiverConfig, ReceiverKind, Receivers, parse_receivers};
 
 fn error_of(text: &str) -> String {
@@ -188,6 +188,133 @@ fn a_full_configuration_parses() {
         ["call", "hook", "ops-mail", "ops-slack"]
     );
     assert_eq!(receivers.kind("call"), Some(ReceiverKind::TwilioCall));
+}
+
+/// An email receiver for `ops-mail` with `lines` added to its table.
+fn mail_receiver(lines: &str) -> String {
+    format!(
+        r#"
+        [[receiver]]
+        name = "ops-mail"
+        kind = "email"
+        smtp = "smtp.internal.example:587"
+        from = "alerts@example.com"
+        to = ["ops@example.com"]
+        {lines}
+        "#
+    )
+}
+
+#[test]
+fn ca_file_errors_name_the_receiver_and_the_field() {
+    let files = tempfile::tempdir().expect("a temporary directory");
+    let missing = files.path().join("missing.pem");
+    let missing = missing.to_str().expect("a UTF-8 temporary path");
+    let unreadable = error_of(&mail_receiver(&format!("ca_file = \"{missing}\"")));
+    assert!(
+        unreadable.starts_with(&format!(
+            "receiver `ops-mail`: `ca_file` names the file {missing}, which cannot be read"
+        )),
+        "{unreadable}"
+    );
+
+    // A key, a DER file read as text, a certificate written with indentation: none holds
+    // a certificate block a PEM reader takes.
+    let key_only = secret_file(
+        &files,
+        "key.pem",
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----",
+    );
+    let indented = secret_file(
+        &files,
+        "indented.pem",
+        &UNRELATED_CA_PEM
+            .lines()
+            .map(|line| format!("    {line}\n"))
+            .collect::<String>(),
+    );
+    for path in [key_only, indented] {
+        let empty = error_of(&mail_receiver(&format!("ca_file = \"{path}\"")));
+        assert!(
+            empty.starts_with(&format!(
+                "receiver `ops-mail`: `ca_file` names the file {path}, which holds no PEM \
+                 certificate"
+            )) && empty.contains("openssl x509 -inform der"),
+            "{empty}"
+        );
+    }
+
+    let bad_base64 = secret_file(
+        &files,
+        "bad-base64.pem",
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----",
+    );
+    let not_pem = error_of(&mail_receiver(&format!("ca_file = \"{bad_base64}\"")));
+    assert!(
+        not_pem.starts_with(&format!(
+            "receiver `ops-mail`: `ca_file` names the file {bad_base64}, whose certificates are \
+             not valid PEM"
+        )),
+        "{not_pem}"
+    );
+
+    // Well-formed PEM around bytes that are no X.509 certificate ("hello world").
+    let not_x509 = secret_file(
+        &files,
+        "not-x509.pem",
+        "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----",
+    );
+    let not_a_certificate = error_of(&mail_receiver(&format!(
+        "tls = \"tls\"\nca_file = \"{not_x509}\""
+    )));
+    assert!(
+        not_a_certificate.starts_with(&format!(
+            "receiver `ops-mail`: `ca_file` names the file {not_x509}, which holds something \
+             other than a CA certificate"
+        )),
+        "{not_a_certificate}"
+    );
+
+    let good = secret_file(&files, "ca.pem", UNRELATED_CA_PEM);
+    let plain = error_of(&mail_receiver(&format!(
+        "tls = \"none\"\nca_file = \"{good}\""
+    )));
+    assert!(
+        plain.starts_with("receiver `ops-mail`: `ca_file` does nothing with `tls = \"none\"`")
+            && plain.contains("\"starttls\" or \"tls\""),
+        "{plain}"
+    );
+
+    let stray = error_of(&format!(
+        r#"
+        [[receiver]]
+        name = "ops-slack"
+        kind = "slack"
+        url_env = "SLACK_URL"
+        ca_file = "{good}"
+        "#
+    ));
+    assert!(
+        stray.starts_with("receiver `ops-slack`: `ca_file` does not apply to a slack receiver"),
+        "{stray}"
+    );
+}
+
+#[test]
+fn a_ca_file_of_pem_certificates_is_accepted_for_starttls_and_tls() {
+    let files = tempfile::tempdir().expect("a temporary directory");
+    // Text around the blocks and several certificates, as CA bundles come.
+    let bundle = secret_file(
+        &files,
+        "bundle.pem",
+        &format!("Internal CAs\n{UNRELATED_CA_PEM}\r\n{UNRELATED_CA_PEM}"),
+    );
+    for tls in ["", "tls = \"starttls\"", "tls = \"tls\""] {
+        let text = mail_receiver(&format!("{tls}\nca_file = \"{bundle}\""));
+        let configs = parse_receivers(&text).expect("valid TOML");
+        let receivers = Receivers::from_config(&configs);
+        assert!(receivers.is_ok(), "{tls}: {:?}", receivers.err());
+    }
 }
 
 #[test]

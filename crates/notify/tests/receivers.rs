@@ -6,7 +6,8 @@ mod common;
 
 use base64::Engine;
 use common::{
-    alert, body_json, form, notification, recorded, recorder, secret_file, smtp, unique_prefix,
+    UNRELATED_CA_PEM, alert, body_json, form, notification, recorded, recorded_mails, recorder,
+    secret_file, smtp, smtp_tls, unique_prefix,
 };
 use sightline_alerts::{AlertState, NotificationKind, Severity};
 use sightline_notify::{ReceiverConfig, ReceiverKind, Receivers, SmtpTls};
@@ -412,15 +413,10 @@ fn email_arrives_with_subject_body_recipients_and_dedup_key() {
     let outcome = receivers.deliver(&mail);
     assert!(outcome.is_success(), "{}", outcome.describe_failures());
 
-    // The recorder writes the file before it answers 250, so it is there now.
-    let found: Vec<serde_json::Value> = std::fs::read_dir(&mail_dir)
-        .expect("the mail directory")
-        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
-        .filter_map(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .filter(|record| record["headers"]["subject"] == mail.title.as_str())
-        .collect();
+    let found = recorded_mails(&mail_dir, &mail.title);
     assert_eq!(found.len(), 1, "exactly one mail");
     let record = &found[0];
+    assert_eq!(record["tls"], false);
     assert_eq!(record["mail_from"], "alerts@sightline.test");
     assert_eq!(
         record["rcpt_tos"],
@@ -467,4 +463,120 @@ fn a_refused_recipient_is_a_permanent_failure() {
     let (_, error) = outcome.failures().next().expect("refused");
     assert!(!error.retryable, "{error}");
     assert!(error.message.contains("550"), "{error}");
+}
+
+/// An email receiver for a TLS server of `.ci/run`, signing in as the recorders expect.
+fn tls_mail_receiver(server: &str, tls: SmtpTls, ca_file: Option<String>) -> ReceiverConfig {
+    ReceiverConfig {
+        smtp: Some(server.to_owned()),
+        tls: Some(tls),
+        ca_file,
+        from: Some("Sightline <alerts@sightline.test>".to_owned()),
+        to: Some(vec!["ops@sightline.test".to_owned()]),
+        username: Some("sightline".to_owned()),
+        password_env: Some("SIGHTLINE_TEST_SMTP_PASSWORD".to_owned()),
+        ..config("ops-mail", ReceiverKind::Email)
+    }
+}
+
+/// Delivers a mail with a subject of its own through `receiver` and returns what the
+/// recorders wrote for it.
+fn deliver_over_tls(
+    receiver: ReceiverConfig,
+    mail_dir: &std::path::Path,
+    test: &str,
+) -> serde_json::Value {
+    let receivers = Receivers::from_config(&[receiver]).expect("a valid receiver");
+    let mut mail = notification("ops-mail");
+    mail.title = format!("{} [{}]", mail.title, unique_prefix(test));
+    let outcome = receivers.deliver(&mail);
+    assert!(outcome.is_success(), "{}", outcome.describe_failures());
+    let found = recorded_mails(mail_dir, &mail.title);
+    assert_eq!(found.len(), 1, "exactly one mail");
+    found[0].clone()
+}
+
+#[test]
+fn email_over_starttls_trusts_every_ca_of_ca_file() {
+    let Some(servers) = smtp_tls("email_over_starttls_trusts_every_ca_of_ca_file") else {
+        return;
+    };
+    // A bundle as operators keep them: a comment, another CA first, then the relay's.
+    // Every certificate of the file is trusted, not just the first.
+    let bundle = tempfile::tempdir().expect("a temporary directory");
+    let ca_pem = std::fs::read_to_string(&servers.ca_file).expect("the CA of .ci/run");
+    let ca_file = bundle.path().join("bundle.pem");
+    std::fs::write(
+        &ca_file,
+        format!("# internal CAs\n{UNRELATED_CA_PEM}{ca_pem}"),
+    )
+    .expect("writing the bundle");
+    let ca_file = ca_file.to_str().expect("a UTF-8 temporary path").to_owned();
+
+    let record = deliver_over_tls(
+        tls_mail_receiver(&servers.starttls, SmtpTls::Starttls, Some(ca_file)),
+        &servers.mail_dir,
+        "starttls",
+    );
+    // The server refuses AUTH and MAIL before STARTTLS: the mail came upgraded, signed in.
+    assert_eq!(record["tls"], true);
+    assert_eq!(record["authenticated"], true);
+    assert_eq!(
+        record["rcpt_tos"],
+        serde_json::json!(["ops@sightline.test"])
+    );
+}
+
+#[test]
+fn email_over_implicit_tls_trusts_the_ca_file() {
+    let Some(servers) = smtp_tls("email_over_implicit_tls_trusts_the_ca_file") else {
+        return;
+    };
+    let record = deliver_over_tls(
+        tls_mail_receiver(&servers.tls, SmtpTls::Tls, Some(servers.ca_file.clone())),
+        &servers.mail_dir,
+        "smtps",
+    );
+    assert_eq!(record["tls"], true);
+    assert_eq!(record["authenticated"], true);
+    assert_eq!(
+        record["rcpt_tos"],
+        serde_json::json!(["ops@sightline.test"])
+    );
+}
+
+#[test]
+fn a_certificate_of_an_unknown_ca_is_a_permanent_failure_that_points_to_ca_file() {
+    let Some(servers) =
+        smtp_tls("a_certificate_of_an_unknown_ca_is_a_permanent_failure_that_points_to_ca_file")
+    else {
+        return;
+    };
+    let unrelated = tempfile::tempdir().expect("a temporary directory");
+    let unrelated_ca = secret_file(&unrelated, "unrelated.pem", UNRELATED_CA_PEM);
+    let cases = [
+        (&servers.starttls, SmtpTls::Starttls, None),
+        (&servers.tls, SmtpTls::Tls, None),
+        // Trusting another CA does not trust this one.
+        (&servers.tls, SmtpTls::Tls, Some(unrelated_ca)),
+    ];
+    for (server, tls, ca_file) in cases {
+        let receivers = Receivers::from_config(&[tls_mail_receiver(server, tls, ca_file.clone())])
+            .expect("a valid receiver");
+        let mut mail = notification("ops-mail");
+        mail.title = format!("{} [{}]", mail.title, unique_prefix("untrusted"));
+        let outcome = receivers.deliver(&mail);
+        let (_, error) = outcome.failures().next().expect("an untrusted certificate");
+        let case = format!("{tls:?} with ca_file {ca_file:?}: {error}");
+        assert!(!error.retryable, "{case}");
+        assert!(
+            error.message.contains("certificate is not trusted")
+                && error.message.contains("`ca_file`"),
+            "{case}"
+        );
+        assert!(
+            recorded_mails(&servers.mail_dir, &mail.title).is_empty(),
+            "{case}: nothing is sent to an untrusted server"
+        );
+    }
 }

@@ -1,13 +1,15 @@
 //! Email over SMTP (lettre, rustls on ring): subject = the title, a plain-text body that
 //! lists each alert, and the dedup key both in `Message-ID` (so a resent notification is
-//! recognisably the same mail) and in `X-Sightline-Dedup-Key`.
+//! recognisably the same mail) and in `X-Sightline-Dedup-Key`. With `starttls` and `tls`
+//! the server's certificate is checked against the public roots and, for a relay with an
+//! internal or self-signed certificate, the CA certificates of `ca_file`.
 
 use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use sightline_alerts::Notification;
 
@@ -103,14 +105,36 @@ impl Email {
             ));
         }
         let tls = match tls_mode {
+            SmtpTls::None if config.ca_file.is_some() => {
+                return Err(NotifyError::config(
+                    name,
+                    "ca_file",
+                    "does nothing with `tls = \"none\"` (no certificate is checked on a plain \
+                     connection): remove it, or set `tls` to \"starttls\" or \"tls\"",
+                ));
+            }
             SmtpTls::None => Tls::None,
             SmtpTls::Starttls | SmtpTls::Tls => {
-                let parameters = TlsParameters::new(host.to_owned()).map_err(|error| {
-                    NotifyError::config(
+                let mut parameters = TlsParameters::builder(host.to_owned());
+                if let Some(path) = &config.ca_file {
+                    parameters = parameters.add_root_certificate(ca_certificates(name, path)?);
+                }
+                let parameters = parameters.build().map_err(|error| match &config.ca_file {
+                    // Only the added roots can fail here: a block that is PEM but not an
+                    // X.509 certificate.
+                    Some(path) => NotifyError::config(
+                        name,
+                        "ca_file",
+                        format!(
+                            "names the file {path}, which holds something other than a CA \
+                             certificate ({error}): give the CA's certificate in PEM"
+                        ),
+                    ),
+                    None => NotifyError::config(
                         name,
                         "tls",
                         format!("cannot be set up for {host} ({error})"),
-                    )
+                    ),
                 })?;
                 if tls_mode == SmtpTls::Tls {
                     Tls::Wrapper(parameters)
@@ -164,6 +188,15 @@ impl Channel for Email {
             Err(error) if error.is_permanent() => Err(DeliveryError::permanent(format!(
                 "the SMTP server refused the mail: {error}"
             ))),
+            // An unknown issuer, another host's name or an expired certificate stays so
+            // until someone changes the configuration or the relay's certificate.
+            Err(error) if is_certificate_rejected(&error) => {
+                Err(DeliveryError::permanent(format!(
+                    "the SMTP server's certificate is not trusted ({error}): for a relay with \
+                     an internal or self-signed certificate give its CA's certificate in \
+                     `ca_file`; `smtp` must name a host the certificate is issued for"
+                )))
+            }
             Err(error) => Err(DeliveryError::retryable(format!(
                 "SMTP delivery failed: {error}"
             ))),
@@ -173,6 +206,53 @@ impl Channel for Email {
     fn secrets(&self) -> Vec<&Secret> {
         self.password.iter().collect()
     }
+}
+
+/// The CA certificates in the PEM file `path` (`ca_file`).
+fn ca_certificates(receiver: &str, path: &str) -> Result<Certificate, NotifyError> {
+    let pem = std::fs::read(path).map_err(|error| {
+        NotifyError::config(
+            receiver,
+            "ca_file",
+            format!("names the file {path}, which cannot be read ({error})"),
+        )
+    })?;
+    // lettre reads a file without a certificate block as an empty list, which would trust
+    // nothing more and fail only at the first delivery. The PEM reader (rustls-pki-types)
+    // starts a block only at a line starting with the marker, as counted here.
+    let blocks = pem
+        .split(|byte| *byte == b'\n')
+        .filter(|line| line.starts_with(b"-----BEGIN CERTIFICATE-----"))
+        .count();
+    if blocks == 0 {
+        return Err(NotifyError::config(
+            receiver,
+            "ca_file",
+            format!(
+                "names the file {path}, which holds no PEM certificate (no \
+                 `-----BEGIN CERTIFICATE-----` line): give the CA's certificate in PEM \
+                 (`openssl x509 -inform der -in ca.der -out ca.pem` converts a DER file)"
+            ),
+        ));
+    }
+    Certificate::from_pem(&pem).map_err(|error| {
+        NotifyError::config(
+            receiver,
+            "ca_file",
+            format!(
+                "names the file {path}, whose certificates are not valid PEM ({error}): give \
+                 the CA's certificate in PEM"
+            ),
+        )
+    })
+}
+
+/// Whether rustls refused the server's certificate. Its error type is not reachable
+/// through lettre (which keeps it as an `io::Error`'s inner error), so the prefix rustls
+/// puts on every certificate error is what is matched; the TLS tests against a real
+/// server with an unknown CA hold it to that.
+fn is_certificate_rejected(error: &lettre::transport::smtp::Error) -> bool {
+    error.to_string().contains("invalid peer certificate")
 }
 
 /// `X-Sightline-Dedup-Key`: lettre writes only headers that are types.

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sightline_alerts::{AlertState, Notification, NotificationKind, NotifiedAlert, Severity};
@@ -38,6 +38,72 @@ pub fn smtp(test: &str) -> Option<(String, PathBuf)> {
         }
     }
 }
+
+/// The SMTP servers `.ci/run` starts with a certificate from a CA made for the run.
+pub struct SmtpTlsServers {
+    /// `host:port` of the server that requires STARTTLS before AUTH and MAIL.
+    pub starttls: String,
+    /// `host:port` of the server that speaks TLS from the first byte.
+    pub tls: String,
+    /// The PEM file of the CA that signed both servers' certificate.
+    pub ca_file: String,
+    /// Where both write the mail they accept (the plain server's directory).
+    pub mail_dir: PathBuf,
+}
+
+/// The SMTP servers that speak TLS, or `None` after saying loudly that the test is skipped.
+pub fn smtp_tls(test: &str) -> Option<SmtpTlsServers> {
+    match (
+        std::env::var("SIGHTLINE_TEST_SMTP_STARTTLS"),
+        std::env::var("SIGHTLINE_TEST_SMTP_TLS"),
+        std::env::var("SIGHTLINE_TEST_SMTP_CA"),
+        std::env::var("SIGHTLINE_TEST_SMTP_MAILDIR"),
+    ) {
+        (Ok(starttls), Ok(tls), Ok(ca_file), Ok(mail_dir)) => Some(SmtpTlsServers {
+            starttls,
+            tls,
+            ca_file,
+            mail_dir: PathBuf::from(mail_dir),
+        }),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: SIGHTLINE_TEST_SMTP_STARTTLS / SIGHTLINE_TEST_SMTP_TLS / \
+                 SIGHTLINE_TEST_SMTP_CA / SIGHTLINE_TEST_SMTP_MAILDIR are not set (.ci/run makes \
+                 a CA, starts .ci/receivers/smtp_recorder.py with --starttls and --tls and sets \
+                 them)"
+            );
+            None
+        }
+    }
+}
+
+/// The mails the SMTP recorders wrote to `mail_dir` with this subject. A recorder writes
+/// the file before it answers 250, so a mail that was delivered is there.
+pub fn recorded_mails(mail_dir: &Path, subject: &str) -> Vec<Value> {
+    std::fs::read_dir(mail_dir)
+        .expect("the mail directory")
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .filter_map(|text| serde_json::from_str::<Value>(&text).ok())
+        .filter(|record| record["headers"]["subject"] == subject)
+        .collect()
+}
+
+/// A CA certificate nobody's key signs anything with (its key was thrown away): a
+/// `ca_file` can hold it without trusting anything more.
+pub const UNRELATED_CA_PEM: &str = "\
+-----BEGIN CERTIFICATE-----
+MIIBuzCCAWGgAwIBAgIUdygQFFOH0qPGRKgmBeBERnp7E4MwCgYIKoZIzj0EAwIw
+KjEoMCYGA1UEAwwfU2lnaHRsaW5lIHRlc3Q6IGFuIHVucmVsYXRlZCBDQTAgFw0y
+NjExMjgxMTQ2MjZaGA8yMTI2MTEwNDExNDYyNlowKjEoMCYGA1UEAwwfU2lnaHRs
+aW5lIHRlc3Q6IGFuIHVucmVsYXRlZCBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEH
+A0IABPGEevNcg26QI7pNsAYoQVAwhU31xdSh3CMARh+0dd+L1OhlZqdazKjYbM0i
+x7D/NWV06VvG3crO98YF2HBJwNGjYzBhMB0GA1UdDgQWBBQh/NZpxW6PhnGuZBGO
++xu4C1anKDAfBgNVHSMEGDAWgBQh/NZpxW6PhnGuZBGO+xu4C1anKDAPBgNVHRMB
+Af8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAKBggqhkjOPQQDAgNIADBFAiBLEoSb
+8NrXgyYPWtVmntrA3aU4cKE9mrCgTKuZC40VvQIhAINQQN1hybLb813pTSmHihbj
+qXJPt3oNvTVHFvorXTu3
+-----END CERTIFICATE-----
+";
 
 /// A path prefix no other test (or run) uses: the tests share one recorder.
 pub fn unique_prefix(test: &str) -> String {
