@@ -249,6 +249,46 @@ severity = "high"
 annotations = { summary = "{{value}} orders this hour, usually {{baseline}}" }
 "#;
 
+/// Now, in microseconds since the Unix epoch.
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_micros() as i64
+}
+
+/// The start of the current hour, once it is at least 5 s old and at least 2 min from its
+/// end: tests that post into "this hour" need it not to roll over under them. The clock is
+/// the condition here, so it is waited for.
+fn within_an_hour() -> i64 {
+    const HOUR_US: i64 = 3_600_000_000;
+    while !(5_000_000..=HOUR_US - 120_000_000).contains(&now_us().rem_euclid(HOUR_US)) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let now = now_us();
+    now - now.rem_euclid(HOUR_US)
+}
+
+/// Imports `history` (NDJSON, oldest first) into `dir/data` with `sightline import`, as a
+/// user would, and returns the data directory.
+fn import_history(dir: &std::path::Path, history: &str) -> std::path::PathBuf {
+    let file = dir.join("history.ndjson");
+    std::fs::write(&file, history).expect("history written");
+    let data = dir.join("data");
+    let import = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+        .args(["import", "--no-progress", "--data-dir"])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .expect("import runs");
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    data
+}
+
 fn order_at(id: &str, time_us: i64) -> String {
     let seconds = time_us.div_euclid(1_000_000);
     let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
@@ -268,10 +308,7 @@ fn a_dynamic_threshold_compares_with_the_same_hour_of_past_weeks() {
     const HOUR_US: i64 = 3_600_000_000;
     const WEEK_US: i64 = 7 * 24 * HOUR_US;
     let dir = tempfile::tempdir().expect("temp dir");
-    let now_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_micros() as i64;
+    let now_us = now_us();
     let this_hour = now_us - now_us.rem_euclid(HOUR_US);
     let mut history = String::new();
     for week in (1..=4).rev() {
@@ -281,20 +318,7 @@ fn a_dynamic_threshold_compares_with_the_same_hour_of_past_weeks() {
             history.push('\n');
         }
     }
-    let file = dir.path().join("history.ndjson");
-    std::fs::write(&file, history).expect("history written");
-    let data = dir.path().join("data");
-    let import = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(["import", "--no-progress", "--data-dir"])
-        .arg(&data)
-        .arg(&file)
-        .output()
-        .expect("import runs");
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    let data = import_history(dir.path(), &history);
 
     let rules = dir.path().join("alerts.toml");
     std::fs::write(&rules, DYNAMIC).expect("rules written");
@@ -835,21 +859,7 @@ api_url = "{receiver}{prefix}/sms"
 fn a_rule_comparing_with_the_past_judges_a_whole_hour_of_a_window_in_progress() {
     const HOUR_US: i64 = 3_600_000_000;
     const WEEK_US: i64 = 7 * 24 * HOUR_US;
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("after 1970")
-            .as_micros() as i64
-    };
-    // Three orders a few seconds into the hour, and the hour must not end during the
-    // test: the clock is the condition here, so it is waited for.
-    while {
-        let into_hour = now().rem_euclid(HOUR_US);
-        !(5_000_000..=HOUR_US - 120_000_000).contains(&into_hour)
-    } {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let this_hour = now() - now().rem_euclid(HOUR_US);
+    let this_hour = within_an_hour();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut history = String::new();
     // The same hour of the last four weeks: 500 orders each (the baseline).
@@ -866,20 +876,7 @@ fn a_rule_comparing_with_the_past_judges_a_whole_hour_of_a_window_in_progress() 
         history.push_str(&order_at(&format!("previous-{order}"), time));
         history.push('\n');
     }
-    let file = dir.path().join("history.ndjson");
-    std::fs::write(&file, history).expect("history written");
-    let data = dir.path().join("data");
-    let import = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(["import", "--no-progress", "--data-dir"])
-        .arg(&data)
-        .arg(&file)
-        .output()
-        .expect("import runs");
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    let data = import_history(dir.path(), &history);
     let rules = dir.path().join("alerts.toml");
     std::fs::write(&rules, DYNAMIC).expect("rules written");
     let config = write_config(
@@ -903,7 +900,7 @@ fn a_rule_comparing_with_the_past_judges_a_whole_hour_of_a_window_in_progress() 
             .as_array()
             .is_some_and(|alerts| !alerts.is_empty())
     });
-    let asked_at = now();
+    let asked_at = now_us();
     let alert = &alerts["alerts"][0];
     assert_eq!(alert["baseline"], 500.0, "{alert}");
     let value = alert["value"].as_f64().expect("a value");
@@ -928,16 +925,7 @@ fn a_rule_comparing_with_the_past_judges_a_whole_hour_of_a_window_in_progress() 
 #[test]
 fn a_seasonal_rule_reads_weeks_of_hours_from_history_and_fires_on_a_collapse() {
     const HOUR_US: i64 = 3_600_000_000;
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("after 1970")
-            .as_micros() as i64
-    };
-    while !(5_000_000..=HOUR_US - 120_000_000).contains(&now().rem_euclid(HOUR_US)) {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let this_hour = now() - now().rem_euclid(HOUR_US);
+    let this_hour = within_an_hour();
     // 30 + 20·sin over the day, in UTC hours (the test's business zone is UTC).
     let usual = |hour_start: i64| -> i64 {
         let hour_of_day = hour_start.rem_euclid(24 * HOUR_US) / HOUR_US;
@@ -956,20 +944,7 @@ fn a_seasonal_rule_reads_weeks_of_hours_from_history_and_fires_on_a_collapse() {
         }
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("history.ndjson");
-    std::fs::write(&file, history).expect("history written");
-    let data = dir.path().join("data");
-    let import = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args(["import", "--no-progress", "--data-dir"])
-        .arg(&data)
-        .arg(&file)
-        .output()
-        .expect("import runs");
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    let data = import_history(dir.path(), &history);
     let rules = dir.path().join("alerts.toml");
     std::fs::write(
         &rules,
