@@ -141,6 +141,8 @@ pub struct AlertService {
     /// (KPI, window label) of the tumbling windows over counts and sums, learnt from the
     /// engine's definitions at the first round.
     additive_tumbling: OnceLock<HashSet<(String, String)>>,
+    /// Whether any `[[receiver]]` is configured (set when delivery starts).
+    has_receivers: AtomicBool,
     pub notify_metrics: OnceLock<Arc<NotifyMetrics>>,
 }
 
@@ -187,6 +189,7 @@ impl AlertService {
             last_round_series: AtomicU64::new(0),
             delivery: OnceLock::new(),
             additive_tumbling: OnceLock::new(),
+            has_receivers: AtomicBool::new(false),
             notify_metrics: OnceLock::new(),
         })
     }
@@ -197,6 +200,8 @@ impl AlertService {
     /// (logged with the reason); until then a restart delivers it again, with the same
     /// dedup key.
     pub fn start_delivery(self: &Arc<Self>, receivers: Receivers) {
+        self.has_receivers
+            .store(receivers.names().next().is_some(), Ordering::Relaxed);
         let metrics = Arc::new(NotifyMetrics::new(receivers.names()));
         let service = Arc::downgrade(self);
         let handle = ReceiverDispatchers::spawn(
@@ -540,7 +545,17 @@ impl DeliveryEvents for MarkSent {
     }
 
     fn gave_up(&mut self, notification: &sightline_alerts::Notification, failure: &AttemptFailure) {
-        tracing::error!(receiver = %notification.receiver, failure = %failure.describe(), title = %notification.title, "alert notification given up");
+        let no_receivers_at_all = self
+            .service
+            .upgrade()
+            .is_some_and(|service| !service.has_receivers.load(Ordering::Relaxed));
+        if no_receivers_at_all {
+            // A dashboard-only setup (the demo among them): said once at start, and each
+            // alert's history keeps to whom it would have gone.
+            tracing::debug!(receiver = %notification.receiver, title = %notification.title, "alert notification given up: no receivers are configured");
+        } else {
+            tracing::error!(receiver = %notification.receiver, failure = %failure.describe(), title = %notification.title, "alert notification given up");
+        }
         self.record(
             DeliveryRecord::of(
                 notification,

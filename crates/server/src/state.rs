@@ -72,7 +72,11 @@ fn open_alerts(config: &Config) -> Option<Arc<AlertService>> {
         }
     };
     let receivers = crate::alerting::load_receivers(config).and_then(|receivers| {
-        if service.rules > 0 {
+        if service.rules > 0 && receivers.is_empty() {
+            tracing::info!(
+                "no [[receiver]] is configured: alerts show on the dashboard and in the API only; their notifications are given up (each alert's history says to whom they would have gone)"
+            );
+        } else if service.rules > 0 {
             let missing = crate::alerting::unconfigured_receivers(
                 &service.alerter().config().clone(),
                 &receivers,
