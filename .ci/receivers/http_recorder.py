@@ -12,12 +12,18 @@ with `{"ok": true}`, except:
 keep only paths starting with it); `DELETE /__requests` forgets them and the failure
 counters. Tests share one recorder and keep apart by using their own path prefix.
 
-Usage: http_recorder.py PORT_FILE   (binds 127.0.0.1 on a free port and writes it there)
+With `--tls CERT KEY` it speaks HTTPS with that certificate and key (PEM), so that the
+receivers' certificate checks and `ca_file` meet a real TLS server.
+
+Usage: http_recorder.py PORT_FILE [--tls CERT KEY]
+       (binds 127.0.0.1 on a free port and writes it there)
 """
 
+import argparse
 import base64
 import json
 import re
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,10 +92,31 @@ class Recorder(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
 
+class TlsServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A client refusing the certificate (the tests' unknown-CA case) is expected: one
+        # line in the log, not a traceback.
+        print(f"{client_address}: {sys.exc_info()[1]}", file=sys.stderr)
+
+
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port_file")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    arguments = parser.parse_args()
+    if arguments.tls is None:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    else:
+        server = TlsServer(("127.0.0.1", 0), Recorder)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*arguments.tls)
+        # The handshake happens at the first read, in the request's own thread: done in
+        # accept() it would hold up every other connection while one client stalls.
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
     server.daemon_threads = True
-    with open(sys.argv[1], "w") as port_file:
+    with open(arguments.port_file, "w") as port_file:
         port_file.write(str(server.server_address[1]))
     server.serve_forever()
 

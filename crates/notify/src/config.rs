@@ -38,7 +38,12 @@
 //! url = "https://hooks.internal/alerts"
 //! bearer_token_env = "HOOK_TOKEN"
 //! max_alerts = 50
+//! ca_file = "/etc/sightline/internal-ca.pem"  # trusted instead of the public roots
 //! ```
+//!
+//! `ca_file` works for every kind. Email trusts its CAs besides the public roots; an HTTP
+//! receiver (slack, twilio_*, pagerduty, webhook) trusts only them, since it talks to the
+//! one server they are for.
 
 use serde::Deserialize;
 
@@ -96,15 +101,16 @@ pub struct ReceiverConfig {
     pub url_env: Option<String>,
     pub url_file: Option<String>,
 
-    // email
+    // email (and `ca_file`, which every kind reads)
     pub smtp: Option<String>,
     pub tls: Option<SmtpTls>,
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub password_env: Option<String>,
     pub password_file: Option<String>,
-    /// A PEM file of CA certificates trusted besides the public roots, for a relay whose
-    /// certificate an internal or self-signed CA issued (`starttls` and `tls` only).
+    /// A PEM file of CA certificates, for a server whose certificate an internal or
+    /// self-signed CA issued. Email trusts them besides the public roots (`starttls` and
+    /// `tls` only); the HTTP receivers trust only them (see `Http::trusting_ca_file`).
     pub ca_file: Option<String>,
 
     // email, twilio
@@ -182,7 +188,7 @@ impl ReceiverConfig {
 /// The fields each kind reads (besides `name` and `kind`).
 pub(crate) fn fields_of(kind: ReceiverKind) -> &'static [&'static str] {
     match kind {
-        ReceiverKind::Slack => &["url", "url_env", "url_file", "external_url"],
+        ReceiverKind::Slack => &["url", "url_env", "url_file", "ca_file", "external_url"],
         ReceiverKind::Email => &[
             "smtp",
             "tls",
@@ -203,12 +209,14 @@ pub(crate) fn fields_of(kind: ReceiverKind) -> &'static [&'static str] {
             "from",
             "to",
             "api_url",
+            "ca_file",
         ],
         ReceiverKind::Pagerduty => &[
             "routing_key",
             "routing_key_env",
             "routing_key_file",
             "api_url",
+            "ca_file",
             "source",
             "external_url",
         ],
@@ -220,6 +228,7 @@ pub(crate) fn fields_of(kind: ReceiverKind) -> &'static [&'static str] {
             "bearer_token_env",
             "bearer_token_file",
             "max_alerts",
+            "ca_file",
             "external_url",
         ],
     }

@@ -1,14 +1,23 @@
-//! The one HTTP client every HTTP receiver shares, and how its answers are classified:
-//! a connection failure, a timeout, 408, 429 or a 5xx may succeed later and is retried;
-//! any other answer outside 2xx will not and is given up on at once.
+//! The HTTP client of the HTTP receivers, and how its answers are classified: a
+//! connection failure, a timeout, 408, 429 or a 5xx may succeed later and is retried; a
+//! certificate that is not trusted and any other answer outside 2xx will not and are
+//! given up on at once.
+//!
+//! The receivers share one client, except one with a `ca_file`, which gets its own: ureq
+//! takes its root certificates per agent.
 
 use std::time::Duration;
 
+use ureq::tls::{PemItem, RootCerts, TlsConfig};
+
+use crate::ca_file;
 use crate::deliver::DeliveryError;
+use crate::error::NotifyError;
 
 #[derive(Clone)]
 pub(crate) struct Http {
     agent: ureq::Agent,
+    timeout: Duration,
 }
 
 /// A request body with its content type.
@@ -18,7 +27,35 @@ pub(crate) enum Body {
 }
 
 impl Http {
+    /// A client that trusts the public (Mozilla's, compiled in) root certificates.
     pub fn new(timeout: Duration) -> Http {
+        Http::with_roots(timeout, RootCerts::WebPki)
+    }
+
+    /// A client like this one that trusts the CA certificates of the PEM file `path`
+    /// (`ca_file`) *instead of* the public roots. Not besides them, as email does: ureq
+    /// takes either its compiled-in roots or a list of certificates, and the compiled-in
+    /// roots (webpki-roots) are trust anchors, not certificates that could join the list.
+    /// An HTTP receiver talks to one server (redirects are not followed), so the CA that
+    /// issued its certificate is all it needs.
+    pub fn trusting_ca_file(&self, receiver: &str, path: &str) -> Result<Http, NotifyError> {
+        let pem = ca_file::read(receiver, path)?;
+        let mut certificates = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(certificate)) => certificates.push(certificate),
+                // A key kept in the same file trusts nothing: passed over, as lettre does.
+                Ok(_) => {}
+                Err(error) => return Err(ca_file::invalid_pem(receiver, path, error)),
+            }
+        }
+        Ok(Http::with_roots(
+            self.timeout,
+            RootCerts::new_with_certs(&certificates),
+        ))
+    }
+
+    fn with_roots(timeout: Duration, roots: RootCerts) -> Http {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // A POST that is redirected would be replayed as a GET (or not at all): the
@@ -26,9 +63,10 @@ impl Http {
             .max_redirects(0)
             .timeout_global(Some(timeout))
             .user_agent(concat!("Sightline/", env!("CARGO_PKG_VERSION")))
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
             .build()
             .into();
-        Http { agent }
+        Http { agent, timeout }
     }
 
     /// POSTs `body` to `url`. The error never quotes the URL, whose path may be the
@@ -53,6 +91,13 @@ impl Http {
         }
         let mut response = match request.send(&bytes[..]) {
             Ok(response) => response,
+            Err(error) if ca_file::is_certificate_rejected(&error.to_string()) => {
+                return Err(ca_file::certificate_not_trusted(
+                    host,
+                    transport_error(&error),
+                    "the URL",
+                ));
+            }
             Err(error) => {
                 return Err(DeliveryError::retryable(format!(
                     "could not reach {host}: {}",

@@ -21,6 +21,7 @@
 //! own thread: a notification is rare and small, and a slow receiver delays the others by
 //! at most its timeout.
 
+mod ca_file;
 pub mod config;
 mod deliver;
 mod dispatch;

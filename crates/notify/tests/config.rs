@@ -190,6 +190,14 @@ fn a_full_configuration_parses() {
     assert_eq!(receivers.kind("call"), Some(ReceiverKind::TwilioCall));
 }
 
+/// A private key: a PEM file without a certificate block.
+const KEY_ONLY_PEM: &str =
+    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----";
+
+/// A certificate block a PEM reader refuses.
+const BAD_BASE64_PEM: &str =
+    "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----";
+
 /// An email receiver for `ops-mail` with `lines` added to its table.
 fn mail_receiver(lines: &str) -> String {
     format!(
@@ -220,11 +228,7 @@ fn ca_file_errors_name_the_receiver_and_the_field() {
 
     // A key, a DER file read as text, a certificate written with indentation: none holds
     // a certificate block a PEM reader takes.
-    let key_only = secret_file(
-        &files,
-        "key.pem",
-        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----",
-    );
+    let key_only = secret_file(&files, "key.pem", KEY_ONLY_PEM);
     let indented = secret_file(
         &files,
         "indented.pem",
@@ -244,11 +248,7 @@ fn ca_file_errors_name_the_receiver_and_the_field() {
         );
     }
 
-    let bad_base64 = secret_file(
-        &files,
-        "bad-base64.pem",
-        "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----",
-    );
+    let bad_base64 = secret_file(&files, "bad-base64.pem", BAD_BASE64_PEM);
     let not_pem = error_of(&mail_receiver(&format!("ca_file = \"{bad_base64}\"")));
     assert!(
         not_pem.starts_with(&format!(
@@ -284,24 +284,38 @@ fn ca_file_errors_name_the_receiver_and_the_field() {
             && plain.contains("\"starttls\" or \"tls\""),
         "{plain}"
     );
+}
 
-    let stray = error_of(&format!(
-        r#"
-        [[receiver]]
-        name = "ops-slack"
-        kind = "slack"
-        url_env = "SLACK_URL"
-        ca_file = "{good}"
-        "#
-    ));
-    assert!(
-        stray.starts_with("receiver `ops-slack`: `ca_file` does not apply to a slack receiver"),
-        "{stray}"
+/// A receiver of each HTTP kind, named after its kind, with `ca_file` set to `ca_file`.
+fn http_receivers_with_ca_file(secrets: &tempfile::TempDir, ca_file: &str) -> Vec<String> {
+    let slack_url = secret_file(
+        secrets,
+        "slack-url",
+        "https://hooks.slack.com/services/T0/B0/X",
     );
+    let token = secret_file(secrets, "token", "a-token");
+    let twilio = format!(
+        "account_sid = \"AC0123\"\nauth_token_file = \"{token}\"\nfrom = \"+15005550006\"\n\
+         to = [\"+15551230001\"]"
+    );
+    [
+        ("slack", format!("url_file = \"{slack_url}\"")),
+        ("pagerduty", format!("routing_key_file = \"{token}\"")),
+        ("twilio_sms", twilio.clone()),
+        ("twilio_call", twilio),
+        ("webhook", "url = \"https://hooks.internal/alerts\"".to_owned()),
+    ]
+    .into_iter()
+    .map(|(kind, fields)| {
+        format!(
+            "[[receiver]]\nname = \"{kind}\"\nkind = \"{kind}\"\n{fields}\nca_file = \"{ca_file}\"\n"
+        )
+    })
+    .collect()
 }
 
 #[test]
-fn a_ca_file_of_pem_certificates_is_accepted_for_starttls_and_tls() {
+fn a_ca_file_of_pem_certificates_is_accepted_for_every_kind() {
     let files = tempfile::tempdir().expect("a temporary directory");
     // Text around the blocks and several certificates, as CA bundles come.
     let bundle = secret_file(
@@ -309,11 +323,46 @@ fn a_ca_file_of_pem_certificates_is_accepted_for_starttls_and_tls() {
         "bundle.pem",
         &format!("Internal CAs\n{UNRELATED_CA_PEM}\r\n{UNRELATED_CA_PEM}"),
     );
-    for tls in ["", "tls = \"starttls\"", "tls = \"tls\""] {
-        let text = mail_receiver(&format!("{tls}\nca_file = \"{bundle}\""));
+    let mail_receivers = ["", "tls = \"starttls\"", "tls = \"tls\""]
+        .map(|tls| mail_receiver(&format!("{tls}\nca_file = \"{bundle}\"")));
+    let http_receivers = http_receivers_with_ca_file(&files, &bundle);
+    assert_eq!(http_receivers.len(), 5);
+    for text in mail_receivers.into_iter().chain(http_receivers) {
         let configs = parse_receivers(&text).expect("valid TOML");
         let receivers = Receivers::from_config(&configs);
-        assert!(receivers.is_ok(), "{tls}: {:?}", receivers.err());
+        assert!(receivers.is_ok(), "{text}: {:?}", receivers.err());
+    }
+}
+
+#[test]
+fn ca_file_errors_of_http_receivers_name_the_receiver_and_the_field() {
+    let files = tempfile::tempdir().expect("a temporary directory");
+    let missing = files.path().join("missing.pem");
+    let missing = missing.to_str().expect("a UTF-8 temporary path").to_owned();
+    let key_only = secret_file(&files, "key.pem", KEY_ONLY_PEM);
+    let bad_base64 = secret_file(&files, "bad-base64.pem", BAD_BASE64_PEM);
+    let cases = [
+        (missing, "which cannot be read"),
+        (key_only, "which holds no PEM certificate"),
+        (bad_base64, "whose certificates are not valid PEM"),
+    ];
+    for (path, problem) in cases {
+        for text in http_receivers_with_ca_file(&files, &path) {
+            let kind = text
+                .lines()
+                .nth(1)
+                .and_then(|line| line.strip_prefix("name = "))
+                .expect("the name line")
+                .trim_matches('"')
+                .to_owned();
+            let error = error_of(&text);
+            assert!(
+                error.starts_with(&format!(
+                    "receiver `{kind}`: `ca_file` names the file {path}, {problem}"
+                )),
+                "{error}"
+            );
+        }
     }
 }
 

@@ -6,8 +6,8 @@ mod common;
 
 use base64::Engine;
 use common::{
-    UNRELATED_CA_PEM, alert, body_json, form, notification, recorded, recorded_mails, recorder,
-    secret_file, smtp, smtp_tls, unique_prefix,
+    UNRELATED_CA_PEM, alert, body_json, ca_bundle, form, notification, recorded, recorded_mails,
+    recorded_over_tls, recorder, recorder_tls, secret_file, smtp, smtp_tls, unique_prefix,
 };
 use sightline_alerts::{AlertState, NotificationKind, Severity};
 use sightline_notify::{ReceiverConfig, ReceiverKind, Receivers, SmtpTls};
@@ -501,17 +501,8 @@ fn email_over_starttls_trusts_every_ca_of_ca_file() {
     let Some(servers) = smtp_tls("email_over_starttls_trusts_every_ca_of_ca_file") else {
         return;
     };
-    // A bundle as operators keep them: a comment, another CA first, then the relay's.
-    // Every certificate of the file is trusted, not just the first.
     let bundle = tempfile::tempdir().expect("a temporary directory");
-    let ca_pem = std::fs::read_to_string(&servers.ca_file).expect("the CA of .ci/run");
-    let ca_file = bundle.path().join("bundle.pem");
-    std::fs::write(
-        &ca_file,
-        format!("# internal CAs\n{UNRELATED_CA_PEM}{ca_pem}"),
-    )
-    .expect("writing the bundle");
-    let ca_file = ca_file.to_str().expect("a UTF-8 temporary path").to_owned();
+    let ca_file = ca_bundle(&bundle, &servers.ca_file);
 
     let record = deliver_over_tls(
         tls_mail_receiver(&servers.starttls, SmtpTls::Starttls, Some(ca_file)),
@@ -579,4 +570,107 @@ fn a_certificate_of_an_unknown_ca_is_a_permanent_failure_that_points_to_ca_file(
             "{case}: nothing is sent to an untrusted server"
         );
     }
+}
+
+#[test]
+fn webhook_and_slack_over_https_trust_the_ca_file() {
+    let Some(recorder) = recorder_tls("webhook_and_slack_over_https_trust_the_ca_file") else {
+        return;
+    };
+    let files = tempfile::tempdir().expect("a temporary directory");
+    // The webhook's file is a bundle with another CA first, the Slack one the CA alone.
+    let bundle = ca_bundle(&files, &recorder.ca_file);
+    let prefix = format!("/{}", unique_prefix("https"));
+    let slack_url = format!(
+        "{}{prefix}/services/T0001/B0001/hook-token-5678",
+        recorder.base
+    );
+    let receivers = Receivers::from_config(&[
+        ReceiverConfig {
+            url: Some(sightline_notify::Secret::new(format!(
+                "{}{prefix}/alerts",
+                recorder.base
+            ))),
+            ca_file: Some(bundle),
+            ..config("consumers", ReceiverKind::Webhook)
+        },
+        ReceiverConfig {
+            url_file: Some(secret_file(&files, "slack-url", &slack_url)),
+            ca_file: Some(recorder.ca_file.clone()),
+            ..config("ops-slack", ReceiverKind::Slack)
+        },
+    ])
+    .expect("valid receivers");
+
+    for receiver in ["consumers", "ops-slack"] {
+        let outcome = receivers.deliver(&notification(receiver));
+        assert!(
+            outcome.is_success(),
+            "{receiver}: {}",
+            outcome.describe_failures()
+        );
+    }
+
+    let requests = recorded_over_tls(&recorder, &prefix);
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0]["path"], format!("{prefix}/alerts"));
+    assert_eq!(body_json(&requests[0])["receiver"], "consumers");
+    assert_eq!(
+        requests[1]["path"],
+        format!("{prefix}/services/T0001/B0001/hook-token-5678")
+    );
+    assert_eq!(
+        body_json(&requests[1])["text"],
+        "2 endpoints firing: /cart, /checkout (error_rate_high)"
+    );
+}
+
+#[test]
+fn an_http_receiver_refuses_an_unknown_ca_permanently_and_points_to_ca_file() {
+    let Some(recorder) =
+        recorder_tls("an_http_receiver_refuses_an_unknown_ca_permanently_and_points_to_ca_file")
+    else {
+        return;
+    };
+    let files = tempfile::tempdir().expect("a temporary directory");
+    let unrelated_ca = secret_file(&files, "unrelated.pem", UNRELATED_CA_PEM);
+    let prefix = format!("/{}", unique_prefix("untrusted-https"));
+    let slack_url = format!(
+        "{}{prefix}/services/T0001/B0001/hook-token-9012",
+        recorder.base
+    );
+    let cases = [
+        // The public roots do not hold the recorder's CA.
+        ReceiverConfig {
+            url: Some(sightline_notify::Secret::new(format!(
+                "{}{prefix}/alerts",
+                recorder.base
+            ))),
+            ..config("untrusted", ReceiverKind::Webhook)
+        },
+        // Trusting another CA does not trust this one.
+        ReceiverConfig {
+            url_file: Some(secret_file(&files, "slack-url", &slack_url)),
+            ca_file: Some(unrelated_ca),
+            ..config("untrusted", ReceiverKind::Slack)
+        },
+    ];
+    for receiver in cases {
+        let case = format!("{:?} with ca_file {:?}", receiver.kind, receiver.ca_file);
+        let receivers = Receivers::from_config(&[receiver]).expect("a valid receiver");
+        let outcome = receivers.deliver(&notification("untrusted"));
+        let (_, error) = outcome.failures().next().expect("an untrusted certificate");
+        let case = format!("{case}: {error}");
+        assert!(!error.retryable, "{case}");
+        assert!(
+            error.message.contains("certificate is not trusted")
+                && error.message.contains("`ca_file`"),
+            "{case}"
+        );
+        assert!(!error.message.contains("hook-token"), "{case}");
+    }
+    assert!(
+        recorded_over_tls(&recorder, &prefix).is_empty(),
+        "nothing is sent to an untrusted server"
+    );
 }

@@ -13,6 +13,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use sightline_alerts::Notification;
 
+use crate::ca_file;
 use crate::config::{ReceiverConfig, ReceiverKind, SmtpTls};
 use crate::deliver::DeliveryError;
 use crate::error::NotifyError;
@@ -188,15 +189,9 @@ impl Channel for Email {
             Err(error) if error.is_permanent() => Err(DeliveryError::permanent(format!(
                 "the SMTP server refused the mail: {error}"
             ))),
-            // An unknown issuer, another host's name or an expired certificate stays so
-            // until someone changes the configuration or the relay's certificate.
-            Err(error) if is_certificate_rejected(&error) => {
-                Err(DeliveryError::permanent(format!(
-                    "the SMTP server's certificate is not trusted ({error}): for a relay with \
-                     an internal or self-signed certificate give its CA's certificate in \
-                     `ca_file`; `smtp` must name a host the certificate is issued for"
-                )))
-            }
+            Err(error) if ca_file::is_certificate_rejected(&error.to_string()) => Err(
+                ca_file::certificate_not_trusted("the SMTP server", error, "`smtp`"),
+            ),
             Err(error) => Err(DeliveryError::retryable(format!(
                 "SMTP delivery failed: {error}"
             ))),
@@ -210,49 +205,8 @@ impl Channel for Email {
 
 /// The CA certificates in the PEM file `path` (`ca_file`).
 fn ca_certificates(receiver: &str, path: &str) -> Result<Certificate, NotifyError> {
-    let pem = std::fs::read(path).map_err(|error| {
-        NotifyError::config(
-            receiver,
-            "ca_file",
-            format!("names the file {path}, which cannot be read ({error})"),
-        )
-    })?;
-    // lettre reads a file without a certificate block as an empty list, which would trust
-    // nothing more and fail only at the first delivery. The PEM reader (rustls-pki-types)
-    // starts a block only at a line starting with the marker, as counted here.
-    let blocks = pem
-        .split(|byte| *byte == b'\n')
-        .filter(|line| line.starts_with(b"-----BEGIN CERTIFICATE-----"))
-        .count();
-    if blocks == 0 {
-        return Err(NotifyError::config(
-            receiver,
-            "ca_file",
-            format!(
-                "names the file {path}, which holds no PEM certificate (no \
-                 `-----BEGIN CERTIFICATE-----` line): give the CA's certificate in PEM \
-                 (`openssl x509 -inform der -in ca.der -out ca.pem` converts a DER file)"
-            ),
-        ));
-    }
-    Certificate::from_pem(&pem).map_err(|error| {
-        NotifyError::config(
-            receiver,
-            "ca_file",
-            format!(
-                "names the file {path}, whose certificates are not valid PEM ({error}): give \
-                 the CA's certificate in PEM"
-            ),
-        )
-    })
-}
-
-/// Whether rustls refused the server's certificate. Its error type is not reachable
-/// through lettre (which keeps it as an `io::Error`'s inner error), so the prefix rustls
-/// puts on every certificate error is what is matched; the TLS tests against a real
-/// server with an unknown CA hold it to that.
-fn is_certificate_rejected(error: &lettre::transport::smtp::Error) -> bool {
-    error.to_string().contains("invalid peer certificate")
+    let pem = ca_file::read(receiver, path)?;
+    Certificate::from_pem(&pem).map_err(|error| ca_file::invalid_pem(receiver, path, error))
 }
 
 /// `X-Sightline-Dedup-Key`: lettre writes only headers that are types.

@@ -1,6 +1,6 @@
 //! One module per kind of receiver. Each builds its requests from a [`Notification`] as
 //! a pure function (so the payloads are unit-tested) and sends them through the shared
-//! [`Http`] client or SMTP.
+//! [`Http`] client (its own, with a `ca_file`) or SMTP.
 
 pub(crate) mod email;
 pub(crate) mod pagerduty;
@@ -60,14 +60,20 @@ pub(crate) fn build(config: &ReceiverConfig, http: &Http) -> Result<Box<dyn Chan
             ),
         ));
     }
+    // Email hands `ca_file` to lettre itself; an HTTP receiver with one gets a client of
+    // its own.
+    let http = match &config.ca_file {
+        Some(path) if kind != ReceiverKind::Email => http.trusting_ca_file(name, path)?,
+        _ => http.clone(),
+    };
     Ok(match kind {
-        ReceiverKind::Slack => Box::new(slack::Slack::new(config, http.clone())?),
+        ReceiverKind::Slack => Box::new(slack::Slack::new(config, http)?),
         ReceiverKind::Email => Box::new(email::Email::new(config)?),
         ReceiverKind::TwilioSms | ReceiverKind::TwilioCall => {
-            Box::new(twilio::Twilio::new(config, kind, http.clone())?)
+            Box::new(twilio::Twilio::new(config, kind, http)?)
         }
-        ReceiverKind::Pagerduty => Box::new(pagerduty::PagerDuty::new(config, http.clone())?),
-        ReceiverKind::Webhook => Box::new(webhook::Webhook::new(config, http.clone())?),
+        ReceiverKind::Pagerduty => Box::new(pagerduty::PagerDuty::new(config, http)?),
+        ReceiverKind::Webhook => Box::new(webhook::Webhook::new(config, http)?),
     })
 }
 

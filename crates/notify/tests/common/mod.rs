@@ -22,6 +22,33 @@ pub fn recorder(test: &str) -> Option<String> {
     }
 }
 
+/// The HTTPS recorder `.ci/run` starts with a certificate (for `localhost` and
+/// `127.0.0.1`) from a CA made for the run.
+pub struct TlsRecorder {
+    /// `https://localhost:PORT`.
+    pub base: String,
+    /// The PEM file of the CA that signed the recorder's certificate.
+    pub ca_file: String,
+}
+
+/// The HTTPS recorder, or `None` after saying loudly that the test is skipped.
+pub fn recorder_tls(test: &str) -> Option<TlsRecorder> {
+    match (
+        std::env::var("SIGHTLINE_TEST_RECEIVER_TLS"),
+        std::env::var("SIGHTLINE_TEST_CA"),
+    ) {
+        (Ok(base), Ok(ca_file)) => Some(TlsRecorder { base, ca_file }),
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: SIGHTLINE_TEST_RECEIVER_TLS / SIGHTLINE_TEST_CA are not set \
+                 (.ci/run makes a CA, starts .ci/receivers/http_recorder.py with --tls and sets \
+                 them)"
+            );
+            None
+        }
+    }
+}
+
 /// The SMTP server's `host:port` and its mail directory, or `None` after saying so.
 pub fn smtp(test: &str) -> Option<(String, PathBuf)> {
     match (
@@ -105,6 +132,18 @@ qXJPt3oNvTVHFvorXTu3
 -----END CERTIFICATE-----
 ";
 
+/// A CA bundle as operators keep them: a comment, another CA first, then the one in
+/// `ca_file`; written to `directory`, its path returned. Every certificate of a `ca_file`
+/// must be trusted, not just the first.
+pub fn ca_bundle(directory: &tempfile::TempDir, ca_file: &str) -> String {
+    let ca_pem = std::fs::read_to_string(ca_file).expect("the CA of .ci/run");
+    secret_file(
+        directory,
+        "bundle.pem",
+        &format!("# internal CAs\n{UNRELATED_CA_PEM}{ca_pem}"),
+    )
+}
+
 /// A path prefix no other test (or run) uses: the tests share one recorder.
 pub fn unique_prefix(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -116,7 +155,23 @@ pub fn unique_prefix(test: &str) -> String {
 
 /// The requests the recorder received on paths starting with `prefix`, in order.
 pub fn recorded(base: &str, prefix: &str) -> Vec<Value> {
-    let mut response = ureq::get(&format!("{base}/__requests"))
+    recorded_through(&ureq::agent(), base, prefix)
+}
+
+/// [`recorded`] for the HTTPS recorder, trusting the CA that signed its certificate.
+pub fn recorded_over_tls(recorder: &TlsRecorder, prefix: &str) -> Vec<Value> {
+    let pem = std::fs::read(&recorder.ca_file).expect("the CA of .ci/run");
+    let ca = ureq::tls::Certificate::from_pem(&pem).expect("a PEM certificate");
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&[ca]))
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+    recorded_through(&agent, &recorder.base, prefix)
+}
+
+fn recorded_through(agent: &ureq::Agent, base: &str, prefix: &str) -> Vec<Value> {
+    let mut response = agent
+        .get(&format!("{base}/__requests"))
         .query("prefix", prefix)
         .call()
         .expect("the recorder answers");
