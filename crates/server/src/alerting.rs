@@ -123,6 +123,11 @@ pub fn undefined_references(
     problems
 }
 
+/// Where the alert journal of the data directory `data_dir` lives.
+pub fn journal_path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("alerts").join("journal")
+}
+
 /// The alerter and what the server reports of it.
 pub struct AlertService {
     alerter: Mutex<Alerter>,
@@ -141,6 +146,8 @@ pub struct AlertService {
     /// (KPI, window label) of the tumbling windows over counts and sums, learnt from the
     /// engine's definitions at the first round.
     additive_tumbling: OnceLock<HashSet<(String, String)>>,
+    /// The final window before each additive tumbling window in progress, by (KPI, label).
+    previous_windows: Mutex<HashMap<(String, String), Arc<PreviousWindow>>>,
     /// Whether any `[[receiver]]` is configured (set when delivery starts).
     has_receivers: AtomicBool,
     pub notify_metrics: OnceLock<Arc<NotifyMetrics>>,
@@ -162,8 +169,9 @@ impl AlertService {
         config: &Config,
         data_dir: &Path,
     ) -> Result<AlertService, crate::error::ServerError> {
-        let directory = data_dir.join("alerts");
-        std::fs::create_dir_all(&directory).map_err(|error| {
+        let journal = journal_path(data_dir);
+        let directory = journal.parent().unwrap_or(data_dir);
+        std::fs::create_dir_all(directory).map_err(|error| {
             crate::error::ServerError::Alerting(format!(
                 "cannot create {}: {error}",
                 directory.display()
@@ -177,7 +185,7 @@ impl AlertService {
             dashboard_url: config.alerts.dashboard_url.clone(),
             ..AlerterOptions::default()
         };
-        let alerter = Alerter::open(alerts, options, &directory.join("journal"), now_micros())
+        let alerter = Alerter::open(alerts, options, &journal, now_micros())
             .map_err(|error| crate::error::ServerError::Alerting(error.to_string()))?;
         Ok(AlertService {
             alerter: Mutex::new(alerter),
@@ -190,6 +198,7 @@ impl AlertService {
             delivery: OnceLock::new(),
             additive_tumbling: OnceLock::new(),
             has_receivers: AtomicBool::new(false),
+            previous_windows: Mutex::new(HashMap::new()),
             notify_metrics: OnceLock::new(),
         })
     }
@@ -249,6 +258,32 @@ impl AlertService {
         additive.contains(&(kpi.to_owned(), label.to_owned()))
     }
 
+    /// The window before the tumbling window of `label` starting at `start_us`, from the
+    /// cache while it holds that window final, else read (and cached when final).
+    fn previous_window(
+        &self,
+        kpis: &KpiService,
+        kpi: &str,
+        label: &str,
+        start_us: i64,
+    ) -> Option<Arc<PreviousWindow>> {
+        let key = (kpi.to_owned(), label.to_owned());
+        let mut cache = self
+            .previous_windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(cached) = cache.get(&key)
+            && cached.start_us == start_us
+        {
+            return Some(Arc::clone(cached));
+        }
+        let previous = Arc::new(previous_values(kpis, kpi, label, start_us)?);
+        if previous.is_final {
+            cache.insert(key, Arc::clone(&previous));
+        }
+        Some(previous)
+    }
+
     /// Has dynamic thresholds and rate-of-change rules read the KPIs' history.
     pub fn read_history_from(&self, kpis: Arc<KpiService>) {
         self.alerter()
@@ -282,16 +317,17 @@ impl AlertService {
                 let Some(window) = crate::kpis::window_at(&windows, label, now_us) else {
                     continue;
                 };
-                let previous = self
-                    .is_additive_tumbling(kpis, kpi, label)
-                    .then(|| previous_values(kpis, kpi, label, window.result.start_us))
-                    .flatten();
+                let previous = if self.is_additive_tumbling(kpis, kpi, label) {
+                    self.previous_window(kpis, kpi, label, window.result.start_us)
+                } else {
+                    None
+                };
                 let span = (window.result.end_us - window.result.start_us).max(1);
                 let remaining = (window.result.end_us - now_us).clamp(0, span) as f64 / span as f64;
                 for (group, value) in &window.result.values {
                     let current = series_value(value);
                     let full_length = previous.as_ref().map(|previous| {
-                        full_length_estimate(&current, previous.get(group), remaining)
+                        full_length_estimate(&current, previous.values.get(group), remaining)
                     });
                     updates.push((
                         kpi.clone(),
@@ -380,19 +416,33 @@ fn previous_values(
     kpi: &str,
     label: &str,
     start_us: i64,
-) -> Option<HashMap<Vec<(String, String)>, SeriesValue>> {
-    let windows = kpis.recent_windows(kpi, start_us - 1, start_us)?;
-    let previous = windows
-        .iter()
-        .find(|window| window.result.window == label && window.result.end_us == start_us)?;
-    Some(
-        previous
-            .result
+) -> Option<PreviousWindow> {
+    let windows = kpis.windows_of_label(kpi, label, start_us - 1, start_us)?;
+    let previous = windows.iter().find(|window| window.end_us == start_us)?;
+    Some(PreviousWindow {
+        start_us,
+        is_final: previous.is_final,
+        values: previous
             .values
             .iter()
             .map(|(group, value)| (group.clone(), series_value(value)))
             .collect(),
-    )
+    })
+}
+
+/// The window before a tumbling window in progress, by the start of the one in progress.
+struct PreviousWindow {
+    start_us: i64,
+    /// A final window no longer changes: kept until the next window starts, rather than
+    /// read (from history, once the engine let it go) every round.
+    is_final: bool,
+    values: HashMap<Vec<(String, String)>, SeriesValue>,
+}
+
+/// Whether the engine's `group` (in `group_by` order) is the alerter's `sorted` group,
+/// without sorting a copy: label names are unique within a group.
+fn same_group(group: &[(String, String)], sorted: &[(String, String)]) -> bool {
+    group.len() == sorted.len() && group.iter().all(|pair| sorted.contains(pair))
 }
 
 /// A group's labels as the alerter keys series: sorted by name.
@@ -591,17 +641,19 @@ impl HistoryBaseline {
         from_us: i64,
         to_us: i64,
     ) -> Vec<(i64, f64)> {
-        let Some(windows) = self.kpis.windows(series.kpi, from_us, to_us) else {
+        let Some(windows) = self
+            .kpis
+            .windows_of_label(series.kpi, series.window, from_us, to_us)
+        else {
             return Vec::new();
         };
         let mut values = Vec::new();
-        for window in windows {
-            let result = &window.result;
-            if result.window != series.window || result.end_us <= from_us || result.end_us > to_us {
+        for result in windows {
+            if result.end_us <= from_us || result.end_us > to_us {
                 continue;
             }
             for (group, value) in &result.values {
-                if sorted_group(group) != series.group {
+                if !same_group(group, series.group) {
                     continue;
                 }
                 if let Some(number) = series_value(value).select(series.field) {

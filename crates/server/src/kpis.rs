@@ -559,13 +559,50 @@ impl KpiService {
         to_us: i64,
         always_read_history: bool,
     ) -> Option<Vec<AnsweredWindow>> {
+        let (results, watermark) = self.collect(kpi, None, from_us, to_us, always_read_history)?;
+        Some(self.compared(kpi, watermark, results))
+    }
+
+    /// The windows of definition `label` of `kpi` overlapping `[from, to)`, from the
+    /// engine and history, oldest first, without comparisons: what alert baselines read
+    /// (history is read for that one definition only). `None` for an unknown KPI.
+    pub fn windows_of_label(
+        &self,
+        kpi: &str,
+        label: &str,
+        from_us: i64,
+        to_us: i64,
+    ) -> Option<Vec<WindowResult>> {
+        self.collect(kpi, Some(label), from_us, to_us, true)
+            .map(|(results, _)| results)
+    }
+
+    /// The windows of `kpi` (of definition `only_label` when given) overlapping
+    /// `[from, to)`, from the engine and history, oldest first, and the watermark.
+    fn collect(
+        &self,
+        kpi: &str,
+        only_label: Option<&str>,
+        from_us: i64,
+        to_us: i64,
+        always_read_history: bool,
+    ) -> Option<(Vec<WindowResult>, i64)> {
+        let wanted = |label: &str| only_label.is_none_or(|only| only == label);
         let (mut results, watermark, labels) = {
             let engine = self.engine();
-            let results = engine.windows(kpi, from_us, to_us)?;
+            let mut results = engine.windows(kpi, from_us, to_us)?;
+            results.retain(|result| wanted(&result.window));
             let labels: Vec<String> = engine
                 .kpis()
                 .find(|candidate| candidate.name == kpi)
-                .map(|candidate| candidate.windows.iter().map(|spec| spec.label()).collect())
+                .map(|candidate| {
+                    candidate
+                        .windows
+                        .iter()
+                        .map(|spec| spec.label())
+                        .filter(|label| wanted(label))
+                        .collect()
+                })
                 .unwrap_or_default();
             (results, engine.watermark(), labels)
         };
@@ -574,7 +611,9 @@ impl KpiService {
                 .iter()
                 .any(|label| !results.iter().any(|result| &result.window == label));
         let stored = if history_needed {
-            self.history_windows(kpi, from_us, to_us, |label| !label.starts_with("series/"))
+            self.history_windows(kpi, from_us, to_us, |label| {
+                !label.starts_with("series/") && wanted(label)
+            })
         } else {
             Vec::new()
         };
@@ -601,7 +640,7 @@ impl KpiService {
                 &right.window,
             ))
         });
-        Some(self.compared(kpi, watermark, results))
+        Some((results, watermark))
     }
 
     /// The windows a push must send again (see `Engine::changed_windows`), with their

@@ -77,10 +77,8 @@ fn open_alerts(config: &Config) -> Option<Arc<AlertService>> {
                 "no [[receiver]] is configured: alerts show on the dashboard and in the API only; their notifications are given up (each alert's history says to whom they would have gone)"
             );
         } else if service.rules > 0 {
-            let missing = crate::alerting::unconfigured_receivers(
-                &service.alerter().config().clone(),
-                &receivers,
-            );
+            let missing =
+                crate::alerting::unconfigured_receivers(service.alerter().config(), &receivers);
             if !missing.is_empty() {
                 tracing::warn!(
                     receivers = %missing.join(", "),

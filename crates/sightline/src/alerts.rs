@@ -19,7 +19,7 @@ pub fn report(
     let span = humantime::parse_duration(since).with_context(|| {
         format!("--since: expected a duration such as 30d or 7d, got {since:?}")
     })?;
-    let journal = config.storage.data_dir.join("alerts").join("journal");
+    let journal = sightline_server::alerting::journal_path(&config.storage.data_dir);
     if !journal.exists() {
         anyhow::bail!(
             "{} has no alert journal ({}); run the server with alert rules first, or pass --data-dir",

@@ -56,6 +56,29 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// Writes `rules` as the alerting file and a configuration naming it (after `preamble`,
+/// other sections), evaluating every `evaluate_every` when given; returns the
+/// configuration's path.
+fn alerting_config(
+    dir: &std::path::Path,
+    rules: &str,
+    evaluate_every: Option<&str>,
+    preamble: &str,
+) -> std::path::PathBuf {
+    let file = dir.join("alerts.toml");
+    std::fs::write(&file, rules).expect("rules written");
+    let every = evaluate_every
+        .map(|every| format!("evaluate_every = \"{every}\"\n"))
+        .unwrap_or_default();
+    write_config(
+        dir,
+        &format!(
+            "{preamble}[alerts]\nfile = {:?}\n{every}",
+            file.display().to_string()
+        ),
+    )
+}
+
 fn alert_of<'a>(alerts: &'a Value, queue: &str) -> Option<&'a Value> {
     alerts["alerts"]
         .as_array()?
@@ -76,15 +99,7 @@ fn post_json(server: &Server, method: &str, path: &str, body: &str) -> common::R
 #[test]
 fn a_rule_fires_is_acknowledged_survives_a_restart_and_resolves() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, RULES).expect("rules written");
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
-            rules.display().to_string()
-        ),
-    );
+    let config = alerting_config(dir.path(), RULES, Some("50ms"), "");
     let data = dir.path().join("data");
     let server = Server::start(&data, Some(&config));
     assert_eq!(server.get("/v1/dashboard").json()["alerting"], true);
@@ -217,11 +232,11 @@ fn a_rule_fires_is_acknowledged_survives_a_restart_and_resolves() {
 #[test]
 fn a_rule_over_an_unknown_kpi_is_refused_at_check_and_start() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, RULES.replace("queue_depth", "queue_dept")).expect("written");
-    let config = write_config(
+    let config = alerting_config(
         dir.path(),
-        &format!("[alerts]\nfile = {:?}\n", rules.display().to_string()),
+        &RULES.replace("queue_depth", "queue_dept"),
+        None,
+        "",
     );
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
         .args(["check", "--config"])
@@ -320,15 +335,7 @@ fn a_dynamic_threshold_compares_with_the_same_hour_of_past_weeks() {
     }
     let data = import_history(dir.path(), &history);
 
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, DYNAMIC).expect("rules written");
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
-            rules.display().to_string()
-        ),
-    );
+    let config = alerting_config(dir.path(), DYNAMIC, Some("50ms"), "");
     let server = Server::start(&data, Some(&config));
     let answer = server.post(
         "application/cloudevents+json",
@@ -365,20 +372,13 @@ fn a_firing_alert_is_delivered_to_a_webhook_once_and_then_resolved() {
             .expect("after 1970")
             .as_nanos()
     );
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(
-        &rules,
-        format!(
-            "{RULES}\n[route]\nreceiver = \"hook\"\ngroup_by = [\"alertname\"]\ngroup_wait = \"0s\"\ngroup_interval = \"1s\"\n\n[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{receiver}{prefix}\"\n"
-        ),
-    )
-    .expect("rules written");
-    let config = write_config(
+    let config = alerting_config(
         dir.path(),
         &format!(
-            "[alerts]\nfile = {:?}\nevaluate_every = \"100ms\"\n",
-            rules.display().to_string()
+            "{RULES}\n[route]\nreceiver = \"hook\"\ngroup_by = [\"alertname\"]\ngroup_wait = \"0s\"\ngroup_interval = \"1s\"\n\n[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{receiver}{prefix}\"\n"
         ),
+        Some("100ms"),
+        "",
     );
     let server = Server::start(&dir.path().join("data"), Some(&config));
     let requests = || -> Vec<Value> {
@@ -546,10 +546,9 @@ fn a_critical_outage_is_grouped_escalated_acknowledged_and_resolved() {
     let slack_url = secret("slack-url", &format!("{receiver}{prefix}/slack"));
     let routing_key = secret("routing-key", "R0UT1NGKEY0123456789");
     let auth_token = secret("twilio-token", "twilio-token");
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(
-        &rules,
-        format!(
+    let config = alerting_config(
+        dir.path(),
+        &format!(
             r#"
 [[alert]]
 name = "queue_stuck"
@@ -623,14 +622,8 @@ to = ["+15551230001"]
 api_url = "{receiver}{prefix}/sms"
 "#
         ),
-    )
-    .expect("rules written");
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
-            rules.display().to_string()
-        ),
+        Some("50ms"),
+        "",
     );
     let server = Server::start(&dir.path().join("data"), Some(&config));
     let queues = ["emails", "invoices", "labels"];
@@ -877,15 +870,7 @@ fn a_rule_comparing_with_the_past_judges_a_whole_hour_of_a_window_in_progress() 
         history.push('\n');
     }
     let data = import_history(dir.path(), &history);
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, DYNAMIC).expect("rules written");
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
-            rules.display().to_string()
-        ),
-    );
+    let config = alerting_config(dir.path(), DYNAMIC, Some("50ms"), "");
     let server = Server::start(&data, Some(&config));
     let batch: Vec<String> = (0..3)
         .map(|order| order_at(&format!("now-{order}"), this_hour + (order + 1) * 1_000_000))
@@ -945,9 +930,8 @@ fn a_seasonal_rule_reads_weeks_of_hours_from_history_and_fires_on_a_collapse() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let data = import_history(dir.path(), &history);
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(
-        &rules,
+    let config = alerting_config(
+        dir.path(),
         r#"
 [[alert]]
 name = "orders_off_season"
@@ -956,14 +940,8 @@ window = "1h"
 condition = { seasonal = { days = 21, min_days = 14, level = 0.99, direction = "below" } }
 severity = "high"
 "#,
-    )
-    .expect("rules written");
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[time]\nzone = \"UTC\"\n\n[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
-            rules.display().to_string()
-        ),
+        Some("50ms"),
+        "[time]\nzone = \"UTC\"\n\n",
     );
     let server = Server::start(&data, Some(&config));
     let answer = server.post(
@@ -1006,20 +984,13 @@ fn a_notification_in_retry_survives_sigkill_with_its_dedup_key() {
     // The recorder answers 503 to the first two requests on this path, then 200.
     let path = format!("/fail-2/sigkill-{run}");
     let dir = tempfile::tempdir().expect("temp dir");
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(
-        &rules,
-        format!(
-            "{RULES}\n[route]\nreceiver = \"hook\"\ngroup_wait = \"0s\"\n\n[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{receiver}{path}\"\n"
-        ),
-    )
-    .expect("rules written");
-    let config = write_config(
+    let config = alerting_config(
         dir.path(),
         &format!(
-            "[alerts]\nfile = {:?}\nevaluate_every = \"50ms\"\n",
-            rules.display().to_string()
+            "{RULES}\n[route]\nreceiver = \"hook\"\ngroup_wait = \"0s\"\n\n[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{receiver}{path}\"\n"
         ),
+        Some("50ms"),
+        "",
     );
     let data = dir.path().join("data");
     let server = Server::start(&data, Some(&config));
@@ -1095,17 +1066,13 @@ fn a_notification_in_retry_survives_sigkill_with_its_dedup_key() {
 #[test]
 fn check_names_the_receivers_nothing_configures() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(
-        &rules,
-        format!(
+    let config = alerting_config(
+        dir.path(),
+        &format!(
             "{RULES}\n[route]\nreceiver = \"hook\"\n\n[[receiver]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n"
         ),
-    )
-    .expect("rules written");
-    let config = write_config(
-        dir.path(),
-        &format!("[alerts]\nfile = {:?}\n", rules.display().to_string()),
+        None,
+        "",
     );
     let check = std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
         .args(["check", "--config"])
