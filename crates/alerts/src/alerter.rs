@@ -103,6 +103,17 @@ struct Series {
     lapse_notified: (u64, u32),
 }
 
+impl Series {
+    /// The series as an inhibition rule sees it, as a source or a target.
+    fn inhibit_candidate(&self) -> InhibitCandidate<'_> {
+        InhibitCandidate {
+            id: self.fingerprint,
+            labels: &self.labels,
+            group: &self.group_labels,
+        }
+    }
+}
+
 /// What an alert looks like in the API (`GET /v1/alerts`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertView {
@@ -719,11 +730,7 @@ impl Alerter {
         self.series
             .iter()
             .filter(|series| series.lifecycle.state.is_firing())
-            .map(|series| InhibitCandidate {
-                id: series.fingerprint,
-                labels: &series.labels,
-                group: &series.group_labels,
-            })
+            .map(Series::inhibit_candidate)
             .collect()
     }
 
@@ -739,12 +746,11 @@ impl Alerter {
         if !self.silenced_by(&series.labels, now_us).is_empty() {
             return true;
         }
-        let target = InhibitCandidate {
-            id: series.fingerprint,
-            labels: &series.labels,
-            group: &series.group_labels,
-        };
-        is_inhibited(&self.config.inhibit_rules, &target, sources)
+        is_inhibited(
+            &self.config.inhibit_rules,
+            &series.inhibit_candidate(),
+            sources,
+        )
     }
 
     fn flush_groups(&mut self, now_us: i64, queued: &mut Vec<Notification>) {
@@ -1236,12 +1242,6 @@ impl Alerter {
         let series = &self.series[index];
         let rule = &self.config.rules[series.rule];
         let lifecycle = &series.lifecycle;
-
-        let target = InhibitCandidate {
-            id: series.fingerprint,
-            labels: &series.labels,
-            group: &series.group_labels,
-        };
         AlertView {
             id: series.id.clone(),
             rule: rule.name.clone(),
@@ -1261,7 +1261,11 @@ impl Alerter {
             incident: lifecycle.incident,
             silenced_by: self.silenced_by(&series.labels, now_us),
             inhibited: lifecycle.state.is_firing()
-                && is_inhibited(&self.config.inhibit_rules, &target, sources),
+                && is_inhibited(
+                    &self.config.inhibit_rules,
+                    &series.inhibit_candidate(),
+                    sources,
+                ),
         }
     }
 

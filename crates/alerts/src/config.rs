@@ -121,7 +121,6 @@ impl AlertsConfig {
         })
     }
 
-    /// One line per rule, route and policy, for `sightline check`.
     /// Every receiver a route or an escalation level names, sorted, each once.
     pub fn receivers_named(&self) -> Vec<String> {
         let mut names = self.routes.receivers();
@@ -133,6 +132,7 @@ impl AlertsConfig {
         names
     }
 
+    /// One line per rule, route and policy, for `sightline check`.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
         for rule in &self.rules {

@@ -17,8 +17,8 @@ use std::collections::VecDeque;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use crate::clock::{HOUR_US, MINUTE_US};
-use crate::rule::{Condition, Direction, DynamicThreshold, NoDataPolicy, Rule, SeasonalBounds};
+use crate::clock::{DAY_US, HOUR_US, MINUTE_US};
+use crate::rule::{Condition, Direction, DynamicThreshold, NoDataPolicy, Rule};
 #[cfg(feature = "seasonal")]
 use crate::seasonal::bounds as seasonal_forecast;
 
@@ -296,17 +296,12 @@ impl SeriesMemory {
         now_us: i64,
         past: &mut Past<'_>,
     ) -> Evaluation {
-        let Past {
-            zone,
-            source,
-            refreshes_left,
-        } = past;
-        let (zone, source) = (*zone, *source);
         let number = value.select(rule.field.as_deref());
         self.last_update_us = Some(now_us);
         if number.is_some_and(|number| number != 0.0) {
             self.last_present_us = Some(now_us);
         }
+        let (zone, source) = (past.zone, past.source);
         let evaluation = match &rule.condition {
             Condition::Above(threshold) => {
                 static_threshold(number, *threshold, |value| value > *threshold)
@@ -314,31 +309,19 @@ impl SeriesMemory {
             Condition::Below(threshold) => {
                 static_threshold(number, *threshold, |value| value < *threshold)
             }
-            Condition::Dynamic(threshold) => match number {
-                None => Evaluation::new(Verdict::NoData, None),
-                Some(number) => {
-                    match self.bounds(threshold, key, now_us, zone, source, refreshes_left) {
-                        Some(bounds) => judge_dynamic(number, &bounds, threshold.direction),
-                        None => Evaluation {
-                            learning: true,
-                            ..Evaluation::new(Verdict::NotMet, Some(number))
-                        },
-                    }
-                }
-            },
-            Condition::Seasonal(seasonal) => match number {
-                None => Evaluation::new(Verdict::NoData, None),
-                Some(number) => {
-                    match self.seasonal_bounds(seasonal, key, now_us, zone, source, refreshes_left)
-                    {
-                        Some(bounds) => judge_dynamic(number, &bounds, seasonal.direction),
-                        None => Evaluation {
-                            learning: true,
-                            ..Evaluation::new(Verdict::NotMet, Some(number))
-                        },
-                    }
-                }
-            },
+            Condition::Dynamic(threshold) => self.judge_against_bounds(
+                number,
+                threshold.direction,
+                now_us,
+                past,
+                |start, end| same_hour_bounds(threshold, key, zone, source, start, end),
+            ),
+            Condition::Seasonal(seasonal) => {
+                self.judge_against_bounds(number, seasonal.direction, now_us, past, |start, _| {
+                    let history_start = start - i64::from(seasonal.days) * DAY_US;
+                    seasonal_forecast(&source.hour_values(key, history_start, start), seasonal)
+                })
+            }
             Condition::Change {
                 over_us,
                 below,
@@ -392,81 +375,54 @@ impl SeriesMemory {
         }
     }
 
-    fn bounds(
+    /// Judges `number` against the bounds of the local hour of `now_us`; learning (not
+    /// met) while there are none.
+    fn judge_against_bounds(
         &mut self,
-        threshold: &DynamicThreshold,
-        key: &SeriesKey<'_>,
+        number: Option<f64>,
+        direction: Direction,
         now_us: i64,
-        zone: &TimeZone,
-        source: &dyn BaselineSource,
-        refreshes_left: &mut u32,
-    ) -> Option<Bounds> {
-        if let Some(bounds) = self.reusable_bounds(now_us, refreshes_left) {
-            return bounds;
+        past: &mut Past<'_>,
+        compute: impl FnOnce(i64, i64) -> Option<Bounds>,
+    ) -> Evaluation {
+        let Some(number) = number else {
+            return Evaluation::new(Verdict::NoData, None);
+        };
+        match self.hour_bounds(now_us, past, compute) {
+            Some(bounds) => judge_dynamic(number, &bounds, direction),
+            None => Evaluation {
+                learning: true,
+                ..Evaluation::new(Verdict::NotMet, Some(number))
+            },
         }
-        let (start, end) = local_hour(zone, now_us);
-        let read = |back_days: i64| {
-            let past_start = days_earlier(zone, start, back_days)?;
-            source.hour_value(key, past_start, past_start + (end - start))
-        };
-        let weekly: Vec<f64> = (1..=i64::from(threshold.weeks))
-            .filter_map(|week| read(week * 7))
-            .filter(|value| value.is_finite())
-            .collect();
-        let daily: Vec<f64> = if weekly.len() >= threshold.min_weeks as usize {
-            Vec::new()
-        } else {
-            (1..=7)
-                .filter_map(read)
-                .filter(|value| value.is_finite())
-                .collect()
-        };
-        let bounds = dynamic_bounds(&weekly, &daily, threshold);
-        self.baseline = Some((start, end, bounds));
-        bounds
     }
 
-    /// The forecast bounds for the local hour of `now_us`, fitted once per hour like
-    /// [`SeriesMemory::bounds`] (a series belongs to one rule, so the two never share the
-    /// cache).
-    fn seasonal_bounds(
+    /// The bounds for the local hour of `now_us`, computed (`compute(start, end)` of the
+    /// hour) once per series and hour — a series belongs to one rule, so dynamic and
+    /// seasonal rules never share the cache. When a refresh is due but this round's
+    /// refreshes are spent, the previous hour's bounds stand in for a round or two, rather
+    /// than one round at the top of the hour reading (and, for seasonal rules, fitting)
+    /// the history of every series while the alerter is locked.
+    fn hour_bounds(
         &mut self,
-        seasonal: &SeasonalBounds,
-        key: &SeriesKey<'_>,
         now_us: i64,
-        zone: &TimeZone,
-        source: &dyn BaselineSource,
-        refreshes_left: &mut u32,
+        past: &mut Past<'_>,
+        compute: impl FnOnce(i64, i64) -> Option<Bounds>,
     ) -> Option<Bounds> {
-        if let Some(bounds) = self.reusable_bounds(now_us, refreshes_left) {
-            return bounds;
-        }
-        let (start, end) = local_hour(zone, now_us);
-        let history_start = start - i64::from(seasonal.days) * 24 * HOUR_US;
-        let hours = source.hour_values(key, history_start, start);
-        let bounds = seasonal_forecast(&hours, seasonal);
-        self.baseline = Some((start, end, bounds));
-        bounds
-    }
-
-    /// The cached bounds when they are for the local hour of `now_us`, or when a refresh
-    /// is due but this round's refreshes are spent: then the previous hour's bounds stand
-    /// in for a round or two, rather than one round at the top of the hour reading (and,
-    /// for seasonal rules, fitting) the history of every series while the alerter is
-    /// locked. `None`: refresh now (one refresh taken from the round's allowance).
-    fn reusable_bounds(&self, now_us: i64, refreshes_left: &mut u32) -> Option<Option<Bounds>> {
-        let cached = self.baseline;
-        if let Some((start, end, bounds)) = cached
+        if let Some((start, end, bounds)) = self.baseline
             && start <= now_us
             && now_us < end
         {
-            return Some(bounds);
+            return bounds;
         }
-        if *refreshes_left == 0 {
-            return Some(cached.and_then(|(_, _, bounds)| bounds));
+        if past.refreshes_left == 0 {
+            return self.baseline.and_then(|(_, _, bounds)| bounds);
         }
-        *refreshes_left -= 1;
-        None
+        past.refreshes_left -= 1;
+        let (start, end) = local_hour(past.zone, now_us);
+        let bounds = compute(start, end);
+        self.baseline = Some((start, end, bounds));
+        bounds
     }
 
     /// The newest remembered sample at or before `now - over`.
@@ -493,10 +449,42 @@ impl SeriesMemory {
     }
 }
 
+/// Dynamic bounds for the local hour `[start, end)`: the same hour of the last `weeks`
+/// weeks, or of the last seven days when fewer weeks have a value.
+fn same_hour_bounds(
+    threshold: &DynamicThreshold,
+    key: &SeriesKey<'_>,
+    zone: &TimeZone,
+    source: &dyn BaselineSource,
+    start: i64,
+    end: i64,
+) -> Option<Bounds> {
+    let read = |back_days: i64| {
+        let past_start = days_earlier(zone, start, back_days)?;
+        source.hour_value(key, past_start, past_start + (end - start))
+    };
+    let weekly: Vec<f64> = (1..=i64::from(threshold.weeks))
+        .filter_map(|week| read(week * 7))
+        .filter(|value| value.is_finite())
+        .collect();
+    let daily: Vec<f64> = if weekly.len() >= threshold.min_weeks as usize {
+        Vec::new()
+    } else {
+        (1..=7)
+            .filter_map(read)
+            .filter(|value| value.is_finite())
+            .collect()
+    };
+    dynamic_bounds(&weekly, &daily, threshold)
+}
+
 /// A build without the `seasonal` feature refuses seasonal rules when it loads them
 /// ([`crate::rule`]), so this is never asked; if it were, the rule would only learn.
 #[cfg(not(feature = "seasonal"))]
-fn seasonal_forecast(_hours: &[Option<f64>], _seasonal: &SeasonalBounds) -> Option<Bounds> {
+fn seasonal_forecast(
+    _hours: &[Option<f64>],
+    _seasonal: &crate::rule::SeasonalBounds,
+) -> Option<Bounds> {
     None
 }
 

@@ -873,13 +873,10 @@ severity = "high"
     let shops: Vec<Vec<(String, String)>> = (0..5)
         .map(|shop| group(&[("shop", &format!("shop-{shop}"))]))
         .collect();
-    // Round by round until every series has its 14:00 bounds (two per round).
-    let mut now = before_hour;
-    let mut rounds = 0;
-    loop {
-        let reads_before = reads.load(Ordering::Relaxed);
+    // One evaluation round: every shop reports, the last one down to nothing (firing once
+    // it has bounds).
+    let round = |alerter: &mut Alerter, now: i64| {
         for shop in &shops {
-            // The last shop is down to nothing: firing once it has bounds.
             let value = if shop == &shops[4] {
                 1.0
             } else {
@@ -888,6 +885,13 @@ severity = "high"
             alerter.observe("orders", "1h", shop, &SeriesValue::Number(value), now);
         }
         alerter.tick(now).expect("tick");
+    };
+    // Round by round until every series has its 14:00 bounds (two per round).
+    let mut now = before_hour;
+    let mut rounds = 0;
+    loop {
+        let reads_before = reads.load(Ordering::Relaxed);
+        round(&mut alerter, now);
         rounds += 1;
         let refreshed = (reads.load(Ordering::Relaxed) - reads_before) / 4;
         assert!(refreshed <= 2, "{refreshed} series refreshed in one round");
@@ -907,15 +911,7 @@ severity = "high"
     // which would have resolved it.
     now = WEDNESDAY + 15 * HOUR_US;
     let reads_before = reads.load(Ordering::Relaxed);
-    for shop in &shops {
-        let value = if shop == &shops[4] {
-            1.0
-        } else {
-            orders_per_hour(now)
-        };
-        alerter.observe("orders", "1h", shop, &SeriesValue::Number(value), now);
-    }
-    alerter.tick(now).expect("tick");
+    round(&mut alerter, now);
     assert_eq!((reads.load(Ordering::Relaxed) - reads_before) / 4, 2);
     let firing = alerter.alerts(Some(AlertState::Firing), now);
     assert_eq!(firing.len(), 1, "still firing across the hour");

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sightline_alerts::clock::{DAY_US, HOUR_US, MINUTE_US, SECOND_US};
-use sightline_alerts::evaluate::{Past, SeriesKey, SeriesMemory, Verdict};
+use sightline_alerts::evaluate::{Evaluation, Past, SeriesKey, SeriesMemory, Verdict};
 use sightline_alerts::intervals::time_zone;
 use sightline_alerts::rule::Rule;
 use sightline_alerts::{
@@ -102,6 +102,29 @@ fn key() -> SeriesKey<'static> {
     }
 }
 
+/// `rule`'s evaluation of `orders` at `at` on `source`'s history, in UTC, with every
+/// refresh allowed.
+fn evaluate(
+    memory: &mut SeriesMemory,
+    rule: &Rule,
+    source: &Synthetic,
+    orders: f64,
+    at: i64,
+) -> Evaluation {
+    let zone = time_zone("UTC").expect("bundled");
+    memory.evaluate(
+        rule,
+        &key(),
+        &SeriesValue::Number(orders),
+        at,
+        &mut Past {
+            zone: &zone,
+            source,
+            refreshes_left: u32::MAX,
+        },
+    )
+}
+
 fn firing_rules(alerter: &Alerter, now: i64) -> Vec<String> {
     alerter
         .alerts(Some(AlertState::Firing), now)
@@ -176,7 +199,6 @@ fn a_seasonal_rule_is_quiet_at_night_and_fires_on_an_afternoon_drop() {
 #[test]
 fn the_bounds_follow_the_day_and_the_week() {
     let rule = seasonal_rule();
-    let zone = time_zone("UTC").expect("bundled");
     let source = Synthetic::since(WEDNESDAY - 28 * DAY_US);
     let sunday = WEDNESDAY + 4 * DAY_US;
     for at in [
@@ -187,17 +209,7 @@ fn the_bounds_follow_the_day_and_the_week() {
     ] {
         let normal = expected_orders(at);
         let mut memory = SeriesMemory::default();
-        let quiet = memory.evaluate(
-            &rule,
-            &key(),
-            &SeriesValue::Number(normal),
-            at,
-            &mut Past {
-                zone: &zone,
-                source: &source,
-                refreshes_left: u32::MAX,
-            },
-        );
+        let quiet = evaluate(&mut memory, &rule, &source, normal, at);
         assert_eq!(
             quiet.verdict,
             Verdict::NotMet,
@@ -209,17 +221,7 @@ fn the_bounds_follow_the_day_and_the_week() {
             (forecast - normal).abs() < 0.05 * normal + 1.0,
             "forecast {forecast}, normal {normal} at {at}"
         );
-        let dropped = memory.evaluate(
-            &rule,
-            &key(),
-            &SeriesValue::Number(normal * 0.4),
-            at + MINUTE_US,
-            &mut Past {
-                zone: &zone,
-                source: &source,
-                refreshes_left: u32::MAX,
-            },
-        );
+        let dropped = evaluate(&mut memory, &rule, &source, normal * 0.4, at + MINUTE_US);
         assert_eq!(dropped.verdict, Verdict::Met, "{dropped:?} at {at}");
         assert_eq!(dropped.baseline, Some(forecast), "the same hour's bounds");
     }
@@ -232,18 +234,13 @@ fn with_five_days_of_history_the_rule_is_learning() {
     let three_pm = WEDNESDAY + 15 * HOUR_US + 30 * MINUTE_US;
     let dropped = expected_orders(three_pm) * 0.4;
     let rule = seasonal_rule();
-    let zone = time_zone("UTC").expect("bundled");
     let source = Synthetic::since(WEDNESDAY - 5 * DAY_US);
-    let evaluation = SeriesMemory::default().evaluate(
+    let evaluation = evaluate(
+        &mut SeriesMemory::default(),
         &rule,
-        &key(),
-        &SeriesValue::Number(dropped),
+        &source,
+        dropped,
         three_pm,
-        &mut Past {
-            zone: &zone,
-            source: &source,
-            refreshes_left: u32::MAX,
-        },
     );
     assert_eq!(evaluation.verdict, Verdict::NotMet);
     assert!(evaluation.learning, "{evaluation:?}");
@@ -271,35 +268,20 @@ fn missing_hours_are_filled() {
     let three_pm = WEDNESDAY + 15 * HOUR_US + 30 * MINUTE_US;
     let normal = expected_orders(three_pm);
     let rule = seasonal_rule();
-    let zone = time_zone("UTC").expect("bundled");
     let source = Synthetic {
         missing_every: Some(5),
         ..Synthetic::since(WEDNESDAY - 28 * DAY_US)
     };
     let mut memory = SeriesMemory::default();
-    let quiet = memory.evaluate(
-        &rule,
-        &key(),
-        &SeriesValue::Number(normal),
-        three_pm,
-        &mut Past {
-            zone: &zone,
-            source: &source,
-            refreshes_left: u32::MAX,
-        },
-    );
+    let quiet = evaluate(&mut memory, &rule, &source, normal, three_pm);
     assert_eq!(quiet.verdict, Verdict::NotMet, "{quiet:?}");
     assert!(!quiet.learning);
-    let dropped = memory.evaluate(
+    let dropped = evaluate(
+        &mut memory,
         &rule,
-        &key(),
-        &SeriesValue::Number(normal * 0.4),
+        &source,
+        normal * 0.4,
         three_pm + MINUTE_US,
-        &mut Past {
-            zone: &zone,
-            source: &source,
-            refreshes_left: u32::MAX,
-        },
     );
     assert_eq!(dropped.verdict, Verdict::Met, "{dropped:?}");
 }
@@ -309,24 +291,13 @@ fn missing_hours_are_filled() {
 #[test]
 fn the_history_is_read_once_per_local_hour() {
     let rule = seasonal_rule();
-    let zone = time_zone("UTC").expect("bundled");
     let source = Synthetic::since(WEDNESDAY - 28 * DAY_US);
     let hours_read = Arc::clone(&source.hours_read);
     let mut memory = SeriesMemory::default();
     let start = WEDNESDAY + 15 * HOUR_US;
     for second in (0..2 * 3600).step_by(10) {
         let now = start + second * SECOND_US;
-        memory.evaluate(
-            &rule,
-            &key(),
-            &SeriesValue::Number(expected_orders(now)),
-            now,
-            &mut Past {
-                zone: &zone,
-                source: &source,
-                refreshes_left: u32::MAX,
-            },
-        );
+        evaluate(&mut memory, &rule, &source, expected_orders(now), now);
     }
     assert_eq!(hours_read.load(Ordering::Relaxed), 2 * 28 * 24);
 }
@@ -371,12 +342,7 @@ fn normal_hours_rarely_fall_outside_the_bounds() {
     let week_hours = 7 * 24;
     for hour in 0..week_hours {
         let start = WEDNESDAY + hour * HOUR_US;
-        let hours: Vec<Option<f64>> = (0..28 * 24)
-            .map(|back| {
-                let at = start - (28 * 24 - back) * HOUR_US;
-                history.hour_value(&key(), at, at + HOUR_US)
-            })
-            .collect();
+        let hours = history.hour_values(&key(), start - 28 * DAY_US, start);
         let bounds = sightline_alerts::seasonal::bounds(&hours, seasonal).expect("fitted");
         let actual = expected_orders(start) * noise(start);
         if actual < bounds.lower || actual > bounds.upper {
