@@ -520,8 +520,8 @@ async function alertFlow(page, server) {
   } catch {
     throw new Failure(`the alert is not shown acknowledged by ${ACTOR}: ${JSON.stringify(await item.innerText().catch(() => "(gone)"))}`);
   }
-  const server_ = (await getJson(`${server.url}/v1/alerts`)).alerts.find((alert) => alert.id === id);
-  check(server_?.state === "acknowledged" && server_.acknowledged_by === ACTOR, `the server has the alert ${JSON.stringify(server_)}`);
+  const onServer = (await getJson(`${server.url}/v1/alerts`)).alerts.find((alert) => alert.id === id);
+  check(onServer?.state === "acknowledged" && onServer.acknowledged_by === ACTOR, `the server has the alert ${JSON.stringify(onServer)}`);
   check((await page.evaluate(() => localStorage.getItem("sightline.actor"))) === ACTOR, "the name is kept in localStorage");
   log(`acknowledged from the page by ${ACTOR} (the server agrees)`);
 

@@ -103,6 +103,9 @@ export interface Alert {
   inhibited?: boolean | null;
 }
 
+/** How loud a rule's severity shows (the alert panel, the tuning report). */
+export const LEVEL_BY_SEVERITY: Record<string, Level> = { critical: "critical", high: "critical", medium: "warning", low: "ok" };
+
 /** A change of an alert's state, as its history (GET /v1/alerts/{id}) lists it. */
 export interface AlertTransition {
   at: string;

@@ -60,7 +60,7 @@ export function storedActor(): string | null {
   }
 }
 
-export function storeActor(name: string): void {
+function storeActor(name: string): void {
   try {
     localStorage.setItem(ACTOR_KEY, name);
   } catch {

@@ -55,6 +55,12 @@ function setConnection(state: ConnectionState, formats?: Formats): void {
   }
 }
 
+function tickClock(formats: Formats): void {
+  const now = Date.now();
+  clock.textContent = formats.clock(now);
+  clock.dateTime = new Date(now).toISOString();
+}
+
 function updateThemeButton(): void {
   const next = theme === "dark" ? "light" : "dark";
   themeButton.setAttribute("aria-label", `Switch to ${next} theme`);
@@ -134,13 +140,8 @@ async function reportMain(): Promise<void> {
   grid.setAttribute("aria-label", "Alert tuning report");
   const report = new ReportView(layout, formats);
   grid.append(report.element);
-  const tickClock = () => {
-    const now = Date.now();
-    clock.textContent = formats.clock(now);
-    clock.dateTime = new Date(now).toISOString();
-  };
-  tickClock();
-  window.setInterval(tickClock, TICK_MS);
+  tickClock(formats);
+  window.setInterval(() => tickClock(formats), TICK_MS);
   await report.load();
 }
 
@@ -168,12 +169,7 @@ async function main(): Promise<void> {
     if (frame === 0) frame = requestAnimationFrame(renderDirty);
   };
 
-  const tickClock = () => {
-    const now = Date.now();
-    clock.textContent = formats.clock(now);
-    clock.dateTime = new Date(now).toISOString();
-  };
-  tickClock();
+  tickClock(formats);
 
   const loadHistory = () =>
     Promise.all(
@@ -224,7 +220,7 @@ async function main(): Promise<void> {
   let lastPrune = Date.now();
   window.setInterval(() => {
     const now = Date.now();
-    tickClock();
+    tickClock(formats);
     if (now - lastRedraw >= REDRAW_ALL_MS) {
       lastRedraw = now;
       for (const panel of panels) panel.render(now);

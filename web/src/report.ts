@@ -2,15 +2,15 @@
 // acknowledged it, how much of it anyone acted on and how much went away by itself, with the
 // server's advice. Rules nobody ever acted on come first (the server's order) and are flagged.
 
-import { fetchAlertReport, HttpError, type AlertReport, type Layout, type RuleReport } from "./api";
+import { fetchAlertReport, HttpError, LEVEL_BY_SEVERITY, type AlertReport, type Layout, type RuleReport } from "./api";
 import type { Formats } from "./format";
-import { element, setLevel } from "./panels/panel";
+import { element, setLevel, setRaw } from "./panels/panel";
 
 const SINCE_CHOICES = ["7d", "30d", "90d"];
 const SINCE_NAMES: Record<string, string> = { "7d": "7 days", "30d": "30 days", "90d": "90 days" };
 
 /** 45 → "45 s", 200 → "3 min 20 s", 5400 → "1 h 30 min", 200000 → "2 d 7 h". */
-export function duration(seconds: number): string {
+function duration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s} s`;
   if (s < 3600) return s % 60 === 0 || s >= 600 ? `${Math.round(s / 60)} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
@@ -22,9 +22,18 @@ export function duration(seconds: number): string {
   return hours === 0 ? `${Math.floor(s / 86_400)} d` : `${Math.floor(s / 86_400)} d ${hours} h`;
 }
 
+/** This page in another view, keeping only the pinned theme (no kiosk, no report range). */
+export function viewHref(view: "dashboard" | "report"): string {
+  const params = new URLSearchParams();
+  const theme = new URLSearchParams(location.search).get("theme");
+  if (theme) params.set("theme", theme);
+  if (view === "report") params.set("view", "report");
+  return params.size ? `${location.pathname}?${params}` : location.pathname;
+}
+
 function cell(text: string, className?: string, raw?: number | null): HTMLTableCellElement {
   const node = element("td", className, text);
-  if (raw !== undefined && raw !== null && Number.isFinite(raw)) node.dataset.raw = String(raw);
+  if (raw !== undefined && raw !== null && Number.isFinite(raw)) setRaw(node, raw, "raw");
   return node;
 }
 
@@ -49,10 +58,7 @@ export class ReportView {
     const title = element("h2", "report-title", "Alert tuning report");
     title.id = "report-title";
     const back = element("a", "report-back", "← Dashboard");
-    const dashboard = new URLSearchParams();
-    const theme = new URLSearchParams(location.search).get("theme");
-    if (theme) dashboard.set("theme", theme);
-    back.href = `${location.pathname}${dashboard.size ? `?${dashboard}` : ""}`;
+    back.href = viewHref("dashboard");
     const label = element("label", "report-since-label", "Over the last ");
     for (const choice of SINCE_CHOICES) {
       const option = element("option", undefined, SINCE_NAMES[choice]);
@@ -154,7 +160,7 @@ export class ReportView {
       cell(share(rule.share_auto_resolved), "num report-auto", rule.share_auto_resolved),
       cell(rule.advice ?? "", "report-advice"),
     );
-    if (rule.severity) setLevel(row.children[1] as HTMLElement, rule.severity === "critical" || rule.severity === "high" ? "critical" : rule.severity === "medium" ? "warning" : "ok");
+    if (rule.severity) setLevel(row.children[1] as HTMLElement, LEVEL_BY_SEVERITY[rule.severity] ?? "ok");
     return row;
   }
 }

@@ -108,7 +108,6 @@ export class Store {
     if (fromStream && this.sweepTimer !== undefined) this.scheduleSweep();
   }
 
-
   /** Windows of `kpi` (of one label if given), oldest first. */
   windows(kpi: string, label?: string): HeldWindow[] {
     const held = this.byKpi.get(kpi);

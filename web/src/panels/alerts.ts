@@ -8,8 +8,9 @@
 // While the server has no alerting (404) the panel says so calmly; that is a known state, so
 // it counts as data.
 
-import { ackAlert, assignAlert, createSilence, expireSilence, fetchAlerts, fetchAlertWithHistory, fetchSilences, HttpError, resolveAlert, type Alert, type AlertHistoryEntry, type Silence } from "../api";
+import { ackAlert, assignAlert, createSilence, expireSilence, fetchAlerts, fetchAlertWithHistory, fetchSilences, HttpError, LEVEL_BY_SEVERITY, resolveAlert, type Alert, type AlertHistoryEntry, type Silence } from "../api";
 import { actor, ask, changeActor, storedActor } from "../ask";
+import { viewHref } from "../report";
 import { element, Panel, setLevel, setRaw, setText, type PanelContext } from "./panel";
 import { timeline } from "./timeline";
 
@@ -17,7 +18,6 @@ import { timeline } from "./timeline";
 const POLL_MS = 5_000;
 /** While the server answers 404 (no alerting there, maybe later). */
 const POLL_OFF_MS = 15_000;
-const LEVEL_BY_SEVERITY: Record<string, "ok" | "warning" | "critical"> = { critical: "critical", high: "critical", medium: "warning", low: "ok" };
 const SEVERITY_ORDER = ["critical", "high", "medium", "low"];
 /** States a person should see; resolved (and normal) ones are history. */
 const OPEN_STATES = new Set(["pending", "firing", "acknowledged", "nodata"]);
@@ -58,7 +58,7 @@ function groupLabels(alert: Alert): [string, string][] {
 }
 
 /** Matchers for a silence of exactly this alert: its rule and its group. */
-export function silenceMatchers(alert: Alert): string[] {
+function silenceMatchers(alert: Alert): string[] {
   const matchers = [`alertname=${JSON.stringify(alert.rule)}`];
   for (const [name, value] of groupLabels(alert)) if (LABEL_NAME.test(name)) matchers.push(`${name}=${JSON.stringify(value)}`);
   return matchers;
@@ -126,11 +126,7 @@ export class AlertsPanel extends Panel {
     this.silencesSection.append(this.silencesTitle, this.silencesList);
     this.silencesSection.hidden = true;
     const report = element("a", "report-link", "Tuning report");
-    const url = new URL(location.href);
-    url.search = "";
-    for (const [name, value] of new URLSearchParams(location.search)) if (name === "theme") url.searchParams.set(name, value);
-    url.searchParams.set("view", "report");
-    report.href = url.pathname + url.search;
+    report.href = viewHref("report");
     this.actorButton.type = "button";
     this.actorButton.dataset.action = "actor";
     this.actorButton.addEventListener("click", () => void changeActor().then(() => this.showActor()));
@@ -273,46 +269,9 @@ export class AlertsPanel extends Panel {
   private async act(target: HTMLButtonElement): Promise<void> {
     if (this.busy) return;
     const action = target.dataset.action ?? "";
-    const alertId = target.closest<HTMLElement>("li.alert")?.dataset.alertId;
-    const alert = this.alerts?.find((candidate) => candidate.id === alertId);
-    const silenceId = target.closest<HTMLElement>("li.silence")?.dataset.silence;
-    let done = "";
     try {
-      if (action === "expire" && silenceId) {
-        this.busy = true;
-        await expireSilence(silenceId);
-        done = "Silence expired.";
-      } else if (alert) {
-        const by = await actor();
-        this.showActor();
-        if (!by) return;
-        this.busy = true;
-        if (action === "ack") {
-          await ackAlert(alert.id, by);
-          done = `${alert.rule}: acknowledged by ${by}.`;
-        } else if (action === "assign") {
-          this.busy = false;
-          const assignee = await ask(`Assign ${alert.rule} to whom?`, { initial: alert.assignee || by });
-          if (!assignee) return;
-          this.busy = true;
-          await assignAlert(alert.id, assignee, by);
-          done = `${alert.rule}: assigned to ${assignee}.`;
-        } else if (action === "resolve") {
-          await resolveAlert(alert.id, by);
-          done = `${alert.rule}: resolved by ${by}.`;
-        } else if (action.startsWith("silence-")) {
-          const hours = Number(action.slice("silence-".length, -1));
-          const matchers = silenceMatchers(alert);
-          await createSilence({
-            matchers,
-            ends_at: new Date(Date.now() + hours * 3_600_000).toISOString(),
-            comment: `Silenced for ${hours} h from the dashboard`,
-            created_by: by,
-          });
-          this.openMenus.delete(alert.id);
-          done = `${alert.rule}: silenced for ${hours} h (${matchers.join(", ")}).`;
-        }
-      }
+      const done = await this.perform(action, target);
+      if (done === null) return;
       this.say(done, false);
     } catch (error) {
       this.say(`Could not ${action.startsWith("silence") ? "silence" : action === "ack" ? "acknowledge" : action} — ${describeError(error)}`, true);
@@ -321,6 +280,52 @@ export class AlertsPanel extends Panel {
     }
     // What the action changed, now (and the poll goes on from here).
     await this.load().catch((error: unknown) => console.warn("alerts: not refreshed after an action:", error));
+  }
+
+  /**
+   * Carries out one button's action; answers what to say, or null when the person cancelled.
+   * Busy only while a request is out: a question asked is modal, nothing else can be clicked.
+   */
+  private async perform(action: string, target: HTMLButtonElement): Promise<string | null> {
+    const silenceId = target.closest<HTMLElement>("li.silence")?.dataset.silence;
+    if (action === "expire" && silenceId) {
+      this.busy = true;
+      await expireSilence(silenceId);
+      return "Silence expired.";
+    }
+    const alertId = target.closest<HTMLElement>("li.alert")?.dataset.alertId;
+    const alert = this.alerts?.find((candidate) => candidate.id === alertId);
+    if (!alert) return "";
+    const by = await actor();
+    this.showActor();
+    if (!by) return null;
+    if (action === "assign") {
+      const assignee = await ask(`Assign ${alert.rule} to whom?`, { initial: alert.assignee || by });
+      if (!assignee) return null;
+      this.busy = true;
+      await assignAlert(alert.id, assignee, by);
+      return `${alert.rule}: assigned to ${assignee}.`;
+    }
+    this.busy = true;
+    if (action === "ack") {
+      await ackAlert(alert.id, by);
+      return `${alert.rule}: acknowledged by ${by}.`;
+    }
+    if (action === "resolve") {
+      await resolveAlert(alert.id, by);
+      return `${alert.rule}: resolved by ${by}.`;
+    }
+    if (!action.startsWith("silence-")) return "";
+    const hours = Number(action.slice("silence-".length, -1));
+    const matchers = silenceMatchers(alert);
+    await createSilence({
+      matchers,
+      ends_at: new Date(Date.now() + hours * 3_600_000).toISOString(),
+      comment: `Silenced for ${hours} h from the dashboard`,
+      created_by: by,
+    });
+    this.openMenus.delete(alert.id);
+    return `${alert.rule}: silenced for ${hours} h (${matchers.join(", ")}).`;
   }
 
   private say(text: string, problem: boolean): void {
