@@ -48,7 +48,7 @@
 use serde::Deserialize;
 
 use crate::error::NotifyError;
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretField, SecretSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -147,6 +147,36 @@ pub struct ReceiverConfig {
 }
 
 impl ReceiverConfig {
+    /// Where the secret `field` of this receiver comes from.
+    pub(crate) fn secret_source(&self, field: SecretField) -> SecretSource<'_> {
+        let (inline, env, file) = match field {
+            SecretField::Url => (&self.url, &self.url_env, &self.url_file),
+            SecretField::Password => (&self.password, &self.password_env, &self.password_file),
+            SecretField::AuthToken => (
+                &self.auth_token,
+                &self.auth_token_env,
+                &self.auth_token_file,
+            ),
+            SecretField::RoutingKey => (
+                &self.routing_key,
+                &self.routing_key_env,
+                &self.routing_key_file,
+            ),
+            SecretField::BearerToken => (
+                &self.bearer_token,
+                &self.bearer_token_env,
+                &self.bearer_token_file,
+            ),
+        };
+        SecretSource {
+            receiver: &self.name,
+            field,
+            inline: inline.as_ref(),
+            env: env.as_deref(),
+            file: file.as_deref(),
+        }
+    }
+
     /// The fields that are set, by their configuration name.
     pub(crate) fn set_fields(&self) -> Vec<&'static str> {
         let candidates: [(&'static str, bool); 26] = [

@@ -1,15 +1,11 @@
 //! What every receiver says about an alert, worded once.
 
+use sightline_alerts::clock::format_rfc3339;
 use sightline_alerts::{AlertState, Notification, NotifiedAlert, Severity};
 
 /// RFC 3339 of a microsecond timestamp; Alertmanager's zero time when there is none.
 pub(crate) fn rfc3339(micros: Option<i64>) -> String {
-    micros
-        .and_then(|micros| jiff::Timestamp::from_microsecond(micros).ok())
-        .map_or_else(
-            || "0001-01-01T00:00:00Z".to_owned(),
-            |time| time.to_string(),
-        )
+    micros.map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), format_rfc3339)
 }
 
 pub(crate) fn summary(alert: &NotifiedAlert) -> String {

@@ -39,5 +39,5 @@ pub use dispatch::{
     RetryPolicy, SystemClock,
 };
 pub use error::NotifyError;
-pub use metrics::{CounterValues, NotifyMetrics, ReceiverCounters};
+pub use metrics::{CounterValues, NotifyMetrics};
 pub use secret::Secret;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
-pub struct ReceiverCounters {
+pub(crate) struct ReceiverCounters {
     /// Notifications delivered to every target.
     pub sent: AtomicU64,
     /// Attempts that failed for at least one target (each retry counts).
@@ -42,7 +42,7 @@ impl NotifyMetrics {
         }
     }
 
-    pub fn counters(&self, receiver: &str) -> &ReceiverCounters {
+    pub(crate) fn counters(&self, receiver: &str) -> &ReceiverCounters {
         self.receivers
             .get(receiver)
             .unwrap_or(&self.unknown_receiver)
@@ -59,29 +59,30 @@ impl NotifyMetrics {
 
     /// The counters in Prometheus' text format, for the server's `/metrics`.
     pub fn render_prometheus(&self, out: &mut String) {
-        let families = [
+        // Name, help and which counter.
+        type Family = (&'static str, &'static str, fn(CounterValues) -> u64);
+        let families: [Family; 3] = [
             (
                 "sightline_notifications_sent_total",
                 "Notifications delivered, by receiver.",
-                0,
+                |values| values.sent,
             ),
             (
                 "sightline_notifications_failed_total",
                 "Failed delivery attempts (each retry counts), by receiver.",
-                1,
+                |values| values.failed,
             ),
             (
                 "sightline_notifications_given_up_total",
                 "Notifications abandoned after a permanent failure or the last retry, by receiver.",
-                2,
+                |values| values.given_up,
             ),
         ];
-        for (name, help, which) in families {
+        for (name, help, value_of) in families {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
             for receiver in self.receivers.keys() {
-                let values = self.values(receiver);
-                let value = [values.sent, values.failed, values.given_up][which];
+                let value = value_of(self.values(receiver));
                 let _ = writeln!(
                     out,
                     "{name}{{receiver=\"{}\"}} {value}",

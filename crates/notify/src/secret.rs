@@ -44,16 +44,35 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// A secret's fields in a `[[receiver]]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecretField {
+    Url,
+    Password,
+    AuthToken,
+    RoutingKey,
+    BearerToken,
+}
+
+impl SecretField {
+    /// The field's base name, e.g. `password`, and its `_env` and `_file` fields.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            SecretField::Url => ("url", "url_env", "url_file"),
+            SecretField::Password => ("password", "password_env", "password_file"),
+            SecretField::AuthToken => ("auth_token", "auth_token_env", "auth_token_file"),
+            SecretField::RoutingKey => ("routing_key", "routing_key_env", "routing_key_file"),
+            SecretField::BearerToken => ("bearer_token", "bearer_token_env", "bearer_token_file"),
+        }
+    }
+}
+
 /// Where a secret comes from: `<field>_env` (the name of an environment variable) or
 /// `<field>_file` (a file holding it; surrounding whitespace is trimmed, so a trailing
-/// newline is fine).
+/// newline is fine). Made by [`crate::ReceiverConfig::secret_source`].
 pub(crate) struct SecretSource<'a> {
     pub receiver: &'a str,
-    /// The field's base name, e.g. `password`; the config fields are `password_env` and
-    /// `password_file`.
-    pub field: &'static str,
-    pub env_field: &'static str,
-    pub file_field: &'static str,
+    pub field: SecretField,
     pub inline: Option<&'a Secret>,
     pub env: Option<&'a str>,
     pub file: Option<&'a str>,
@@ -62,34 +81,34 @@ pub(crate) struct SecretSource<'a> {
 impl SecretSource<'_> {
     /// The secret, or `None` when none of the fields is set.
     pub fn load(&self) -> Result<Option<Secret>, NotifyError> {
+        let (field, env_field, file_field) = self.field.names();
         if self.inline.is_some() {
             return Err(NotifyError::config(
                 self.receiver,
-                self.field,
+                field,
                 format!(
                     "must not be written in the configuration: it is a secret. Put it in an \
-                     environment variable and name that in `{}`, or in a file and give its path \
-                     in `{}`",
-                    self.env_field, self.file_field
+                     environment variable and name that in `{env_field}`, or in a file and give \
+                     its path in `{file_field}`"
                 ),
             ));
         }
         match (self.env, self.file) {
             (Some(_), Some(_)) => Err(NotifyError::config(
                 self.receiver,
-                self.env_field,
-                format!("and `{}` are both set: keep one", self.file_field),
+                env_field,
+                format!("and `{file_field}` are both set: keep one"),
             )),
             (Some(variable), None) => match std::env::var(variable) {
                 Ok(value) if !value.trim().is_empty() => Ok(Some(Secret(value.trim().to_owned()))),
                 Ok(_) => Err(NotifyError::config(
                     self.receiver,
-                    self.env_field,
+                    env_field,
                     format!("names the environment variable `{variable}`, which is empty"),
                 )),
                 Err(_) => Err(NotifyError::config(
                     self.receiver,
-                    self.env_field,
+                    env_field,
                     format!(
                         "names the environment variable `{variable}`, which is not set (or not \
                          UTF-8): export it before starting Sightline"
@@ -100,12 +119,12 @@ impl SecretSource<'_> {
                 Ok(value) if !value.trim().is_empty() => Ok(Some(Secret(value.trim().to_owned()))),
                 Ok(_) => Err(NotifyError::config(
                     self.receiver,
-                    self.file_field,
+                    file_field,
                     format!("names the file {path}, which is empty"),
                 )),
                 Err(error) => Err(NotifyError::config(
                     self.receiver,
-                    self.file_field,
+                    file_field,
                     format!("names the file {path}, which cannot be read ({error})"),
                 )),
             },
@@ -115,14 +134,14 @@ impl SecretSource<'_> {
 
     /// The secret, which this receiver cannot work without.
     pub fn require(&self) -> Result<Secret, NotifyError> {
+        let (field, env_field, file_field) = self.field.names();
         self.load()?.ok_or_else(|| {
             NotifyError::config(
                 self.receiver,
-                self.env_field,
+                env_field,
                 format!(
-                    "is missing: give the {} through an environment variable named in `{}` or \
-                     a file named in `{}`",
-                    self.field, self.env_field, self.file_field
+                    "is missing: give the {field} through an environment variable named in \
+                     `{env_field}` or a file named in `{file_field}`"
                 ),
             )
         })

@@ -19,7 +19,7 @@ use crate::deliver::DeliveryError;
 use crate::error::NotifyError;
 use crate::format;
 use crate::receiver::{Channel, required};
-use crate::secret::{Secret, SecretSource};
+use crate::secret::{Secret, SecretField};
 
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -84,16 +84,7 @@ impl Email {
                 )
             })?);
         }
-        let password = SecretSource {
-            receiver: name,
-            field: "password",
-            env_field: "password_env",
-            file_field: "password_file",
-            inline: config.password.as_ref(),
-            env: config.password_env.as_deref(),
-            file: config.password_file.as_deref(),
-        }
-        .load()?;
+        let password = config.secret_source(SecretField::Password).load()?;
         if password.is_some() != config.username.is_some() {
             return Err(NotifyError::config(
                 name,

@@ -99,3 +99,10 @@ pub(crate) fn check_url(receiver: &str, field: &'static str, url: &str) -> Resul
         "must be an http:// or https:// URL",
     ))
 }
+
+/// `api_url`, or the service's own when none is given (tests point it at a recorder).
+pub(crate) fn api_url(config: &ReceiverConfig, default: &str) -> Result<String, NotifyError> {
+    let api_url = config.api_url.as_deref().unwrap_or(default);
+    check_url(&config.name, "api_url", api_url)?;
+    Ok(api_url.to_owned())
+}

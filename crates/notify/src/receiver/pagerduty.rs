@@ -10,8 +10,8 @@ use crate::deliver::DeliveryError;
 use crate::error::NotifyError;
 use crate::format;
 use crate::http::{Body, Http};
-use crate::receiver::{Channel, check_url};
-use crate::secret::{Secret, SecretSource};
+use crate::receiver::{Channel, api_url};
+use crate::secret::{Secret, SecretField};
 
 const DEFAULT_API_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 /// PagerDuty truncates `payload.summary` past 1024 characters.
@@ -27,21 +27,8 @@ pub(crate) struct PagerDuty {
 
 impl PagerDuty {
     pub fn new(config: &ReceiverConfig, http: Http) -> Result<PagerDuty, NotifyError> {
-        let routing_key = SecretSource {
-            receiver: &config.name,
-            field: "routing_key",
-            env_field: "routing_key_env",
-            file_field: "routing_key_file",
-            inline: config.routing_key.as_ref(),
-            env: config.routing_key_env.as_deref(),
-            file: config.routing_key_file.as_deref(),
-        }
-        .require()?;
-        let api_url = config
-            .api_url
-            .clone()
-            .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        check_url(&config.name, "api_url", &api_url)?;
+        let routing_key = config.secret_source(SecretField::RoutingKey).require()?;
+        let api_url = api_url(config, DEFAULT_API_URL)?;
         Ok(PagerDuty {
             routing_key,
             api_url,

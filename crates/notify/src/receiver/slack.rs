@@ -11,7 +11,7 @@ use crate::error::NotifyError;
 use crate::format;
 use crate::http::{Body, Http};
 use crate::receiver::{Channel, check_url};
-use crate::secret::{Secret, SecretSource};
+use crate::secret::{Secret, SecretField};
 
 /// Slack renders at most 100 attachments; a long list is cut well before, with a count.
 const MAX_ATTACHMENTS: usize = 20;
@@ -24,16 +24,7 @@ pub(crate) struct Slack {
 
 impl Slack {
     pub fn new(config: &ReceiverConfig, http: Http) -> Result<Slack, NotifyError> {
-        let url = SecretSource {
-            receiver: &config.name,
-            field: "url",
-            env_field: "url_env",
-            file_field: "url_file",
-            inline: config.url.as_ref(),
-            env: config.url_env.as_deref(),
-            file: config.url_file.as_deref(),
-        }
-        .require()?;
+        let url = config.secret_source(SecretField::Url).require()?;
         check_url(&config.name, "url_env", url.expose())?;
         Ok(Slack {
             url,

@@ -9,8 +9,8 @@ use crate::config::{ReceiverConfig, ReceiverKind};
 use crate::deliver::DeliveryError;
 use crate::error::NotifyError;
 use crate::http::{Body, Http};
-use crate::receiver::{Channel, check_url, required};
-use crate::secret::{Secret, SecretSource};
+use crate::receiver::{Channel, api_url, required};
+use crate::secret::{Secret, SecretField};
 
 const DEFAULT_API_URL: &str = "https://api.twilio.com";
 /// Twilio splits longer bodies into segments and refuses past 1600 characters.
@@ -18,13 +18,13 @@ const MAX_SMS_CHARS: usize = 1600;
 
 pub(crate) struct Twilio {
     kind: ReceiverKind,
-    account_sid: String,
+    /// `<api_url>/2010-04-01/Accounts/<account_sid>`, to which the resource is appended.
+    account_url: String,
     /// `Basic base64(sid:token)`: holds the token, so scrubbed like it.
     authorization: Secret,
     auth_token: Secret,
     from: String,
     to: Vec<String>,
-    api_url: String,
     http: Http,
 }
 
@@ -49,16 +49,7 @@ impl Twilio {
                 "must be the Account SID (letters and digits, AC…)",
             ));
         }
-        let auth_token = SecretSource {
-            receiver: name,
-            field: "auth_token",
-            env_field: "auth_token_env",
-            file_field: "auth_token_file",
-            inline: config.auth_token.as_ref(),
-            env: config.auth_token_env.as_deref(),
-            file: config.auth_token_file.as_deref(),
-        }
-        .require()?;
+        let auth_token = config.secret_source(SecretField::AuthToken).require()?;
         let from = required(name, "from", &config.from, "the Twilio number to send from")?.clone();
         let to = required(
             name,
@@ -74,21 +65,20 @@ impl Twilio {
                 "is empty: list at least one number",
             ));
         }
-        let api_url = config
-            .api_url
-            .clone()
-            .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        check_url(name, "api_url", &api_url)?;
+        let api_url = api_url(config, DEFAULT_API_URL)?;
         let credentials = base64::engine::general_purpose::STANDARD
             .encode(format!("{account_sid}:{}", auth_token.expose()));
+        let account_url = format!(
+            "{}/2010-04-01/Accounts/{account_sid}",
+            api_url.trim_end_matches('/')
+        );
         Ok(Twilio {
             kind,
-            account_sid,
+            account_url,
             authorization: Secret::new(format!("Basic {credentials}")),
             auth_token,
             from,
             to,
-            api_url: api_url.trim_end_matches('/').to_owned(),
             http,
         })
     }
@@ -105,12 +95,8 @@ impl Channel for Twilio {
 
     fn send(&self, notification: &Notification, target: &str) -> Result<(), DeliveryError> {
         let (resource, fields) = request(self.kind, notification, &self.from, target);
-        let url = format!(
-            "{}/2010-04-01/Accounts/{}/{resource}",
-            self.api_url, self.account_sid
-        );
         self.http.post(
-            &url,
+            &format!("{}/{resource}", self.account_url),
             &[("Authorization", self.authorization.expose().to_owned())],
             Body::Form(fields),
         )

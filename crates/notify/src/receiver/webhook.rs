@@ -13,7 +13,7 @@ use crate::error::NotifyError;
 use crate::format;
 use crate::http::{Body, Http};
 use crate::receiver::{Channel, check_url};
-use crate::secret::{Secret, SecretSource};
+use crate::secret::{Secret, SecretField};
 
 pub(crate) struct Webhook {
     url: Secret,
@@ -39,28 +39,10 @@ impl Webhook {
                 }
                 url.clone()
             }
-            None => SecretSource {
-                receiver: name,
-                field: "url",
-                env_field: "url_env",
-                file_field: "url_file",
-                inline: None,
-                env: config.url_env.as_deref(),
-                file: config.url_file.as_deref(),
-            }
-            .require()?,
+            None => config.secret_source(SecretField::Url).require()?,
         };
         check_url(name, "url", url.expose())?;
-        let bearer_token = SecretSource {
-            receiver: name,
-            field: "bearer_token",
-            env_field: "bearer_token_env",
-            file_field: "bearer_token_file",
-            inline: config.bearer_token.as_ref(),
-            env: config.bearer_token_env.as_deref(),
-            file: config.bearer_token_file.as_deref(),
-        }
-        .load()?;
+        let bearer_token = config.secret_source(SecretField::BearerToken).load()?;
         Ok(Webhook {
             url,
             bearer_token,
