@@ -73,11 +73,14 @@ class Handler:
         return "250 Message accepted"
 
 
+# Read once at start: .ci/run exports it before starting the recorders.
+PASSWORD = os.environ.get("SIGHTLINE_TEST_SMTP_PASSWORD")
+
+
 def authenticator(server, session, envelope, mechanism, auth_data):
-    expected = os.environ.get("SIGHTLINE_TEST_SMTP_PASSWORD")
-    if not isinstance(auth_data, LoginPassword) or expected is None:
+    if not isinstance(auth_data, LoginPassword) or PASSWORD is None:
         return AuthResult(success=False, handled=False)
-    ok = auth_data.login == b"sightline" and auth_data.password == expected.encode()
+    ok = auth_data.login == b"sightline" and auth_data.password == PASSWORD.encode()
     return AuthResult(success=ok, handled=False)
 
 

@@ -20,6 +20,26 @@ fn config(name: &str, kind: ReceiverKind) -> ReceiverConfig {
     }
 }
 
+const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+/// `receiver` as a Twilio account calling `api_url`, its token `twilio-token-5678` in a
+/// file of `secrets`, sending from +15005550006 to `to`.
+fn twilio(
+    receiver: ReceiverConfig,
+    api_url: &str,
+    secrets: &tempfile::TempDir,
+    to: &[&str],
+) -> ReceiverConfig {
+    ReceiverConfig {
+        account_sid: Some(TWILIO_SID.to_owned()),
+        auth_token_file: Some(secret_file(secrets, "token", "twilio-token-5678")),
+        from: Some("+15005550006".to_owned()),
+        to: Some(to.iter().map(|number| (*number).to_owned()).collect()),
+        api_url: Some(api_url.to_owned()),
+        ..receiver
+    }
+}
+
 #[test]
 fn slack_gets_an_incoming_webhook_message() {
     let Some(base) = recorder("slack_gets_an_incoming_webhook_message") else {
@@ -76,15 +96,13 @@ fn twilio_sends_one_sms_per_number_with_basic_auth() {
     };
     let prefix = format!("/{}", unique_prefix("twilio-sms"));
     let secrets = tempfile::tempdir().expect("a temporary directory");
-    let sid = "AC0123456789abcdef0123456789abcdef";
-    let receivers = Receivers::from_config(&[ReceiverConfig {
-        account_sid: Some(sid.to_owned()),
-        auth_token_file: Some(secret_file(&secrets, "token", "twilio-token-5678")),
-        from: Some("+15005550006".to_owned()),
-        to: Some(vec!["+15551230001".to_owned(), "+15551230002".to_owned()]),
-        api_url: Some(format!("{base}{prefix}")),
-        ..config("on-call-sms", ReceiverKind::TwilioSms)
-    }])
+    let sid = TWILIO_SID;
+    let receivers = Receivers::from_config(&[twilio(
+        config("on-call-sms", ReceiverKind::TwilioSms),
+        &format!("{base}{prefix}"),
+        &secrets,
+        &["+15551230001", "+15551230002"],
+    )])
     .expect("a valid receiver");
 
     let outcome = receivers.deliver(&notification("on-call-sms"));
@@ -125,15 +143,13 @@ fn twilio_calls_read_the_title_aloud() {
     };
     let prefix = format!("/{}", unique_prefix("twilio-call"));
     let secrets = tempfile::tempdir().expect("a temporary directory");
-    let sid = "AC0123456789abcdef0123456789abcdef";
-    let receivers = Receivers::from_config(&[ReceiverConfig {
-        account_sid: Some(sid.to_owned()),
-        auth_token_file: Some(secret_file(&secrets, "token", "twilio-token-5678")),
-        from: Some("+15005550006".to_owned()),
-        to: Some(vec!["+15551230001".to_owned()]),
-        api_url: Some(format!("{base}{prefix}")),
-        ..config("on-call-voice", ReceiverKind::TwilioCall)
-    }])
+    let sid = TWILIO_SID;
+    let receivers = Receivers::from_config(&[twilio(
+        config("on-call-voice", ReceiverKind::TwilioCall),
+        &format!("{base}{prefix}"),
+        &secrets,
+        &["+15551230001"],
+    )])
     .expect("a valid receiver");
     let mut call = notification("on-call-voice");
     call.title = "Payments & refunds <down>".to_owned();
