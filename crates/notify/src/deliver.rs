@@ -78,12 +78,18 @@ impl DeliveryOutcome {
 
     /// Every failure in one line, for logs and the alert's history.
     pub fn describe_failures(&self) -> String {
-        let parts: Vec<String> = self
-            .failures()
-            .map(|(target, error)| format!("{target}: {error}"))
-            .collect();
-        parts.join("; ")
+        describe_errors(self.failures())
     }
+}
+
+/// "target: error; target: error".
+pub(crate) fn describe_errors<'a>(
+    errors: impl Iterator<Item = (&'a str, &'a DeliveryError)>,
+) -> String {
+    let parts: Vec<String> = errors
+        .map(|(target, error)| format!("{target}: {error}"))
+        .collect();
+    parts.join("; ")
 }
 
 /// Every configured receiver, ready to deliver. Built once at start-up: secrets are read

@@ -26,7 +26,7 @@ use std::time::Duration;
 use sightline_alerts::Notification;
 use std::sync::atomic::Ordering;
 
-use crate::deliver::{DeliveryError, Receivers};
+use crate::deliver::{DeliveryError, Receivers, describe_errors};
 use crate::metrics::NotifyMetrics;
 
 /// When to try again and when to stop.
@@ -90,11 +90,11 @@ impl AttemptFailure {
     /// One line: "attempt 2 to `ops-slack` failed: slack: hooks.slack.com answered HTTP
     /// 503; retrying in 2 s".
     pub fn describe(&self) -> String {
-        let errors: Vec<String> = self
-            .errors
-            .iter()
-            .map(|(target, error)| format!("{target}: {error}"))
-            .collect();
+        let errors = describe_errors(
+            self.errors
+                .iter()
+                .map(|(target, error)| (target.as_str(), error)),
+        );
         let next = match self.retry_at_us {
             Some(retry_at) => format!(
                 "; retrying in {} s",
@@ -103,10 +103,8 @@ impl AttemptFailure {
             None => "; giving up".to_owned(),
         };
         format!(
-            "attempt {} to `{}` failed: {}{next}",
-            self.attempt,
-            self.receiver,
-            errors.join("; ")
+            "attempt {} to `{}` failed: {errors}{next}",
+            self.attempt, self.receiver
         )
     }
 }
@@ -146,6 +144,11 @@ struct Pending {
     done: BTreeSet<String>,
     /// Targets that refused it for good, kept for the final report.
     refused: Vec<(String, DeliveryError)>,
+}
+
+/// `duration` in microseconds, as the clock counts; saturating (a policy may say "forever").
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// How many finished notification ids are remembered, so that an outbox snapshot taken
@@ -260,12 +263,12 @@ impl Dispatcher {
                 let wait = self
                     .policy
                     .backoff(pending.attempts, &pending.notification.dedup_key);
-                now_us.saturating_add(i64::try_from(wait.as_micros()).unwrap_or(i64::MAX))
+                now_us.saturating_add(micros(wait))
             })
             .filter(|_| pending.attempts < self.policy.max_attempts)
             .filter(|retry_at| {
-                let max_age = i64::try_from(self.policy.max_age.as_micros()).unwrap_or(i64::MAX);
-                retry_at.saturating_sub(pending.notification.created_at) <= max_age
+                retry_at.saturating_sub(pending.notification.created_at)
+                    <= micros(self.policy.max_age)
             });
         let mut errors = retryable;
         if retry_at_us.is_none() {
